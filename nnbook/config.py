@@ -1,0 +1,297 @@
+"""The experiment config: its schema, loading, `--set` overrides and validation.
+
+One YAML file is one experiment. This module turns it into a validated
+`Config` or raises `ConfigError` with one line naming the file, the key, the
+value and what would be valid. It also owns shape inference, because an
+impossible layer stack is a config mistake, found before any training.
+
+Never imports torch: `nnbook --help` and `--dry-run` validation stay fast.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Optional, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from .errors import ConfigError
+
+IMAGE_SIDE = 28  # MNIST images are 28x28, one channel
+N_CLASSES = 10
+
+Activation = Literal["sigmoid", "tanh", "relu", "linear"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConvPoolLayer(_Strict):
+    """network3's ConvPoolLayer: valid conv (stride 1) -> max-pool -> + bias -> activation."""
+
+    type: Literal["conv_pool"]
+    filters: int = Field(gt=0)
+    kernel: int = Field(gt=0, description="square kernel side, pixels")
+    pool: int = Field(2, gt=0, description="square, non-overlapping max-pool side; border ignored")
+    activation: Activation = "sigmoid"
+
+
+class FullyConnectedLayer(_Strict):
+    """network3's FullyConnectedLayer (and, as the last layer, network2's sigmoid output)."""
+
+    type: Literal["fc"]
+    units: int = Field(gt=0)
+    activation: Activation = "sigmoid"
+    p_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+class SoftmaxLayer(_Strict):
+    """network3's SoftmaxLayer: the output layer for the log-likelihood cost."""
+
+    type: Literal["softmax"]
+    units: int = Field(N_CLASSES, gt=0)
+    p_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+
+
+Layer = Annotated[Union[ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer], Field(discriminator="type")]
+LAYER_TYPES = {"conv_pool": ConvPoolLayer, "fc": FullyConnectedLayer, "softmax": SoftmaxLayer}
+
+
+class EarlyStopping(_Strict):
+    patience: int = Field(gt=0, description="stop after this many epochs without a new best validation accuracy")
+
+
+class Config(_Strict):
+    """One experiment. Defaults are network3.py's (chapter 6)."""
+
+    name: str = Field(min_length=1)
+    data: str = Field("mnist", description="mnist | mnist_expanded | a path to a file in the book's format")
+    train_limit: Optional[int] = Field(None, gt=0, description="use only the first N training images")
+    layers: list[Layer] = Field(min_length=1)
+    epochs: int = Field(gt=0)
+    mini_batch_size: int = Field(10, gt=0)
+    eta: float = Field(gt=0)
+    lmbda: float = Field(0.0, ge=0)
+    early_stopping: Optional[EarlyStopping] = None
+    device: str = "auto"
+    seed: int = 0
+    repeats: int = Field(1, gt=0, description="runs with seeds seed, seed+1, ...")
+    # The conventions on which network2.py (chapters 3, 5) and network3.py
+    # (chapter 6) disagree. Each is decided here, once; defaults are network3's.
+    cost: Literal["log_likelihood", "cross_entropy", "quadratic"] = Field(
+        "log_likelihood",
+        description="log_likelihood needs a softmax output layer (network3); cross_entropy and "
+        "quadratic compare a sigmoid fc output with one-hot targets (network2)",
+    )
+    init: Literal["network3", "default", "large", "he"] = Field(
+        "network3",
+        description="network3: w ~ N(0, 1/n_out), softmax zero; default: w ~ N(0, 1/n_in) (network2); "
+        "large: w ~ N(0, 1) (network.py); he: w ~ N(0, 2/n_in) for ReLU. Biases N(0, 1), softmax zero",
+    )
+    l2_scaling: Literal["num_batches", "train_size"] = Field(
+        "num_batches",
+        description="the L2 term 0.5*lmbda*sum(w^2) is divided by the number of training mini-batches "
+        "(network3) or by the training-set size n (network2)",
+    )
+    shuffle: bool = Field(False, description="reshuffle the training data every epoch (network2) "
+                          "or keep the fixed order (network3)")
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
+            raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
+        return value
+
+    @model_validator(mode="after")
+    def _layer_stack(self) -> "Config":
+        infer_shapes(self.layers)  # raises ValueError for stacks that cannot fit 28x28
+        last = self.layers[-1]
+        for i, layer in enumerate(self.layers[:-1]):
+            if isinstance(layer, SoftmaxLayer):
+                raise ValueError(f"layers.{i}: a softmax layer must be the last layer")
+        if self.cost == "log_likelihood" and not isinstance(last, SoftmaxLayer):
+            raise ValueError("the last layer must be {type: softmax} for cost log_likelihood "
+                             "(or set cost: cross_entropy | quadratic for a sigmoid fc output)")
+        if self.cost != "log_likelihood" and not isinstance(last, FullyConnectedLayer):
+            raise ValueError(f"cost {self.cost} needs an fc output layer (network2 style); "
+                             "use cost: log_likelihood with a softmax output")
+        if self.cost == "cross_entropy" and last.activation != "sigmoid":
+            raise ValueError("cost cross_entropy needs a sigmoid output layer (its activations must lie in (0, 1))")
+        if isinstance(last, ConvPoolLayer) or last.units != N_CLASSES:
+            raise ValueError(f"the output layer must have {N_CLASSES} units, one per digit")
+        return self
+
+
+def infer_shapes(layers: list) -> list[tuple]:
+    """Output shape of every layer for one 28x28 image: (C, H, W) or (n,).
+
+    Raises ValueError naming the layer when a stack cannot fit.
+    """
+    shape: tuple = (1, IMAGE_SIDE, IMAGE_SIDE)
+    shapes = []
+    for i, layer in enumerate(layers):
+        where = f"layers.{i} ({layer.type})"
+        if isinstance(layer, ConvPoolLayer):
+            if len(shape) != 3:
+                raise ValueError(f"{where}: a conv_pool layer cannot follow a fully connected layer")
+            c, h, w = shape
+            if layer.kernel > h:
+                raise ValueError(f"{where}: a {layer.kernel}x{layer.kernel} kernel does not fit its "
+                                 f"{h}x{w} input; use kernel <= {h}")
+            side = h - layer.kernel + 1
+            if layer.pool > side:
+                raise ValueError(f"{where}: pool {layer.pool} is larger than the {side}x{side} "
+                                 f"convolution output; use pool <= {side}")
+            shape = (layer.filters, side // layer.pool, side // layer.pool)
+        else:
+            shape = (layer.units,)
+        shapes.append(shape)
+    return shapes
+
+
+def n_features(shape: tuple) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read, override and validate one experiment file."""
+    path = Path(path)
+    raw = read_yaml(path)
+    raw.setdefault("name", path.stem)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate(raw, source=str(path))
+
+
+def read_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a config file (for a run, use {path}/config.yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of keys (name, layers, epochs, ...), "
+                          f"got {type(raw).__name__}")
+    return raw
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Apply one `--set KEY=VALUE`: dotted paths reach into lists (`layers.2.units=300`);
+    the value is parsed as YAML."""
+    key, sep, text = assignment.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set epochs=5 or --set layers.2.units=300")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {assignment!r}: the value {text!r} is not valid YAML") from None
+    node: Any = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        here = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.lstrip("-").isdigit() or not -len(node) <= int(part) <= len(node):
+                raise ConfigError(f"--set {key}: {here!r} must be a list index 0..{len(node) - 1} "
+                                  f"(or {len(node)} to append)")
+            index = int(part)
+            if index == len(node):
+                node.append(None if last else {})
+            if last:
+                node[index] = value
+            else:
+                if node[index] is None:
+                    node[index] = {}
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        else:
+            parent = ".".join(parts[:depth])
+            raise ConfigError(f"--set {key}: {parent!r} is a {type(node).__name__}, not a mapping or list")
+
+
+def validate(raw: dict, source: str) -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        # A misspelled key also shows up as a missing one: name the misspelling first.
+        errors = sorted(e.errors(), key=lambda err: err["type"] != "extra_forbidden")
+        message = describe_error(errors[0], raw, source)
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise ConfigError(message) from None
+
+
+def describe_error(error: dict, raw: dict, source: str) -> str:
+    """One line for one pydantic error: file, key, value, what is valid."""
+    loc = [part for part in error["loc"] if not (isinstance(part, str) and part in LAYER_TYPES
+                                                  and _is_tag(error["loc"], part))]
+    key = ".".join(str(p) for p in loc)
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return f"{source}: missing required key {key!r}"
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        valid = _valid_keys(loc[:-1], raw)
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{source}: unknown key {key!r} — {hint}(valid keys here: {', '.join(valid)})"
+    message = error["msg"].removeprefix("Value error, ")
+    if not key:  # a whole-config rule (the layer stack)
+        return f"{source}: {message}"
+    return f"{source}: {key} = {_show(value)}: {message}"
+
+
+def _is_tag(loc: tuple, part: str) -> bool:
+    """pydantic puts the union tag ('fc') into the location after a list index."""
+    i = loc.index(part)
+    return i > 0 and isinstance(loc[i - 1], int)
+
+
+def _valid_keys(parent: list, raw: dict) -> list[str]:
+    model: type[BaseModel] = Config
+    node: Any = raw
+    for part in parent:
+        node = node[part] if isinstance(node, (dict, list)) else None
+        if isinstance(part, int):
+            tag = node.get("type") if isinstance(node, dict) else None
+            model = LAYER_TYPES.get(tag, model)
+        elif part == "early_stopping":
+            model = EarlyStopping
+    return list(model.model_fields)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def dump_config(config: Config) -> str:
+    """The fully resolved config as YAML: `nnbook train <run>/config.yaml` reruns it."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, default_flow_style=None)

