@@ -51,7 +51,8 @@ DataDirOpt = Annotated[Optional[Path], typer.Option(
 
 @app.command()
 def train(
-    config: ConfigArg,
+    config: Annotated[Optional[Path], typer.Argument(
+        help="An experiment YAML (see configs/), or a run's config.yaml.", show_default=False)] = None,
     set_: SetOpt = None,
     runs_dir: RunsDirOpt = Path("runs"),
     seed: Annotated[Optional[int], typer.Option(help="Seed (overrides the config's `seed`).",
@@ -66,6 +67,13 @@ def train(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the resolved config and the model, then exit without training.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", metavar="RUN_DIR", show_default=False,
+        help="Continue an interrupted or killed run in its own directory, from its last completed epoch "
+        "(with the runs trained together with it). Give no CONFIG.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --resume: continue even though --set or an edited config.yaml changes the "
+        "config (not its layers, seed or repeats).")] = False,
 ) -> None:
     """Train the network a config describes and report the test accuracy at the best validation epoch.
 
@@ -79,13 +87,31 @@ def train(
         nnbook train configs/ch6_dbl_conv_relu.yaml --set train_limit=1000 --set epochs=2
 
         nnbook train configs/ch6_relu_dropout.yaml --repeats 5 --device cuda
+
+        nnbook train --resume runs/ch6_shallow-20261123-113949
+
+    Ctrl-C (or SIGTERM) stops a run cleanly, keeping every completed epoch; a second Ctrl-C stops at once.
     """
-    from .config import dump_config, load_config
+    from .config import load_config
+    from .errors import ConfigError
 
     overrides = list(set_ or [])
     for key, value in (("seed", seed), ("device", device), ("repeats", repeats)):
         if value is not None:
             overrides.append(f"{key}={value}")
+    if resume is not None:
+        if config is not None:
+            raise ConfigError(f"give either a CONFIG to train or --resume RUN_DIR, not both (the run's own "
+                              f"config is {resume / 'config.yaml'}; change it with --set ... --force)")
+        if dry_run or sequential:
+            raise ConfigError("--dry-run and --sequential do not apply to --resume")
+        _resume(resume, overrides, force, data_dir, quiet)
+        return
+    if config is None:
+        raise ConfigError("give a CONFIG to train (e.g. nnbook train configs/ch6_shallow.yaml) "
+                          "or --resume RUN_DIR to continue a run")
+    if force:
+        raise ConfigError("--force only applies to --resume")
     cfg = load_config(config, overrides)
     if dry_run:
         _dry_run(cfg)
@@ -95,6 +121,21 @@ def train(
 
     train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir, sequential=sequential,
                      config_source=str(config))
+
+
+def _resume(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:
+    from .display import TrainDisplay
+    from .experiment import resume_experiment
+    from .resume import plan_resume
+
+    plan = plan_resume(run_dir, overrides, force)
+    display = TrainDisplay(quiet=quiet)
+    if plan.finished:
+        display.print(plan.finished)
+        return
+    if plan.changes:
+        display.print(f"[yellow]--force: continuing with {', '.join(plan.changes)}[/]")
+    resume_experiment(plan, display, data_dir=data_dir)
 
 
 def _dry_run(cfg) -> None:
@@ -132,28 +173,35 @@ def data(data_dir: DataDirOpt = None) -> None:
 
 
 def main() -> None:
+    from rich.text import Text
+
     from .display import error_console
+    from .interrupts import ForcedExit
 
     try:
         app(standalone_mode=False)
     except NnbookError as e:
         if DEBUG["on"]:
             raise
-        from rich.text import Text
-
         error_console().print(Text("error: ", style="red") + Text(str(e)))
         sys.exit(e.exit_code)
-    except KeyboardInterrupt:
+    except ForcedExit as e:  # a second Ctrl-C: every file on disk is whole; say how to go on
+        hint = getattr(e, "hint", None)
+        error_console().print(Text("stopped at once", style="red") + Text(f" ({e} twice)" + (f"; {hint}" if hint else "")))
+        sys.exit(e.exit_code)
+    except KeyboardInterrupt as e:  # before any run directory exists: nothing to keep
         error_console().print("[red]interrupted[/]")
-        sys.exit(130)
+        sys.exit(getattr(e, "exit_code", 130))
     except SystemExit:
         raise
-    except Exception as e:  # click's usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:
+        # Click's usage errors arrive here in non-standalone mode. Typer >= 0.20 ships its
+        # own copy of click, so they are recognised by their base class's name.
+        if any(cls.__name__ == "ClickException" for cls in type(e).__mro__):
+            if DEBUG["on"]:
+                raise
             e.show()
             sys.exit(e.exit_code)
-        if isinstance(e, click.exceptions.Abort):
+        if isinstance(e, typer.Abort):
             sys.exit(130)
         raise

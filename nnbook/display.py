@@ -35,6 +35,8 @@ class TrainDisplay:
         self._epoch = 1
         self._epochs = 0
         self._status = ""
+        self._eta = None
+        self._diverged: set[int] = set()  # members whose divergence was already reported
 
     def print(self, *args, **kwargs) -> None:
         if not self.quiet:
@@ -42,6 +44,7 @@ class TrainDisplay:
 
     def start(self, config, n_train: int, env: dict, k: int, sequential: bool) -> None:
         self._epochs = config.epochs
+        self._eta = config.eta
         batches = n_train // config.mini_batch_size
         together = "" if k == 1 else (" one at a time" if sequential else " trained together")
         self.print(f"[bold]{config.name}[/]: {k} run{'s' if k > 1 else ''}{together} on {env['device']} "
@@ -71,9 +74,10 @@ class TrainDisplay:
         for m, record in enumerate(records):
             label = f"[dim]seed {seeds[m]}[/] " if len(records) > 1 else ""
             if record is None:
-                if status[m] == "diverged" and best is not None:
+                if status[m] == "diverged" and m not in self._diverged:
+                    self._diverged.add(m)
                     self.print(f"{label}Epoch {epoch}: [red]diverged[/] (the cost is NaN or infinite); "
-                               "try a smaller eta")
+                               f"try a smaller eta (--set eta={self._eta / 4:g})")
                 continue
             line = f"{label}Epoch {record.epoch}: validation {pct(record.validation_accuracy)}"
             if improved[m]:

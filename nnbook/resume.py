@@ -1,0 +1,214 @@
+"""`nnbook train --resume RUN_DIR`: continue a stopped run in its own directory.
+
+A run stopped by Ctrl-C, SIGTERM, SIGKILL or a power cut is continued from its
+last completed epoch and, on the CPU, ends with exactly the metrics, model and
+predictions an uninterrupted run would have produced (timings aside):
+checkpoint.pt holds the weights, every random generator's state, the
+best-so-far bookkeeping and the metrics history (train.member_checkpoint).
+
+What is resumed is the run's group: runs trained together in one stacked
+model (`repeats`, not --sequential) are resumed together, because a member's
+arithmetic is bitwise the same only with the same number of members beside
+it. Members are checkpointed one after another, so a kill can leave them one
+epoch apart; runs.py keeps the previous checkpoint too, and the newest epoch
+that every member has is the one resumed.
+
+`plan_resume` checks everything and only then repairs the directory:
+metrics.jsonl and summary.json are rewritten from the chosen checkpoint
+(a kill can leave them an epoch behind it). The config must be the one the
+run was trained with; `--force` accepts changes other than the layers, the
+seed and repeats, and records them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+from .config import Config, dump_config, load_config
+from .errors import ConfigError, NnbookError
+from .runs import CONFIG, FINISHED, Run, atomic_text, is_run_dir
+
+# Keys that cannot change on resume, even with --force: the saved weights have
+# the old layers' shapes, and a run's seed and repeat count are what it is.
+FIXED = ("layers", "seed", "repeats")
+# Where a run trains, not what it computes; a change of device type is checked on its own.
+NOT_COMPARED = ("device",)
+
+
+@dataclass
+class ResumePlan:
+    config: Config  # the group's config (members differ only in seed)
+    runs: list[Run]  # the group's runs, in member order, locked by this process
+    seeds: list[int]
+    epoch: int  # completed epochs to continue from; 0: start again from the initial weights
+    saved: Optional[list[dict]]  # per member: the checkpoint at `epoch` (None when epoch is 0)
+    changes: list[str] = field(default_factory=list)  # accepted with --force, "key: old -> new"
+    finished: Optional[str] = None  # set when there is nothing to do: what to tell the user
+
+
+def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -> ResumePlan:
+    """Check that `run_dir` can be resumed as asked, and bring its files in line with
+    its checkpoint. Raises ConfigError/NnbookError saying why not."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise ConfigError(f"--resume {run_dir}: no such run directory")
+    if not is_run_dir(run_dir):
+        raise ConfigError(f"--resume {run_dir}: not a run directory (no summary.json and config.yaml in it); "
+                          "give a directory made by nnbook train, e.g. runs/NAME-YYYYmmdd-HHMMSS")
+    runs = group_of(Run.open(run_dir))
+    statuses = [run.summary.get("status") for run in runs]
+    if all(s in FINISHED for s in statuses):
+        return ResumePlan(None, runs, [], 0, None, finished=finished_message(runs))
+    if all(s in FINISHED or s == "diverged" for s in statuses):
+        diverged = next(run for run in runs if run.summary.get("status") == "diverged")
+        eta = load_config(diverged.path / CONFIG).eta
+        raise NnbookError(f"{diverged.path} diverged in epoch {diverged.summary.get('diverged_in_epoch', '?')} "
+                          "(the cost became NaN or infinite); resuming would diverge again. Start a new run "
+                          f"with a smaller eta: nnbook train {diverged.path / CONFIG} --set eta={eta / 4:g}")
+    for run in runs:
+        run.lock()
+
+    saved_lists = [run.load_checkpoints() for run in runs]
+    configs, changes = [], []
+    for run, saved in zip(runs, saved_lists):
+        config, diff = resumed_config(run, saved, overrides)
+        configs.append(config)
+        changes = changes or diff
+    refuse_changes(run_dir, changes, force)
+    epoch, saved = common_epoch(runs, saved_lists)
+
+    repair(runs, configs, saved, epoch, changes)
+    return ResumePlan(configs[0], runs, [c.seed for c in configs], epoch, saved if epoch else None, changes)
+
+
+def group_of(run: Run) -> list[Run]:
+    """The runs trained together with `run`, in member order (itself alone for older runs)."""
+    names = run.summary.get("group") or [run.path.name]
+    paths = [run.path.parent / name for name in names]
+    missing = [str(p) for p in paths if not is_run_dir(p)]
+    if missing:
+        raise NnbookError(f"{run.path} was trained together with {', '.join(missing)}, which "
+                          f"{'is' if len(missing) == 1 else 'are'} missing or not a run directory any more; "
+                          "the group can only be resumed whole")
+    return [run if p == run.path else Run.open(p) for p in paths]
+
+
+def finished_message(runs: list[Run]) -> str:
+    parts = []
+    for run in runs:
+        s = run.summary
+        test = s.get("test_accuracy")
+        result = f"; test {100 * test:.2f}% at the best validation epoch {s.get('best_epoch')}" if test else ""
+        parts.append(f"{run.path}: already {s.get('status', '').replace('_', ' ')} "
+                     f"({s.get('epochs_completed')} epochs{result})")
+    return "; ".join(parts) + "; nothing to resume"
+
+
+def resumed_config(run: Run, saved: list[dict], overrides: list[str]) -> tuple[Config, list[str]]:
+    """The config to continue with (config.yaml plus `overrides`) and how it differs from
+    the one the run was trained with (the checkpoint's; config.yaml's before any epoch)."""
+    path = run.path / CONFIG
+    config = load_config(path, list(overrides))
+    trained = saved[0]["config"] if saved and "config" in saved[0] else load_config(path).model_dump(mode="json")
+    return config, config_changes(trained, config.model_dump(mode="json"))
+
+
+def config_changes(old: Any, new: Any, key: str = "") -> list[str]:
+    """Every difference between two config dicts, as 'key: old -> new' with dotted keys."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        changes = []
+        for k in list(new) + [k for k in old if k not in new]:
+            if key == "" and k in NOT_COMPARED:
+                continue
+            changes += config_changes(old.get(k, "(absent)"), new.get(k, "(absent)"), f"{key}.{k}" if key else k)
+        return changes
+    if isinstance(old, list) and isinstance(new, list) and len(old) == len(new):
+        return [c for i, (a, b) in enumerate(zip(old, new)) for c in config_changes(a, b, f"{key}.{i}")]
+    return [] if old == new else [f"{key}: {_show(old)} -> {_show(new)}"]
+
+
+def _show(value: Any) -> str:
+    text = "null" if value is None else str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def refuse_changes(run_dir: Path, changes: list[str], force: bool) -> None:
+    if not changes:
+        return
+    listed = ", ".join(changes)
+    fixed = [c for c in changes if c.split(".")[0].split(":")[0] in FIXED]
+    if fixed:
+        raise ConfigError(f"--resume {run_dir}: {', '.join(fixed)} cannot change when resuming (the saved "
+                          "weights and random streams belong to the old values); train a new run instead")
+    if not force:
+        raise ConfigError(f"--resume {run_dir}: the config differs from the one the run was trained with "
+                          f"({listed}); resume without changes, or add --force to continue with the new values")
+
+
+def common_epoch(runs: list[Run], saved_lists: list[list[dict]]) -> tuple[int, list[dict]]:
+    """The newest epoch every member can continue from, and each member's checkpoint for it.
+    A member that stopped (early_stopped, diverged) before that epoch continues from its
+    last checkpoint: it is frozen and only has to keep its place in the stack."""
+
+    def pick(saved: list[dict], epoch: int) -> Optional[dict]:
+        for s in saved:
+            if s["epoch"] == epoch:
+                return s
+        for s in saved:
+            if s.get("status") is not None and s["epoch"] <= epoch:
+                return dict(s, epoch=epoch)
+        return None
+
+    for epoch in sorted({s["epoch"] for saved in saved_lists for s in saved}, reverse=True):
+        chosen = [pick(saved, epoch) for saved in saved_lists]
+        if all(c is not None for c in chosen):
+            return epoch, chosen
+    return 0, [{} for _ in runs]  # no epoch that all members completed: start again
+
+
+def repair(runs: list[Run], configs: list[Config], saved: list[dict], epoch: int, changes: list[str]) -> None:
+    """Bring metrics.jsonl and summary.json in line with the checkpoint resumed from
+    (and config.yaml with the accepted changes)."""
+    for run, config, s in zip(runs, configs, saved):
+        history = s.get("metrics", []) if epoch else []
+        best = s.get("best") or {}
+        run.rewrite_metrics(history)
+        if changes:
+            atomic_text(run.path / CONFIG, dump_config(config))
+            run.summary["resumed_with_changes"] = run.summary.get("resumed_with_changes", []) + changes
+        run.summary.pop("diverged_in_epoch", None)
+        run.update(status=s.get("status") or "running", epochs_completed=len(history),
+                   best_validation_accuracy=best.get("validation_accuracy") if best.get("epoch") else None,
+                   best_epoch=best.get("epoch"), test_accuracy=best.get("test_accuracy"),
+                   seconds=round(sum(row["seconds"] for row in history), 3))
+
+
+# ----------------------------------------------------------------------------- checks once the data are loaded
+
+
+def check_same_device(plan: ResumePlan, device) -> None:
+    trained_on = str(plan.runs[0].summary.get("device", device))
+    if trained_on.split(":")[0] != device.type:
+        raise ConfigError(f"--resume {plan.runs[0].path}: the run was trained on {trained_on} and would resume "
+                          f"on {device}, whose random streams differ; resume with --device {trained_on}")
+
+
+def check_same_data(plan: ResumePlan, dataset) -> None:
+    trained = plan.runs[0].summary.get("test_sha256")
+    if trained and trained != dataset.test_sha256:
+        raise NnbookError(f"--resume {plan.runs[0].path}: {dataset.source} is not the data the run was trained on "
+                          "(its test images differ); point --data-dir at the run's data")
+
+
+def restore_state(net, plan: ResumePlan):
+    """The TrainState to continue from (None: train from the start)."""
+    from .train import restore
+
+    if not plan.saved:
+        return None
+    state = restore(net, plan.saved)
+    if any(c.startswith("eta:") for c in plan.changes):  # --force with a new eta: the members still training
+        state.eta = [plan.config.eta if s is None else e for s, e in zip(state.status, state.eta)]
+    return state
