@@ -124,6 +124,9 @@ class Config(_Strict):
             raise ValueError("cost cross_entropy needs a sigmoid output layer (its activations must lie in (0, 1))")
         if isinstance(last, ConvPoolLayer) or last.units != N_CLASSES:
             raise ValueError(f"the output layer must have {N_CLASSES} units, one per digit")
+        if self.train_limit is not None and self.mini_batch_size > self.train_limit:
+            raise ValueError(f"mini_batch_size = {self.mini_batch_size} is larger than train_limit = "
+                             f"{self.train_limit} (the training images used); no mini-batch would be whole")
         return self
 
 
@@ -185,6 +188,11 @@ def read_yaml(path: Path) -> dict:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        # The context is where the broken construct began, often the line to fix
+        # (an unclosed `[` is only noticed on a later line).
+        context, start = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and start and (not mark or start.line != mark.line):
+            problem += f" ({context} on line {start.line + 1})"
         raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file") from None

@@ -174,6 +174,7 @@ def repair(runs: list[Run], configs: list[Config], saved: list[dict], epoch: int
     for run, config, s in zip(runs, configs, saved):
         history = s.get("metrics", []) if epoch else []
         best = s.get("best") or {}
+        run.remove_temporary_files()
         run.rewrite_metrics(history)
         if changes:
             atomic_text(run.path / CONFIG, dump_config(config))

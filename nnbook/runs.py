@@ -161,6 +161,16 @@ class Run:
         """Replace metrics.jsonl with exactly these epochs (a resume's history), atomically."""
         atomic_text(self.path / METRICS, "".join(json.dumps(row) + "\n" for row in rows))
 
+    def remove_temporary_files(self) -> list[str]:
+        """Delete what a kill in the middle of atomic_write left behind (`.<file>.XXXX`)."""
+        names = (CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT)
+        removed = []
+        for p in self.path.iterdir():
+            if any(p.name.startswith(f".{name}.") for name in names) and p.is_file():
+                p.unlink()
+                removed.append(p.name)
+        return removed
+
     def lock(self) -> None:
         """Hold the run's lock until the process ends (the OS drops it even on SIGKILL),
         so a second `--resume` of a run being trained is refused, not raced."""

@@ -1,0 +1,106 @@
+"""Every user mistake gets one short message and the right exit code: the corpus in tests/cases/.
+
+Each file in tests/cases/ is one case: a config (possibly the broken input
+itself) whose leading comments say what to run and what must come out:
+
+    # What the mistake is.
+    # run: train {case} --set data={not_data}     (default: train {case})
+    # exit: 1                                     2: usage and config, 1: runtime
+    # expect: words | that must all | appear in the message
+    # lines: any                                  (only for click's own usage messages)
+
+{case} is the case file; {tmp} and the named fixtures below are paths made
+for the test. The real CLI runs in a subprocess; besides the exit code and the
+words, every case must print no traceback, one line on stderr (unless `lines:
+any`) and create no run directory.
+"""
+
+import gzip
+import pickle
+import shlex
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from .conftest import ROOT, nnbook
+
+CASES = sorted((ROOT / "tests" / "cases").glob("*.yaml"))
+
+
+def header(path: Path) -> dict[str, str]:
+    """The `# key: value` lines at the top of a case file; the first line is its description."""
+    fields = {}
+    for line in path.read_text().splitlines():
+        if not line.startswith("#"):
+            break
+        key, sep, value = line[1:].strip().partition(": ")
+        if sep and key in ("run", "exit", "expect", "lines"):
+            fields[key] = value.strip()
+        else:
+            fields.setdefault("what", line[1:].strip())
+    return fields
+
+
+@pytest.fixture(scope="session")
+def fixtures(tmp_path_factory) -> dict[str, Path]:
+    """Bad files and directories the cases point at."""
+    base = tmp_path_factory.mktemp("bad_input")
+    not_data = base / "notes.pkl.gz"
+    not_data.write_text("these are my notes, not MNIST\n")
+    wrong_shapes = base / "wrong.pkl.gz"
+    with gzip.open(wrong_shapes, "wb") as f:
+        split = (np.zeros((5, 3), np.float32), np.zeros(5, np.int64))
+        pickle.dump((split, split, split), f)
+    bad_mnist = base / "bad_mnist"
+    bad_mnist.mkdir()
+    (bad_mnist / "mnist.pkl.gz").write_bytes(bytes(17_051_982))  # the book's size, not its bytes
+    truncated = base / "truncated_mnist"
+    truncated.mkdir()
+    (truncated / "mnist.pkl.gz").write_bytes(bytes(1000))
+    a_file = base / "a_file"
+    a_file.write_text("a file where a directory is expected\n")
+    not_a_run = base / "not_a_run"
+    not_a_run.mkdir()
+    (not_a_run / "notes.txt").write_text("hello\n")
+    return {"not_data": not_data, "wrong_shapes": wrong_shapes, "bad_mnist": bad_mnist,
+            "truncated_mnist": truncated, "a_file": a_file, "not_a_run": not_a_run}
+
+
+def fill(text: str, places: dict[str, Path]) -> str:
+    for name, path in places.items():
+        text = text.replace("{" + name + "}", str(path))
+    return text
+
+
+def test_the_corpus_is_complete():
+    assert len(CASES) >= 50
+    for case in CASES:
+        fields = header(case)
+        assert {"what", "exit", "expect"} <= set(fields), case.name
+        assert fields["exit"] in ("1", "2"), case.name
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_bad_input(case, fixtures, tmp_path):
+    fields = header(case)
+    runs_dir = tmp_path / "runs"
+    places = {"case": case, "tmp": tmp_path, **fixtures}
+    args = [fill(a, places) for a in shlex.split(fields.get("run", "train {case}"))]
+    if args[0] == "train" and "--runs-dir" not in args:
+        args += ["--runs-dir", str(runs_dir)]
+    result = nnbook(*args, env={"NNBOOK_DATA": ""})
+    message = result.stderr.strip()
+
+    assert result.returncode == int(fields["exit"]), f"{case.name}: rc {result.returncode}\n{result.stderr}"
+    for words in fill(fields["expect"], places).split(" | "):
+        assert words in message, f"{case.name}: {words!r} not in\n{message}"
+    assert "Traceback" not in result.stderr + result.stdout
+    if fields.get("lines") != "any":
+        assert message.startswith("error: ") and len(message.splitlines()) == 1, message
+    assert not runs_dir.exists() or not [p for p in runs_dir.iterdir() if p.is_dir()], "a run directory was made"
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = nnbook("--debug", "train", ROOT / "tests" / "cases" / "epochs_zero.yaml", "--runs-dir", tmp_path)
+    assert result.returncode != 0 and "Traceback" in result.stderr

@@ -1,0 +1,141 @@
+"""The pure pieces of interruption and resume: signal handling, config differences,
+the choice of the epoch to resume, atomic files."""
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from nnbook.errors import NnbookError
+from nnbook.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
+from nnbook.resume import common_epoch, config_changes
+from nnbook.runs import Run, atomic_text, atomic_write, check_runs_dir
+
+
+def test_first_signal_interrupts_second_forces_exit():
+    state = Interrupts()
+    with pytest.raises(Interrupt) as first:
+        state.handle(signal.SIGTERM)
+    assert first.value.exit_code == 143 and str(first.value) == "SIGTERM"
+    assert isinstance(first.value, KeyboardInterrupt)
+    with pytest.raises(ForcedExit) as second:
+        state.handle(signal.SIGINT)
+    assert second.value.exit_code == 130 and not isinstance(second.value, Exception)
+
+
+def test_a_signal_inside_protected_waits_for_the_block_to_end():
+    state = Interrupts()
+    written = []
+    with pytest.raises(Interrupt):
+        with state.protected():
+            state.handle(signal.SIGINT)  # held back: the epoch's files are written whole
+            written.append("checkpoint")
+            with state.protected():  # nested blocks raise only at the outermost end
+                written.append("metrics")
+            written.append("summary")
+    assert written == ["checkpoint", "metrics", "summary"]
+    assert not state.pending
+
+
+def test_a_second_signal_inside_protected_goes_through_at_once():
+    state = Interrupts()
+    written = []
+    with pytest.raises(ForcedExit):
+        with state.protected():
+            state.handle(signal.SIGINT)
+            state.handle(signal.SIGINT)
+            written.append("never")
+    assert written == []
+
+
+def test_handlers_are_installed_and_restored_and_ignored_signals_stay_ignored():
+    before_int = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        with catch_interrupts() as state:
+            assert signal.getsignal(signal.SIGINT) == state.handle
+            assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+            with pytest.raises(Interrupt):
+                os.kill(os.getpid(), signal.SIGINT)
+                for _ in range(1000):  # the handler runs between bytecodes, at once
+                    pass
+        assert signal.getsignal(signal.SIGINT) == before_int
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_config_changes_name_every_difference_with_dotted_keys():
+    old = {"eta": 0.1, "epochs": 60, "device": "auto", "layers": [{"type": "fc", "units": 100}],
+           "early_stopping": None}
+    new = {"eta": 0.05, "epochs": 60, "device": "cuda", "layers": [{"type": "fc", "units": 30}],
+           "early_stopping": {"patience": 5}}
+    assert config_changes(old, new) == ["eta: 0.1 -> 0.05", "layers.0.units: 100 -> 30",
+                                        "early_stopping: null -> {'patience': 5}"]
+    assert config_changes(old, dict(old)) == []
+    assert config_changes(old, {**old, "layers": []}) == ["layers: [{'type': 'fc', 'units': 100}] -> []"]
+
+
+def ckpt(epoch, status=None):
+    return {"epoch": epoch, "status": status, "metrics": [{"epoch": e} for e in range(1, epoch + 1)]}
+
+
+def test_common_epoch_is_the_newest_every_member_has():
+    runs = [None, None]
+    # The kill came after member 0 wrote epoch 3 and before member 1 did.
+    epoch, chosen = common_epoch(runs, [[ckpt(3), ckpt(2)], [ckpt(2), ckpt(1)]])
+    assert epoch == 2 and [c["epoch"] for c in chosen] == [2, 2]
+    # Member 1 stopped early after epoch 2; it goes on frozen in the stack.
+    epoch, chosen = common_epoch(runs, [[ckpt(5), ckpt(4)], [ckpt(2, "early_stopped"), ckpt(1)]])
+    assert epoch == 5 and chosen[1]["status"] == "early_stopped" and chosen[1]["epoch"] == 5
+    assert len(chosen[1]["metrics"]) == 2
+    # Killed during the first epoch's writes: start again from the initial weights.
+    epoch, chosen = common_epoch(runs, [[ckpt(1)], []])
+    assert epoch == 0 and chosen == [{}, {}]
+
+
+def test_atomic_write_keeps_the_previous_version_and_leaves_nothing_on_failure(tmp_path):
+    target, previous = tmp_path / "checkpoint.pt", tmp_path / "checkpoint.prev.pt"
+    atomic_write(target, lambda f: f.write(b"epoch 1"), keep_previous=previous)
+    atomic_write(target, lambda f: f.write(b"epoch 2"), keep_previous=previous)
+    assert target.read_bytes() == b"epoch 2" and previous.read_bytes() == b"epoch 1"
+
+    def fail(f):
+        f.write(b"half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError):
+        atomic_write(target, fail, keep_previous=previous)
+    assert target.read_bytes() == b"epoch 2" and previous.read_bytes() == b"epoch 1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.prev.pt", "checkpoint.pt"]
+
+
+def test_runs_dir_must_be_writable(tmp_path):
+    check_runs_dir(tmp_path / "new" / "runs")
+    assert (tmp_path / "new" / "runs").is_dir() and list((tmp_path / "new" / "runs").iterdir()) == []
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NnbookError, match="is not writable"):
+        check_runs_dir(tmp_path / "file" / "runs")
+
+
+def test_leftover_temporary_files_are_removed_and_others_kept(tmp_path):
+    run = Run(tmp_path, {})
+    atomic_text(tmp_path / "summary.json", "{}")
+    (tmp_path / ".summary.json.abc123").write_text("{")
+    (tmp_path / ".lock").write_text("")
+    (tmp_path / "notes.txt").write_text("mine")
+    assert run.remove_temporary_files() == [".summary.json.abc123"]
+    assert sorted(p.name for p in Path(tmp_path).iterdir()) == [".lock", "notes.txt", "summary.json"]
+
+
+def test_a_checkpoint_with_code_in_it_is_refused(tmp_path):
+    """weights_only=True: a pickle that would call a function is an error, never run."""
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    (tmp_path / "checkpoint.pt").write_bytes(pickle.dumps({"epoch": 1, "net": Evil()}, protocol=2))
+    with pytest.raises(NnbookError, match="not a readable nnbook checkpoint"):
+        Run(tmp_path, {}).load_checkpoints()
