@@ -36,7 +36,7 @@ class TrainDisplay:
         self._epochs = 0
         self._status = ""
         self._eta = None
-        self._diverged: set[int] = set()  # members whose divergence was already reported
+        self._diverged: set[int] = set()  # members whose divergence was already announced
 
     def print(self, *args, **kwargs) -> None:
         if not self.quiet:
@@ -77,7 +77,7 @@ class TrainDisplay:
                 if status[m] == "diverged" and m not in self._diverged:
                     self._diverged.add(m)
                     self.print(f"{label}Epoch {epoch}: [red]diverged[/] (the cost is NaN or infinite); "
-                               f"try a smaller eta (--set eta={self._eta / 4:g})")
+                               f"stopping this run — try a smaller eta (--set eta={self._eta / 4:g})")
                 continue
             line = f"{label}Epoch {record.epoch}: validation {pct(record.validation_accuracy)}"
             if improved[m]:
