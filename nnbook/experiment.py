@@ -178,9 +178,9 @@ def train_group(config: Config, net, runs: list[Run], tensors, display, interrup
                            best_validation_accuracy=best.validation_accuracy if best.epoch else None,
                            best_epoch=best.epoch, test_accuracy=best.test_accuracy,
                            seconds=round(seconds[m], 3), **extra)
-        done[0] = report.epoch
-        display.epoch(report.epoch, config.epochs, report.records, report.best, report.improved,
-                      report.status, seeds)
+            done[0] = report.epoch
+            display.epoch(report.epoch, config.epochs, report.records, report.best, report.improved,
+                          report.status, seeds)
 
     display.begin_training()
     try:

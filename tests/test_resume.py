@@ -159,6 +159,7 @@ def test_ctrl_c_keeps_completed_epochs_and_resume_is_exact(reference, tmp_path):
     assert summary["status"] == "interrupted"
     n = assert_consistent(run)
     assert 2 <= n < EPOCHS, "the signal must land before the run ends"
+    assert f"epochs 1-{n} are saved" in done.stderr and f"Epoch {n}: validation" in done.stdout
     assert summary["best_epoch"] is not None and (run / "model.pt").exists()  # the best model so far
 
     resumed = nnbook("train", "--resume", run)
