@@ -22,5 +22,9 @@ setup:
 test:
 	$(BIN)/python -m pytest -q
 
+# Not part of `make test`: it times, and timings need a quiet machine (a few minutes).
+bench:
+	$(BIN)/python benchmarks/bench_step.py
+
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

@@ -25,7 +25,8 @@ import torch
 from .config import Config
 from .data import Dataset
 from .errors import ConfigError
-from .model import COSTS, StackedNet
+from .model import StackedNet
+from .step import make_step, one_hot
 
 MASK_BUDGET = 4_000_000  # dropout-mask elements drawn per member per draw (~4 MB as bool)
 
@@ -161,9 +162,10 @@ def member_generators(seeds: list[int], device: torch.device) -> tuple[list, lis
 def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
           on_epoch: Callable[[EpochReport], None],
           on_progress: Optional[Callable[[int, int], None]] = None,
-          state: Optional[TrainState] = None) -> TrainState:
+          state: Optional[TrainState] = None, fast: bool = True) -> TrainState:
     """Train until `config.epochs`, early stopping or divergence of every member.
-    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch."""
+    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch.
+    fast=False takes the autograd reference step instead of the hand-written one."""
     k = len(seeds)
     device = data.train_x.device
     n_train = len(data.train_y)
@@ -181,54 +183,29 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         for g, s in zip(mask_gens, state.mask_generators):
             g.set_state(s)
 
-    cost_fn = COSTS[config.cost]
-    decay = l2_decay(config, n_train)
-    params = list(net.parameters())
-    weights = {id(w) for w in net.weights()}
-    dropout = net.dropout_sizes()
-    steps_per_draw = max(1, min(n_batches, MASK_BUDGET // max(1, batch * sum(n for _, n in dropout))))
+    step_fn = make_step(net, config, l2_decay(config, n_train), fast=fast)
+    targets = one_hot(data.train_y)  # (n, 10): the costs take one-hot rows, made once
     report_every = max(1, n_batches // 100)
-
-    def eta_tensor(shape_like: torch.Tensor) -> torch.Tensor:
-        return torch.tensor(state.eta, device=device).view(k, *([1] * (shape_like.dim() - 1)))
 
     while state.epoch < config.epochs and any(s is None for s in state.status):
         epoch = state.epoch
         start = time.perf_counter()
-        etas = [eta_tensor(p) for p in params]
-        decays = [1.0 - e * decay if id(p) in weights else None for e, p in zip(etas, params)]
-
+        step_fn.set_eta(state.eta)
         order = None
         if config.shuffle:  # network2: a fresh permutation per member per epoch
             order = torch.stack([torch.randperm(n_train, generator=g) for g in data_gens]).to(device)
         cost_sum = torch.zeros(k, device=device)
-        masks_block = None
-        for step in range(n_batches):
-            if dropout and step % steps_per_draw == 0:
-                masks_block = draw_masks(net, dropout, mask_gens, min(steps_per_draw, n_batches - step), batch)
-            lo = step * batch
-            if order is None:
-                xb, yb = data.train_x[lo:lo + batch], data.train_y[lo:lo + batch]
-            else:
-                idx = order[:, lo:lo + batch]  # (K, B)
-                xb, yb = data.train_x[idx], data.train_y[idx]
-            masks = {i: m[step % steps_per_draw] for i, m in masks_block.items()} if dropout else None
-            z = net(xb, masks)
-            cost = cost_fn(z, yb)  # (K,)
-            grads = torch.autograd.grad(cost.sum(), params)
-            with torch.no_grad():
-                for p, g, e, d in zip(params, grads, etas, decays):
-                    if d is not None:  # weights: L2 as weight decay; biases are not regularised
-                        p.mul_(d)
-                    p.sub_(e * g)
-                cost_sum += cost.detach()
-            if (step + 1) % report_every == 0:
+        steps = 0
+        for xb, tb, masks in mini_batches(net, data.train_x, targets, batch, n_batches, order, mask_gens):
+            step_fn(xb, tb, masks, cost_sum)
+            steps += 1
+            if steps % report_every == 0:
                 if on_progress:
-                    on_progress(step + 1, n_batches)
-                finite = torch.isfinite(cost_sum).tolist()
+                    on_progress(steps, n_batches)
+                finite = torch.isfinite(cost_sum).tolist()  # the one host sync, every ~1% of an epoch
                 if not any(f for f, s in zip(finite, state.status) if s is None):
                     break  # every training member diverged: stop at once
-        train_cost = (cost_sum / (step + 1)).tolist()
+        train_cost = (cost_sum / steps).tolist()
 
         # Evaluation: every member on the whole validation set, in large batches.
         val_acc = accuracy(net, data.validation_x, data.validation_y)
@@ -265,6 +242,29 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         on_epoch(EpochReport(epoch + 1, records, list(state.best), list(state.status), improved, net,
                              test_probs, snapshot))
     return state
+
+
+def mini_batches(net: StackedNet, x: torch.Tensor, targets: torch.Tensor, batch: int, n_batches: int,
+                 order: Optional[torch.Tensor], mask_gens: list):
+    """One epoch's mini-batches in order: (images, one-hot targets, dropout masks).
+
+    Images (B, 784) and targets (B, 10) are views of the data when every member
+    takes the fixed order (network3), (K, B, ...) gathers through `order` (K, n)
+    otherwise. Masks {layer: (K, B, n_in)} come out of blocks of many steps,
+    drawn at once: one draw per member per block instead of one per step."""
+    dropout = net.dropout_sizes()
+    steps_per_draw = max(1, min(n_batches, MASK_BUDGET // max(1, batch * sum(n for _, n in dropout))))
+    block: dict = {}
+    for step in range(n_batches):
+        if dropout and step % steps_per_draw == 0:
+            block = draw_masks(net, dropout, mask_gens, min(steps_per_draw, n_batches - step), batch)
+        lo = step * batch
+        if order is None:
+            xb, tb = x[lo:lo + batch], targets[lo:lo + batch]
+        else:
+            idx = order[:, lo:lo + batch]  # (K, B)
+            xb, tb = x[idx], targets[idx]
+        yield xb, tb, ({i: m[step % steps_per_draw] for i, m in block.items()} if dropout else None)
 
 
 def draw_masks(net: StackedNet, dropout: list, gens: list, steps: int, batch: int) -> dict:
