@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import IMAGE_SIDE, Config
-from .model import COSTS, ConvPool, Dense, StackedNet
+from .model import COSTS, ConvPool, Dense, StackedNet, channels_last
 
 aten = torch.ops.aten
 
@@ -114,8 +114,8 @@ class ConvPoolStep:
     network3's pool-then-add. Activations are kept in channels_last, where
     oneDNN's small convolutions and pooling are fastest on the CPU."""
 
-    def __init__(self, layer: ConvPool, memory_format: torch.memory_format):
-        self.layer, self.memory_format = layer, memory_format
+    def __init__(self, layer: ConvPool):
+        self.layer = layer
         self.pool = [layer.spec.pool] * 2
         self.activate_ = ACTIVATE_[layer.spec.activation]
         self.activation_backward = ACTIVATION_BACKWARD[layer.spec.activation]
@@ -126,7 +126,7 @@ class ConvPoolStep:
             h = h.view(-1, 1, IMAGE_SIDE, IMAGE_SIDE)
         elif h.dim() == 3:  # per-member input images (K, B, 784) -> (B, K, 28, 28)
             h = h.transpose(0, 1).reshape(h.shape[1], layer.k, IMAGE_SIDE, IMAGE_SIDE)
-        h = h.contiguous(memory_format=self.memory_format)
+        h = channels_last(h)
         groups = h.shape[1] // layer.in_channels  # 1 when members share the input, else K
         w = layer.weight.view(-1, *layer.weight.shape[2:])  # (K*F, C, kh, kw)
         z = F.conv2d(h, w, layer.bias.view(-1), groups=groups)  # (B, K*F, H1, W1)
@@ -238,12 +238,11 @@ COST_DELTAS = {"log_likelihood": log_likelihood_delta, "cross_entropy": cross_en
 class FastStep:
     """Forward, hand-written backward and fused SGD update of all K members."""
 
-    def __init__(self, net: StackedNet, config: Config, decay: float,
-                 memory_format: torch.memory_format = torch.channels_last):
+    def __init__(self, net: StackedNet, config: Config, decay: float):
         self.net, self.k = net, net.k
         self.batch = config.mini_batch_size
         self.device = net.layers[0].weight.device
-        self.layers = [ConvPoolStep(l, memory_format) if isinstance(l, ConvPool) else DenseStep(l, net.k)
+        self.layers = [ConvPoolStep(l) if isinstance(l, ConvPool) else DenseStep(l, net.k)
                        for l in net.layers]
         self.cost_delta = COST_DELTAS[config.cost]
         self.sgd = SGD(decay, net.k, self.device)
