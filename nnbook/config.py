@@ -72,12 +72,14 @@ class EarlyStopping(_Strict):
 
     rule: Literal["no_improvement", "min_improvement"] = "no_improvement"
     patience: int = Field(gt=0, description="epochs looked back over")
-    min_delta: float = Field(0.001, gt=0, lt=1, description="min_improvement only: the least gain "
-                             "in best validation accuracy (fraction) over `patience` epochs")
+    min_delta: Optional[float] = Field(None, gt=0, lt=1, description="min_improvement only (default 0.001): "
+                                       "the least gain in best validation accuracy (fraction) over `patience` epochs")
 
     @model_validator(mode="after")
     def _min_delta_needs_rule(self) -> "EarlyStopping":
-        if "min_delta" in self.model_fields_set and self.rule != "min_improvement":
+        if self.rule == "min_improvement" and self.min_delta is None:
+            self.min_delta = 0.001  # written out, so the resolved config states it
+        if self.rule == "no_improvement" and self.min_delta is not None:
             raise ValueError("min_delta applies to rule: min_improvement only (rule is no_improvement)")
         return self
 

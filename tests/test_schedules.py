@@ -3,7 +3,11 @@
 import pytest
 
 from nnbook.config import (EarlyStopping, GeometricSchedule, HalvingSchedule, ListSchedule, StepSchedule)
+from pathlib import Path
+
 from nnbook.schedules import eta_at, halve_on_plateau, min_improvement, no_improvement, stop_reason
+
+CH3 = Path(__file__).resolve().parents[1] / "configs" / "ch3_784_30_10_xent.yaml"
 
 
 def run_halving(schedule, eta0, improved_flags):
@@ -82,3 +86,20 @@ def test_min_improvement_rule():
     assert min_improvement([0.95, 0.90, 0.955, 0.951], patience=2, min_delta=0.01)
     rule = EarlyStopping(rule="min_improvement", patience=2, min_delta=0.01)
     assert "rose by 0.80 points in 2 epochs" in stop_reason(rule, 0, [0.90, 0.905, 0.908])
+
+
+def test_min_delta_defaults_for_its_rule_only():
+    assert EarlyStopping(rule="min_improvement", patience=5).min_delta == 0.001
+    assert EarlyStopping(patience=5).min_delta is None
+    with pytest.raises(ValueError, match="min_delta applies to rule: min_improvement only"):
+        EarlyStopping(patience=5, min_delta=0.01)
+
+
+@pytest.mark.parametrize("schedule", ["{type: steps, at: {11: 0.05, 21: 0.01}}", "{type: halving}",
+                                      "{type: list, etas: [0.1, 0.05]}", "{type: geometric, eta_end: 0.001}"])
+def test_resolved_schedules_round_trip(tmp_path, schedule):
+    from nnbook.config import dump_config, load_config
+
+    first = load_config(CH3, [f"schedule={schedule}", "eta=0.1", "early_stopping={rule: min_improvement, patience: 3}"])
+    (tmp_path / "again.yaml").write_text(dump_config(first))
+    assert load_config(tmp_path / "again.yaml") == first.model_copy(update={"name": "ch3_784_30_10_xent"})
