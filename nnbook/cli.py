@@ -159,7 +159,7 @@ def gradients(
     from .gradients import measure
 
     result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
-    show_gradients(cfg, result, sample, epochs)
+    show_gradients(cfg, result, sample, epochs, modified=bool(set_))
 
 
 @app.command()

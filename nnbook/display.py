@@ -125,7 +125,8 @@ class TrainDisplay:
                            f"(seed {top['seed']}); mean ± std of test: {pct(mean)} ± {100 * std:.2f}")
 
 
-def show_gradients(config, result, sample: int, epochs: int, console: Optional[Console] = None) -> None:
+def show_gradients(config, result, sample: int, epochs: int, console: Optional[Console] = None,
+                   modified: bool = False) -> None:
     """`nnbook gradients`: one row per network (and their mean, and the book's), one column
     per hidden layer, plus how much faster the last hidden layer learns than the first."""
     console = console or Console(highlight=False)
@@ -157,7 +158,7 @@ def show_gradients(config, result, sample: int, epochs: int, console: Optional[C
     table = new_table()
     add_rows(table, rows)
     if result.book:
-        table.add_row("[dim]book[/]", *(f"[dim]{g}[/]" for g in result.book),
+        table.add_row("[dim]book (config as shipped)[/]" if modified else "[dim]book[/]", *(f"[dim]{g}[/]" for g in result.book),
                       f"[dim]{result.book[-1] / result.book[0]:.1f}x[/]" if layers > 1 else "—")
     console.print(table)
     if epochs > 0:
