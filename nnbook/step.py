@@ -59,15 +59,22 @@ def one_hot(y: torch.Tensor, n_classes: int = 10) -> torch.Tensor:
 
 
 class SGD:
-    """Plain SGD with L2 weight decay c on weights: p <- decay_k*p - g, where g
-    arrives already multiplied by eta_k and decay_k = 1 - eta_k*c (1 for biases).
+    """SGD with L2 weight decay c on weights, for gradients g that arrive already
+    multiplied by eta_k; decay_k = 1 - eta_k*c (1 for biases).
 
-    When every member has the same decay (the usual case: one eta), it is a
-    Python float and fuses into the matrix product as baddbmm's beta; otherwise
-    it is a (K, 1, ...) tensor applied by one extra multiply per weight."""
+    Plain (mu = 0):  p <- decay_k*p - g.
+    Momentum (chapter 3, mu > 0): v <- mu*v - g - (1 - decay_k)*p, p <- p + v,
+    i.e. v <- mu*v - eta*(dC0/dp + c*p), with v held in `velocity` (shaped as
+    net.parameters(), K axis first), as `sgd_update` does for the reference.
 
-    def __init__(self, decay: float, k: int, device: torch.device):
+    When every member has the same decay (one eta), it is a Python float and
+    fuses into the matrix product as baddbmm's beta; otherwise a (K, 1, ...)
+    tensor applied by one extra multiply per weight."""
+
+    def __init__(self, decay: float, k: int, device: torch.device, mu: float = 0.0,
+                 velocity: Optional[dict] = None):
         self.c, self.k, self.device = decay, k, device
+        self.mu, self.velocity = mu, velocity  # velocity: {id(parameter): tensor like it}
         self.set_eta([0.0] * k)
 
     def set_eta(self, eta: list[float]) -> None:
@@ -76,31 +83,77 @@ class SGD:
         self.beta = decays[0] if self.uniform else 1.0
         self.decay_t = None if self.uniform else torch.tensor(decays, device=self.device)
 
+    def _per_member(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        return t.view(-1, *[1] * (like.dim() - 1))
+
     def _decay(self, w: torch.Tensor) -> None:
+        """w <- decay*w (plain SGD)."""
         if self.decay_t is not None:
-            w.mul_(self.decay_t.view(-1, *[1] * (w.dim() - 1)))
+            w.mul_(self._per_member(self.decay_t, w))
+        elif self.beta != 1.0:
+            w.mul_(self.beta)
+
+    def _momentum(self, p: torch.Tensor, v: torch.Tensor, weight: bool) -> None:
+        """v <- v - (1 - decay)*p for weights, then p <- p + v."""
+        if weight and self.decay_t is not None:
+            v.addcmul_(p, self._per_member(self.decay_t, p) - 1.0)
+        elif weight and self.beta != 1.0:
+            v.add_(p, alpha=self.beta - 1.0)
+        p.add_(v)
 
     def matmul(self, w: torch.Tensor, a: torch.Tensor, b: torch.Tensor) -> None:
-        """w <- decay*w - a @ b for a weight w (K, n, m); a (K, n, B) (or (n, B) shared), b (K, B, m)."""
-        self._decay(w)
+        """g = a @ b for a weight w (K, n, m); a (K, n, B) (or (n, B) shared by the members), b (K, B, m)."""
         if a.dim() == 2:
-            if self.k == 1:
-                w[0].addmm_(a, b[0], beta=self.beta, alpha=-1.0)
-                return
             a = a.expand(self.k, *a.shape)
+        if self.velocity is not None:
+            v = self.velocity[id(w)]
+            v.baddbmm_(a, b, beta=self.mu, alpha=-1.0)
+            self._momentum(w, v, weight=True)
+            return
+        if self.decay_t is not None:
+            self._decay(w)
         w.baddbmm_(a, b, beta=self.beta, alpha=-1.0)
 
     def weight(self, w: torch.Tensor, g: torch.Tensor) -> None:
-        """w <- decay*w - g for a weight whose gradient g is a tensor (the conv filters)."""
-        if self.decay_t is not None:
-            self._decay(w)
-        elif self.beta != 1.0:
-            w.mul_(self.beta)
+        """A weight whose gradient g is a tensor (the conv filters)."""
+        if self.velocity is not None:
+            v = self.velocity[id(w)]
+            v.mul_(self.mu).sub_(g)
+            self._momentum(w, v, weight=True)
+            return
+        self._decay(w)
         w.sub_(g)
 
     def bias(self, b: torch.Tensor, g: torch.Tensor) -> None:
-        """b <- b - g: biases are not regularised."""
+        """Biases are not regularised."""
+        if self.velocity is not None:
+            v = self.velocity[id(b)]
+            v.mul_(self.mu).sub_(g)
+            b.add_(v)
+            return
         b.sub_(g)
+
+
+def sgd_update(params: list, grads: list, etas: list, shrinks: list, velocity: Optional[list] = None,
+               mu: float = 0.0) -> None:
+    """The reference update (`AutogradStep`): one SGD step on every parameter, in
+    place (call under torch.no_grad()), from plain gradients.
+
+    etas[i]: eta as a (K, 1, ...) tensor broadcasting over params[i] (each member its own);
+    shrinks[i]: the weight-decay factor 1 - eta*c for weights (c from `l2_decay`), None for biases.
+    Plain SGD (velocity None): w <- shrink*w - eta*g. Momentum (chapter 3):
+    v <- mu*v - eta*(g + c*w), w <- w + v, where eta*c*w = (1 - shrink)*w."""
+    if velocity is None:
+        for p, g, e, d in zip(params, grads, etas, shrinks):
+            if d is not None:  # weights: L2 as weight decay; biases are not regularised
+                p.mul_(d)
+            p.sub_(e * g)
+        return
+    for p, g, e, d, v in zip(params, grads, etas, shrinks, velocity):
+        v.mul_(mu).sub_(e * g)
+        if d is not None:
+            v.sub_((1.0 - d) * p)
+        p.add_(v)
 
 
 # ----------------------------------------------------------------------------- layers: forward and backward
@@ -238,14 +291,15 @@ COST_DELTAS = {"log_likelihood": log_likelihood_delta, "cross_entropy": cross_en
 class FastStep:
     """Forward, hand-written backward and fused SGD update of all K members."""
 
-    def __init__(self, net: StackedNet, config: Config, decay: float):
+    def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
         self.net, self.k = net, net.k
         self.batch = config.mini_batch_size
         self.device = net.layers[0].weight.device
         self.layers = [ConvPoolStep(l) if isinstance(l, ConvPool) else DenseStep(l, net.k)
                        for l in net.layers]
         self.cost_delta = COST_DELTAS[config.cost]
-        self.sgd = SGD(decay, net.k, self.device)
+        by_param = None if velocity is None else {id(p): v for p, v in zip(net.parameters(), velocity)}
+        self.sgd = SGD(decay, net.k, self.device, config.mu, by_param)
         self.set_eta([config.eta] * net.k)
 
     def set_eta(self, eta: list[float]) -> None:
@@ -269,10 +323,11 @@ class FastStep:
 
 class AutogradStep:
     """The reference: the model's own forward, torch.autograd for the gradients,
-    then the SGD update parameter by parameter."""
+    then `sgd_update` parameter by parameter."""
 
-    def __init__(self, net: StackedNet, config: Config, decay: float):
+    def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
         self.net, self.k, self.decay = net, net.k, decay
+        self.mu, self.velocity = config.mu, velocity
         self.cost = COSTS[config.cost]
         self.params = list(net.parameters())
         self.weights = {id(w) for w in net.weights()}
@@ -281,18 +336,21 @@ class AutogradStep:
     def set_eta(self, eta: list[float]) -> None:
         device = self.params[0].device
         self.etas = [torch.tensor(eta, device=device).view(-1, *[1] * (p.dim() - 1)) for p in self.params]
+        self.shrinks = [1.0 - e * self.decay if id(p) in self.weights else None
+                        for e, p in zip(self.etas, self.params)]
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, masks: Optional[dict], cost_sum: torch.Tensor) -> None:
         cost = self.cost(self.net(x, masks), t.argmax(-1))  # (K,)
         grads = torch.autograd.grad(cost.sum(), self.params)
         with torch.no_grad():
-            for p, g, eta in zip(self.params, grads, self.etas):
-                if id(p) in self.weights:  # L2 as weight decay; biases are not regularised
-                    p.mul_(1.0 - eta * self.decay)
-                p.sub_(eta * g)
+            sgd_update(self.params, grads, self.etas, self.shrinks, self.velocity, self.mu)
             cost_sum += cost.detach()
 
 
-def make_step(net: StackedNet, config: Config, decay: float, fast: bool = True):
-    """The training step for `net`: `FastStep`, or `AutogradStep` with fast=False."""
-    return FastStep(net, config, decay) if fast else AutogradStep(net, config, decay)
+def make_step(net: StackedNet, config: Config, decay: float, fast: bool = True, velocity: Optional[list] = None):
+    """The training step for `net`: `FastStep`, or `AutogradStep` with fast=False.
+    velocity: momentum buffers shaped as net.parameters() (config.mu > 0), updated in place."""
+    if config.mu > 0 and velocity is None:
+        velocity = [torch.zeros_like(p) for p in net.parameters()]
+    cls = FastStep if fast else AutogradStep
+    return cls(net, config, decay, velocity if config.mu > 0 else None)

@@ -11,7 +11,7 @@ import torch
 
 from nnbook.config import validate
 from nnbook.model import build_model
-from nnbook.step import AutogradStep, FastStep, one_hot
+from nnbook.step import AutogradStep, FastStep, make_step, one_hot
 from nnbook.train import l2_decay, member_generators, mini_batches, to_device, train
 
 STEPS = 12
@@ -33,7 +33,8 @@ SOFTMAX = {"type": "softmax"}
 SIGMOID_OUT = fc(10, "sigmoid")
 
 CASES = {
-    # every layer type, every activation, dropout in fc and softmax, every cost, both L2 scalings
+    # every layer type, every activation, dropout in fc and softmax, every cost, both L2 scalings,
+    # momentum (chapter 3)
     "conv_relu+conv_relu+fc_relu+softmax L2": config(
         [conv("relu"), conv("relu", 8), fc(30, "relu"), SOFTMAX], eta=0.03, lmbda=0.1),
     "conv_sigmoid+fc_sigmoid+softmax": config([conv("sigmoid"), fc(20, "sigmoid"), SOFTMAX]),
@@ -44,6 +45,9 @@ CASES = {
     "dropout on the input images": config([fc(30, "linear", 0.2), SOFTMAX]),
     "fc cross_entropy L2/n": config([fc(30, "sigmoid"), SIGMOID_OUT], cost="cross_entropy", init="large",
                                     eta=0.5, lmbda=5.0, l2_scaling="train_size"),
+    "conv+fc momentum L2": config([conv("relu"), fc(30, "sigmoid"), SOFTMAX], eta=0.03, lmbda=0.1, mu=0.5),
+    "fc momentum L2/n, cross_entropy": config([fc(30, "relu"), SIGMOID_OUT], cost="cross_entropy", mu=0.9,
+                                              lmbda=5.0, l2_scaling="train_size"),
     "fc quadratic": config([fc(30, "tanh"), fc(20, "relu"), SIGMOID_OUT], cost="quadratic", init="large",
                            eta=0.3),  # the book's 3.0 makes 12 steps chaotic already
 }
@@ -52,7 +56,7 @@ CASES = {
 def trajectory(step_cls, c, seeds, etas, mnist, shuffle=False):
     """Per-step costs (steps, K) and final parameters of STEPS steps on real images."""
     net = build_model(c, seeds)
-    step = step_cls(net, c, l2_decay(c, 50_000))
+    step = make_step(net, c, l2_decay(c, 50_000), fast=step_cls is FastStep)
     step.set_eta(etas)
     x = torch.from_numpy(mnist.training.x[:STEPS * 10])
     t = one_hot(torch.from_numpy(mnist.training.y[:STEPS * 10]))
