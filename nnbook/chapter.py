@@ -100,8 +100,9 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     lines = ["# Chapter 6, reproduced with nnbook", ""]
     epochs = {name: c.epochs for name, c in configs.items()}
     if epochs_scale != 1.0 or train_limit:
+        counts = sorted({e for e in epochs.values()})
         lines += [f"**Scaled down — not the book's protocol.** Epochs × {epochs_scale:g} "
-                  f"({', '.join(sorted({str(e) for e in epochs.values()}, key=int))} epochs instead of 40/60)"
+                  f"({', '.join(map(str, counts))} epoch{'s' if counts != [1] else ''} instead of 40/60)"
                   + (f", only the first {train_limit:,} training images" if train_limit else "")
                   + ". The accuracies are far below the book's and the differences mean nothing.", ""]
     lines += [f"- Runs per config: {repeats} (seeds 0..{repeats - 1}); {ENSEMBLE_OF}: "
