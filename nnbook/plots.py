@@ -53,8 +53,8 @@ def plot_accuracy(paths: list[Path], out: Path) -> Path:
         epochs = [m["epoch"] for m in metrics]
         line, = ax.plot(epochs, [100 * m["validation_accuracy"] for m in metrics], marker="." if len(epochs) < 30 else None,
                         label=run_label(path, summary) + " validation")
-        if all(m.get("training_accuracy") is not None for m in metrics):
-            ax.plot(epochs, [100 * m["training_accuracy"] for m in metrics], linestyle="--", color=line.get_color(),
+        if all(m.get("train_accuracy") is not None for m in metrics):
+            ax.plot(epochs, [100 * m["train_accuracy"] for m in metrics], linestyle="--", color=line.get_color(),
                     label=run_label(path, summary) + " training")
         if summary.get("best_epoch"):
             ax.plot([summary["best_epoch"]], [100 * summary["best_validation_accuracy"]], marker="o",

@@ -21,7 +21,7 @@ from typing import Optional
 from . import runs
 from .ensemble import ENSEMBLE_FILE, read_ensemble
 from .errors import NnbookError
-from .figures import BOOK_FIGURES, book_figure
+from .figures import FIGURES
 
 FORMATS = ("table", "markdown", "csv")
 
@@ -72,7 +72,7 @@ def collect(paths: list[Path]) -> list[Row]:
             groups.setdefault(summary.get("name", path.name), []).append(summary)
     rows = [run_row(name, summaries) for name, summaries in groups.items()]
     rows += [ensemble_row(e) for e in ensembles]
-    order = {name: i for i, name in enumerate(BOOK_FIGURES)}
+    order = {name: i for i, name in enumerate(FIGURES)}
     return sorted(rows, key=lambda r: (order.get(r.name, len(order)), r.name))
 
 
@@ -82,20 +82,20 @@ def run_row(name: str, summaries: list[dict]) -> Row:
     tests = [s["test_accuracy"] for s in done]
     top = max(done, key=lambda s: s["best_validation_accuracy"]) if done else None
     per_epoch = [s["seconds"] / s["epochs_completed"] for s in done if s.get("epochs_completed")]
-    figure = book_figure(name)
+    figure = FIGURES.get(name)
     return Row(name, len(done), len(summaries) - len(done),
                "—" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}",
                top["best_validation_accuracy"] if top else None, top["test_accuracy"] if top else None,
                statistics.fmean(tests) if tests else None, statistics.stdev(tests) if len(tests) > 1 else None,
                statistics.fmean(per_epoch) if per_epoch else None,
-               figure.accuracy if figure else None, figure.note if figure else "")
+               figure["figure"] if figure else None, figure["note"] if figure else "")
 
 
 def ensemble_row(record: dict) -> Row:
-    figure = book_figure(record["name"])
+    figure = FIGURES.get(record["name"])
     note = f"{record['method']} of {len(record['members'])}: {record['n_errors']} errors"
     return Row(record["name"], len(record["members"]), 0, "—", None, record["accuracy"], None, None, None,
-               figure.accuracy if figure else None, note + (f"; book: {figure.note}" if figure else ""))
+               figure["figure"] if figure else None, note + (f"; book: {figure['note']}" if figure else ""))
 
 
 # ----------------------------------------------------------------------------- rendering
