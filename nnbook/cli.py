@@ -162,6 +162,48 @@ def _dry_run(cfg) -> None:
 
 
 @app.command()
+def gradients(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    networks: Annotated[int, typer.Option(
+        min=1, help="Random networks measured (seeds seed, seed+1, ...); the book shows one.")] = 3,
+    sample: Annotated[int, typer.Option(min=1, help="The gradient is the mean over the first N training images.")]
+    = 1000,
+    epochs: Annotated[int, typer.Option(
+        min=0, help="Then train this many epochs of full-batch gradient descent on those images (eta, lmbda "
+        "from the config) and plot the norms per epoch; 0: initialisation only.")] = 500,
+    out: Annotated[Path, typer.Option(help="Where NAME-gradients.png and NAME-gradients.json are written.")]
+    = Path("gradients"),
+    seed: Annotated[Optional[int], typer.Option(help="First seed (overrides the config's `seed`).",
+                                                show_default=False)] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N (overrides `device`).",
+                                                  show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Chapter 5's speed of learning: ||dC/db|| of each hidden layer at initialisation, then over training.
+
+    The book: [784,30,30,10] 0.07, 0.31; [784,30,30,30,10] 0.012, 0.060, 0.283; four hidden layers
+    0.003, 0.017, 0.070, 0.285 (one random network each: the pattern is what reproduces).
+
+    Example:
+
+        nnbook gradients configs/ch5_784_30_30_30_10.yaml
+    """
+    from .config import load_config
+
+    overrides = list(set_ or [])
+    for key, value in (("seed", seed), ("device", device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    cfg = load_config(config, overrides)
+    from .display import show_gradients
+    from .gradients import measure
+
+    result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
+    show_gradients(cfg, result, sample, epochs, modified=bool(set_))
+
+
+@app.command()
 def data(data_dir: DataDirOpt = None) -> None:
     """Find and verify the book's mnist.pkl.gz (downloading it if it is nowhere), and say where it is."""
     from . import data as mnist
@@ -205,3 +247,156 @@ def main() -> None:
         if isinstance(e, typer.Abort):
             sys.exit(130)
         raise
+
+
+# ----------------------------------------------------------------------------- chapter 6: data, ensembles, reports
+
+
+@app.command("expand-mnist")
+def expand_mnist(
+    out: Annotated[Optional[Path], typer.Option(
+        help="Write here instead of the data directory (a config then names it with `data: PATH`).",
+        show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the file exists.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the one shuffle of the 250,000 pairs.")] = 0,
+    train_limit: Annotated[Optional[int], typer.Option(
+        min=1, help="Expand only the first N training images (5N pairs): for trials and tests.",
+        show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Make the book's expanded training set: every training image plus its four one-pixel shifts
+    (down, up, right, left; zero fill), 250,000 images shuffled once; validation and test unchanged.
+
+    Written as the book's expand_mnist.py writes it (a gzip'd pickle, float32), so the book's
+    programs read it too; `data: mnist_expanded` in a config finds it.
+    """
+    from . import data as mnist
+    from .expand import make_expanded
+
+    target = out or mnist.output_dir(data_dir) / mnist.EXPANDED_FILE
+    make_expanded(target, data_dir=data_dir, seed=seed, train_limit=train_limit, force=force)
+
+
+RunDirsArg = Annotated[list[Path], typer.Argument(help="Run directories (a shell glob like runs/* is fine).",
+                                                  show_default=False)]
+
+
+@app.command()
+def ensemble(
+    run_dirs: RunDirsArg,
+    method: Annotated[str, typer.Option(help="vote: the book's plurality vote of labels (ties: the first-seen "
+                                             "label); mean: average the members' probabilities.")] = "vote",
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (default: a new ensembles/NAME-TIME/).",
+                                                show_default=False)] = None,
+    only: Annotated[Optional[str], typer.Option(help="Use only the runs of this config name.",
+                                                show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Combine finished runs by the book's plurality vote, from their saved test predictions.
+
+    Skips (and says so) paths that are not finished runs with predictions; refuses runs evaluated on
+    different test data. Writes ensemble.json and ensemble_errors.png (the misclassified digits).
+
+    Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
+    """
+    from .display import pct
+    from .ensemble import run_ensemble
+
+    path, record = run_ensemble(run_dirs, method, out, only, data_dir)
+    width = max(len(Path(m["path"]).name) for m in record["members"])
+    for m in record["members"]:
+        print(f"  {Path(m['path']).name:<{width}}  test {pct(m['test_accuracy'])}")
+    print(f"members disagree on {pct(record['disagreement'])} of the {record['n_test']:,} test images "
+          f"(two members, on average: {pct(record['pairwise_disagreement'])})")
+    print(f"ensemble test accuracy {pct(record['accuracy'])} ({record['n_errors']} errors)")
+    print(f"wrote {path}/ensemble.json and {path}/ensemble_errors.png")
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with a saved network (model.pt).",
+                                            show_default=False)],
+    split: Annotated[str, typer.Option(help="training | validation | test of the data set.")] = "test",
+    data: Annotated[Optional[str], typer.Option(
+        help="Another data set: mnist, mnist_expanded or a file in the book's format (default: the run's own).",
+        show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The accuracy of a run's saved (best-validation) network on a data set, with the confusion matrix."""
+    from .evaluate import evaluate_run, render_confusion
+
+    result = evaluate_run(run_dir, split, data, data_dir, device)
+    print(f"{run_dir}: {split} split of {result.source}")
+    print(f"accuracy {100 * result.accuracy:.2f}% ({result.n - result.errors:,} of {result.n:,} correct, "
+          f"{result.errors:,} errors)")
+    print("confusion matrix (rows: true label, columns: predicted):")
+    print(render_confusion(result.confusion))
+
+
+@app.command()
+def report(
+    run_dirs: RunDirsArg,
+    format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | csv")] = "table",
+) -> None:
+    """Runs grouped by config: best validation, test at best validation (best of runs, mean ± std),
+    time per epoch, and the book's figure with the difference. Ensemble directories become rows too.
+    """
+    from .report import collect, render
+
+    rows = collect(run_dirs)
+    if not rows:
+        raise NnbookError(f"no runs or ensembles in {', '.join(map(str, run_dirs))}")
+    sys.stdout.write(render(rows, format))
+
+
+@app.command()
+def plot(
+    run_dirs: RunDirsArg,
+    out: Annotated[Path, typer.Option(help="Directory for the PNGs.")] = Path("plots"),
+) -> None:
+    """Write PNGs: validation (and training, where recorded) accuracy per epoch of all the runs on one
+    figure (accuracy.png), and each conv run's first-layer filters (filters-RUN.png)."""
+    from .plots import plot_runs
+    from .report import expand_paths
+    from .runs import is_run_dir
+
+    paths = [p for p in expand_paths(run_dirs) if is_run_dir(p)]
+    if not paths:
+        raise NnbookError(f"no run directories in {', '.join(map(str, run_dirs))}")
+    for path in plot_runs(paths, out):
+        print(f"wrote {path}")
+
+
+@app.command()
+def chapter6(
+    epochs_scale: Annotated[float, typer.Option(help="Multiply every config's epochs (at least 1 each): "
+                                                     "0.05 gives 3 epochs instead of 60 for a quick CPU pass.")] = 1.0,
+    train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on the first N images only.",
+                                                       show_default=False)] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per config (the book: 3).")] = 3,
+    ensemble_size: Annotated[int, typer.Option(help="relu_dropout runs in the ensemble (the book: 5).")] = 5,
+    only: Annotated[Optional[list[str]], typer.Option(help="Run only these configs (repeatable).",
+                                                      show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (default: chapters/chapter6-TIME/).",
+                                                show_default=False)] = None,
+    configs_dir: Annotated[Path, typer.Option(help="Where the ch6_*.yaml configs are.")] = Path("configs"),
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only progress lines, not every epoch.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Reproduce chapter 6: every config of its table with repeats, the dropout-net ensemble, plots,
+    and a markdown report beside the book's figures (chapter6.md).
+
+    The full chapter is ~13 configs x 3 runs x 60 epochs: a GPU job. For a quick look on a CPU:
+
+        nnbook chapter6 --epochs-scale 0.02 --train-limit 5000
+    """
+    import shlex
+    import time as _time
+
+    from .chapter import run_chapter6
+
+    target = out or Path("chapters") / f"chapter6-{_time.strftime('%Y%m%d-%H%M%S')}"
+    run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
+                 quiet, command="nnbook " + shlex.join(sys.argv[1:]))

@@ -53,14 +53,16 @@ def run_config(config: Config, seed: int) -> Config:
 
 
 def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional[str] = None,
-                     sequential: bool = False, config_source: str = "config") -> list[RunResult]:
+                     sequential: bool = False, config_source: str = "config", dataset=None) -> list[RunResult]:
+    """`dataset`: an already loaded `data.Dataset` for `config.data` (the chapter 6 runner
+    shares one between configs); it is left intact."""
     from .model import build_model
     from .train import resolve_device
 
     check_runs_dir(runs_dir)  # before minutes of data loading, not after
     device = resolve_device(config.device)
     with catch_interrupts() as interrupts:
-        dataset, tensors, n_train = load_data(config, device, data_dir, config_source)
+        dataset, tensors, n_train = load_data(config, device, data_dir, config_source, dataset)
         env = environment(device)
         seeds = seeds_of(config)
         groups = [[s] for s in seeds] if sequential else [seeds]
@@ -111,19 +113,23 @@ def resume_experiment(plan, display, data_dir: Optional[str] = None) -> list[Run
     return results
 
 
-def load_data(config: Config, device, data_dir, source: str):
-    """The dataset and its splits on `device`; the training images are dropped from
-    host memory once copied. Returns (dataset, tensors, n_train)."""
+def load_data(config: Config, device, data_dir, source: str, dataset=None):
+    """The dataset and its splits on `device`. Returns (dataset, tensors, n_train).
+    A dataset loaded here has its training images dropped from host memory once
+    copied; a `dataset` passed in (shared by several configs) is left intact."""
     from . import data as mnist
     from .train import to_device
 
-    dataset = mnist.load(config.data, data_dir, source=source)
+    shared = dataset is not None
+    if not shared:
+        dataset = mnist.load(config.data, data_dir, source=source)
     n_train = min(config.train_limit or len(dataset.training), len(dataset.training))
     if config.mini_batch_size > n_train:
         raise ConfigError(f"{source}: mini_batch_size = {config.mini_batch_size} is larger than the "
                           f"{n_train} training images")
     tensors = to_device(dataset, device, config.train_limit)
-    del dataset.training  # the device copy is the one used from here on
+    if not shared:
+        del dataset.training  # the device copy is the one used from here on
     return dataset, tensors, n_train
 
 
@@ -180,7 +186,7 @@ def train_group(config: Config, net, runs: list[Run], tensors, display, interrup
                            seconds=round(seconds[m], 3), **extra)
             done[0] = report.epoch
             display.epoch(report.epoch, config.epochs, report.records, report.best, report.improved,
-                          report.status, seeds)
+                          report.status, seeds, reasons=report.reasons)
 
     display.begin_training()
     try:
