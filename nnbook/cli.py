@@ -344,9 +344,11 @@ def report(
     """
     from .report import collect, render
 
+    from .errors import ConfigError
+
     rows = collect(run_dirs)
     if not rows:
-        raise NnbookError(f"no runs or ensembles in {', '.join(map(str, run_dirs))}")
+        raise ConfigError(f"no runs or ensembles in {', '.join(map(str, run_dirs))}")
     sys.stdout.write(render(rows, format))
 
 

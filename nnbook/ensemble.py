@@ -24,7 +24,7 @@ from typing import Optional
 import numpy as np
 
 from . import runs
-from .errors import NnbookError
+from .errors import ConfigError, NnbookError
 
 METHODS = ("vote", "mean")
 ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"
@@ -67,7 +67,7 @@ def select_members(paths: list[Path], only: Optional[str] = None) -> Selection:
 def unusable(path: Path) -> Optional[str]:
     """Why a path cannot be an ensemble member, or None."""
     if not path.is_dir():
-        return "not a directory"
+        return runs.no_such_path(path).removeprefix(f"{path}: ")
     if (path / ENSEMBLE_FILE).exists():
         return "an ensemble's output, not a run"
     if not runs.is_run_dir(path):
@@ -222,14 +222,16 @@ def run_ensemble(paths: list[Path], method: str = "vote", out: Optional[Path] = 
                  data_dir=None, say=print) -> tuple[Path, dict]:
     """`nnbook ensemble`: choose members, combine, write, and say what was done."""
     if method not in METHODS:
-        raise NnbookError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+        raise ConfigError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
     selection = select_members(paths, only)
     for path, why in selection.skipped:
         say(f"skipped {path}: {why}")
     members = selection.members
     if len(members) < 2:
+        skipped = "; ".join(f"{path}: {why}" for path, why in selection.skipped)
         raise NnbookError(f"an ensemble needs at least 2 finished runs with test predictions; "
-                          f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}")
+                          f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}"
+                          + (f" (skipped {skipped})" if skipped else ""))
     check_same_test_data(members)
     test = find_test_split(members[0].summary, data_dir)
     probabilities = np.stack([m.probabilities for m in members])

@@ -20,7 +20,7 @@ from typing import Optional
 
 from . import runs
 from .ensemble import ENSEMBLE_FILE, read_ensemble
-from .errors import NnbookError
+from .errors import ConfigError, NnbookError
 from .figures import FIGURES
 
 FORMATS = ("table", "markdown", "csv")
@@ -57,7 +57,7 @@ def expand_paths(paths: list[Path]) -> list[Path]:
         elif path.is_dir():
             out.extend(p for p in sorted(path.iterdir()) if runs.is_run_dir(p) or (p / ENSEMBLE_FILE).exists())
         else:
-            raise NnbookError(f"{path}: no such run directory")
+            raise ConfigError(runs.no_such_path(path))
     return out
 
 
@@ -148,4 +148,4 @@ def render(rows: list[Row], fmt: str = "table") -> str:
         console = Console(file=io.StringIO(), width=width, highlight=False)
         console.print(table)
         return console.file.getvalue()
-    raise NnbookError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    raise ConfigError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")

@@ -30,7 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import NnbookError
+from .errors import ConfigError, NnbookError
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
@@ -218,12 +218,20 @@ def is_run_dir(path: Path) -> bool:
     return (path / SUMMARY).is_file() and (path / CONFIG).is_file()
 
 
+def no_such_path(path: Path) -> str:
+    """Why `path` names nothing; a `*` left in it is a shell glob that matched nothing."""
+    if any(c in str(path) for c in "*?["):
+        return f"{path}: matches nothing (a shell glob that found no run directories)"
+    return f"{path}: no such run directory"
+
+
 def read_summary(path: Path) -> dict:
+    """A run's summary.json. A path that is no run is a usage mistake (exit 2)."""
     path = Path(path)
     if not path.is_dir():
-        raise NnbookError(f"{path}: no such run directory")
+        raise ConfigError(no_such_path(path))
     if not is_run_dir(path):
-        raise NnbookError(f"{path}: not a run directory (no {SUMMARY} and {CONFIG})")
+        raise ConfigError(f"{path}: not a run directory (no {SUMMARY} and {CONFIG})")
     try:
         return json.loads((path / SUMMARY).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:

@@ -9,13 +9,14 @@ itself) whose leading comments say what to run and what must come out:
     # expect: words | that must all | appear in the message
     # lines: any                                  (only for click's own usage messages)
 
-{case} is the case file; {tmp} and the named fixtures below are paths made
-for the test. The real CLI runs in a subprocess; besides the exit code and the
+{case} is the case file; {tmp} and the named fixtures below (bad data files,
+fake run directories) are paths made for the test. The real CLI runs in a subprocess; besides the exit code and the
 words, every case must print no traceback, one line on stderr (unless `lines:
 any`) and create no run directory.
 """
 
 import gzip
+import json
 import pickle
 import shlex
 from pathlib import Path
@@ -63,8 +64,26 @@ def fixtures(tmp_path_factory) -> dict[str, Path]:
     not_a_run = base / "not_a_run"
     not_a_run.mkdir()
     (not_a_run / "notes.txt").write_text("hello\n")
+    runs = {f"run_{name}": fake_run(base / f"run_{name}", status, sha) for name, status, sha in [
+        ("a", "completed", "a" * 64), ("b", "completed", "a" * 64), ("unfinished", "interrupted", "a" * 64),
+        ("other_data", "completed", "b" * 64)]}
     return {"not_data": not_data, "wrong_shapes": wrong_shapes, "bad_mnist": bad_mnist,
-            "truncated_mnist": truncated, "a_file": a_file, "not_a_run": not_a_run}
+            "truncated_mnist": truncated, "a_file": a_file, "not_a_run": not_a_run, **runs}
+
+
+def fake_run(path: Path, status: str, test_sha256: str) -> Path:
+    """A run directory as `nnbook train` leaves it, without the training: what ensemble,
+    evaluate and report read (an unfinished run has no model.pt yet)."""
+    from nnbook.config import dump_config, load_config
+
+    path.mkdir()
+    (path / "config.yaml").write_text(dump_config(load_config(ROOT / "tests" / "cases" / "epochs_zero.yaml",
+                                                              ["epochs=1"])))
+    summary = {"status": status, "name": "case", "seed": 0, "epochs_completed": 1, "best_validation_accuracy": 0.5,
+               "best_epoch": 1, "test_accuracy": 0.1, "seconds": 1.0, "test_sha256": test_sha256, "data": "mnist"}
+    (path / "summary.json").write_text(json.dumps(summary))
+    np.save(path / "test_predictions.npy", np.full((10000, 10), 0.1, np.float32))
+    return path
 
 
 def fill(text: str, places: dict[str, Path]) -> str:

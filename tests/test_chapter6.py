@@ -108,7 +108,7 @@ def test_ensemble_refuses_different_test_data_and_too_few_runs(short_runs, tmp_p
     assert one.returncode == 1 and "at least 2 finished runs" in one.stderr
     assert "skipped" in one.stdout
     method = nnbook("ensemble", *shallow, "--method", "median")
-    assert method.returncode == 1 and "vote, mean" in method.stderr
+    assert method.returncode == 2 and "vote, mean" in method.stderr
 
 
 def test_evaluate_reproduces_the_runs_own_figures(short_runs):
@@ -161,7 +161,7 @@ def test_report_groups_runs_and_sets_them_beside_the_book(short_runs, tmp_path):
     markdown = nnbook("report", *shallow, "--format", "markdown")
     assert f"| ch6_shallow | 3 | 2 | {100 * best['best_validation_accuracy']:.2f} |" in markdown.stdout
     bad = nnbook("report", *shallow, "--format", "html")
-    assert bad.returncode == 1 and "table, markdown, csv" in bad.stderr
+    assert bad.returncode == 2 and "table, markdown, csv" in bad.stderr
 
 
 def test_plot_writes_curves_and_filters(short_runs, tmp_path):
