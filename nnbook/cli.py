@@ -215,6 +215,15 @@ def data(data_dir: DataDirOpt = None) -> None:
 
 
 def main() -> None:
+    from .interrupts import exit_at_once_on_signals
+
+    try:
+        _main()
+    finally:
+        exit_at_once_on_signals()  # a Ctrl-C while Python shuts down: no traceback, nothing left to save
+
+
+def _main() -> None:
     from rich.text import Text
 
     from .display import error_console

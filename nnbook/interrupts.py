@@ -1,7 +1,8 @@
 """Ctrl-C and SIGTERM while training: stop cleanly once, at once twice.
 
 `catch_interrupts()` installs handlers for SIGINT and SIGTERM for the duration
-of a `with` block:
+of a `with` block (and, once a signal came, leaves behind handlers that end the
+process at once, so that no later Ctrl-C prints a traceback on the way out):
 
   - the first signal raises `Interrupt` (a KeyboardInterrupt) where the program
     is, so a long epoch is abandoned straight away. While a `protected()` block
@@ -17,6 +18,7 @@ a script, `nohup`) stays ignored. Owns no files and knows nothing of training.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from contextlib import contextmanager
@@ -89,6 +91,20 @@ def catch_interrupts() -> Iterator[Interrupts]:
     try:
         yield state
     finally:
-        for s, handler in previous.items():
-            if handler is not signal.SIG_IGN:
-                signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+        if state.received is not None:
+            exit_at_once_on_signals()  # the process is on its way out: a further signal ends it
+        else:
+            for s, handler in previous.items():
+                if handler is not signal.SIG_IGN:
+                    signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+
+
+def exit_at_once_on_signals() -> None:
+    """From now on SIGINT and SIGTERM end the process at once, without unwinding: for
+    the last moments of a process whose files are all written (interpreter shutdown
+    would otherwise show a KeyboardInterrupt traceback)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for s in SIGNALS:
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, lambda signum, frame: os._exit(EXIT_CODES.get(signum, 130)))

@@ -56,12 +56,25 @@ def test_handlers_are_installed_and_restored_and_ignored_signals_stay_ignored():
         with catch_interrupts() as state:
             assert signal.getsignal(signal.SIGINT) == state.handle
             assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
-            with pytest.raises(Interrupt):
+        assert signal.getsignal(signal.SIGINT) == before_int
+        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_after_a_signal_a_further_one_ends_the_process_at_once():
+    before_int = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(Interrupt):
+            with catch_interrupts():
                 os.kill(os.getpid(), signal.SIGINT)
                 for _ in range(1000):  # the handler runs between bytecodes, at once
                     pass
-        assert signal.getsignal(signal.SIGINT) == before_int
+        handler = signal.getsignal(signal.SIGINT)
+        assert handler not in (before_int, signal.SIG_DFL, signal.SIG_IGN)
+        assert "exit_at_once_on_signals" in handler.__qualname__  # os._exit: no unwinding, no traceback
     finally:
+        signal.signal(signal.SIGINT, before_int)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
