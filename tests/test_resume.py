@@ -1,8 +1,9 @@
 """Real trainings stopped by SIGINT, SIGTERM and SIGKILL at several moments, then resumed.
 
 Every test runs the real CLI on a slice of MNIST (2,000 images, 6 epochs,
-dropout, reshuffling and L2 on, so that the data-order and dropout generators
-and the weights all have to be restored exactly) and compares the resumed run
+dropout, reshuffling, L2 and momentum on, so that the data-order and dropout
+generators, the weights and the velocities all have to be restored exactly)
+and compares the resumed run
 with one that was never interrupted: on the CPU they must be identical,
 timings aside.
 """
@@ -25,7 +26,8 @@ from .conftest import CONFIGS, ROOT, nnbook, read_json, run_dirs
 
 EPOCHS = 6
 SLICE = ["--set", "train_limit=2000", "--set", f"epochs={EPOCHS}", "--set", "mini_batch_size=20",
-         "--set", "shuffle=true", "--set", "layers.0.p_dropout=0.2", "--set", "lmbda=0.5", "--device", "cpu"]
+         "--set", "shuffle=true", "--set", "layers.0.p_dropout=0.2", "--set", "lmbda=0.5", "--set", "mu=0.5",
+         "--device", "cpu"]
 CONFIG = CONFIGS / "ch6_shallow.yaml"
 
 
