@@ -230,7 +230,11 @@ def _main() -> None:
     from .interrupts import ForcedExit
 
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
+        if isinstance(code, int) and code:  # Typer turns a KeyboardInterrupt into a returned 130
+            if code == 130:
+                error_console().print("[red]interrupted[/]")
+            sys.exit(code)
     except NnbookError as e:
         if DEBUG["on"]:
             raise

@@ -62,25 +62,30 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
     check_runs_dir(runs_dir)  # before minutes of data loading, not after
     device = resolve_device(config.device)
     with catch_interrupts() as interrupts:
-        dataset, tensors, n_train = load_data(config, device, data_dir, config_source, dataset)
-        env = environment(device)
-        seeds = seeds_of(config)
-        groups = [[s] for s in seeds] if sequential else [seeds]
-        display.start(config, n_train, env, len(seeds), sequential)
+        runs: list[Run] = []  # the group being set up, for the message if a signal comes before it trains
+        try:
+            dataset, tensors, n_train = load_data(config, device, data_dir, config_source, dataset)
+            env = environment(device)
+            seeds = seeds_of(config)
+            groups = [[s] for s in seeds] if sequential else [seeds]
+            display.start(config, n_train, env, len(seeds), sequential)
 
-        results = []
-        for group in groups:
-            seed_everything(group[0])
-            net = build_model(config, group).to(device)
-            stamp = time.strftime("%Y%m%d-%H%M%S")
-            runs = [Run.create(runs_dir, dump_config(run_config(config, s)),
-                               {"name": config.name, "seed": s, "data": dataset.source,
-                                "test_sha256": dataset.test_sha256, **env}, stamp)
-                    for s in group]
-            for run in runs:  # the runs trained together, resumed together (resume.py)
-                run.update(group=[r.path.name for r in runs])
-            display.runs_created([r.path for r in runs])
-            results += train_group(config, net, runs, tensors, display, interrupts)
+            results = []
+            for group in groups:
+                runs = []
+                seed_everything(group[0])
+                net = build_model(config, group).to(device)
+                stamp = time.strftime("%Y%m%d-%H%M%S")
+                for s in group:
+                    runs.append(Run.create(runs_dir, dump_config(run_config(config, s)),
+                                           {"name": config.name, "seed": s, "data": dataset.source,
+                                            "test_sha256": dataset.test_sha256, **env}, stamp))
+                for run in runs:  # the runs trained together, resumed together (resume.py)
+                    run.update(group=[r.path.name for r in runs])
+                display.runs_created([r.path for r in runs])
+                results += train_group(config, net, runs, tensors, display, interrupts)
+        except Interrupt as stop:  # loading the data or making a group's directories
+            raise stopped_before_training(stop, runs) from None
     display.finish(results)
     raise_if_diverged(results, config)
     return results
@@ -96,18 +101,21 @@ def resume_experiment(plan, display, data_dir: Optional[str] = None) -> list[Run
     device = resolve_device(config.device)
     check_same_device(plan, device)
     with catch_interrupts() as interrupts:
-        dataset, tensors, n_train = load_data(config, device, data_dir, str(plan.runs[0].path / "config.yaml"))
-        check_same_data(plan, dataset)
-        display.start(config, n_train, environment(device), len(plan.runs), False)
-        display.runs_created([r.path for r in plan.runs])
-        display.print(f"Resuming after epoch {plan.epoch} of {config.epochs}" if plan.epoch
-                      else "Resuming from the start (no epoch had been completed)")
+        try:
+            dataset, tensors, n_train = load_data(config, device, data_dir, str(plan.runs[0].path / "config.yaml"))
+            check_same_data(plan, dataset)
+            display.start(config, n_train, environment(device), len(plan.runs), False)
+            display.runs_created([r.path for r in plan.runs])
+            display.print(f"Resuming after epoch {plan.epoch} of {config.epochs}" if plan.epoch
+                          else "Resuming from the start (no epoch had been completed)")
 
-        seed_everything(plan.seeds[0])
-        net = build_model(config, plan.seeds).to(device)
-        state = restore_state(net, plan)  # None when no epoch was completed
-        histories = [list(saved["metrics"]) for saved in plan.saved] if plan.saved else None
-        results = train_group(config, net, plan.runs, tensors, display, interrupts, state, histories)
+            seed_everything(plan.seeds[0])
+            net = build_model(config, plan.seeds).to(device)
+            state = restore_state(net, plan)  # None when no epoch was completed
+            histories = [list(saved["metrics"]) for saved in plan.saved] if plan.saved else None
+            results = train_group(config, net, plan.runs, tensors, display, interrupts, state, histories)
+        except Interrupt as stop:  # loading the data or restoring the checkpoints
+            raise stopped_before_training(stop, plan.runs) from None
     display.finish(results)
     raise_if_diverged(results, config)
     return results
@@ -213,6 +221,15 @@ def train_group(config: Config, net, runs: list[Run], tensors, display, interrup
         for run in runs:
             run.unlock()
     return [RunResult(run.path, run.summary) for run in runs]
+
+
+def stopped_before_training(stop: Interrupt, runs: list[Run]) -> Interrupted:
+    """The error for a signal that came before `runs` began (another epoch of) training."""
+    for run in runs:
+        if run.summary["status"] == "running":
+            run.update(status="interrupted")
+    then = f"; {resume_hint(runs)}" if runs else "; nothing was trained"
+    return Interrupted(f"interrupted by {stop} before training began{then}", stop.exit_code)
 
 
 def resume_hint(runs: list[Run]) -> str:
