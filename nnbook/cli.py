@@ -157,3 +157,45 @@ def main() -> None:
         if isinstance(e, click.exceptions.Abort):
             sys.exit(130)
         raise
+
+
+@app.command("augment-preview")
+def augment_preview(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="The image to write (.png, .pdf, .svg, ...).")] = Path(
+        "augment_preview.png"),
+    images: Annotated[int, typer.Option(min=1, max=100, help="Training images shown, one per row.")] = 8,
+    samples: Annotated[int, typer.Option(min=1, max=30, help="Distorted copies of each, beside the original.")] = 8,
+    seed: Annotated[Optional[int], typer.Option(help="Seed of the distortions (default: the config's `seed`).",
+                                                show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Write a grid of distorted training images: what a config's `augment` block does, before training with it.
+
+    Each row is one training image (first column, undistorted) followed by SAMPLES random distortions of it.
+
+    Example:
+
+        nnbook augment-preview configs/beyond_ensemble.yaml --out grid.png
+    """
+    from .config import load_config
+    from .errors import ConfigError
+
+    cfg = load_config(config, list(set_ or []))
+    if cfg.augment is None or not cfg.augment.enabled():
+        raise ConfigError(f"{config}: no distortion to preview: the augment block is missing or all null; "
+                          "add e.g. augment: {rotate: 10, elastic: {alpha: 34, sigma: 4}}")
+    if not out.parent.is_dir():
+        raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
+    import torch
+
+    from . import augment
+    from . import data as mnist
+
+    dataset = mnist.load(cfg.data, data_dir, source=str(config))
+    x = torch.from_numpy(dataset.training.x[:images])
+    gen = augment.generators([cfg.seed if seed is None else seed], torch.device("cpu"))[0]
+    mosaic = augment.preview_mosaic(x, cfg.augment, gen, samples)
+    augment.save_preview(mosaic, out, f"{cfg.name}: {augment.describe(cfg.augment)}")
+    print(f"wrote {out}: {images} training images (first column) and {samples} distortions of each")

@@ -65,6 +65,32 @@ class EarlyStopping(_Strict):
     patience: int = Field(gt=0, description="stop after this many epochs without a new best validation accuracy")
 
 
+class Elastic(_Strict):
+    """Simard et al. (2003): a displacement field drawn from U(-1, 1) per pixel and axis,
+    smoothed by a Gaussian of std `sigma`, scaled by `alpha`."""
+
+    alpha: float = Field(ge=0, description="scale of the smoothed field, pixels (Simard: 34; 0: no displacement)")
+    sigma: float = Field(gt=0, description="std of the Gaussian smoothing, pixels (Simard: 4)")
+
+
+class Augment(_Strict):
+    """Random distortions of the training images, drawn afresh every epoch (the chapter 6
+    problem; Simard et al. 2003). Each transform is off when null. Validation and test
+    images are never distorted."""
+
+    translate: Optional[float] = Field(None, ge=0, lt=IMAGE_SIDE,
+                                       description="max shift, pixels: U(-t, t) right and down, independently")
+    rotate: Optional[float] = Field(None, ge=0, le=180, description="max rotation about the centre, degrees")
+    scale: Optional[float] = Field(None, ge=0, lt=1, description="max relative size change: horizontal and "
+                                   "vertical factors from U(1 - s, 1 + s), independently")
+    shear: Optional[float] = Field(None, ge=0, lt=90, description="max skew, degrees: x += tan(angle) * y")
+    elastic: Optional[Elastic] = None
+
+    def enabled(self) -> bool:
+        """At least one transform is on (an all-null block trains on the clean images)."""
+        return any(getattr(self, name) is not None for name in type(self).model_fields)
+
+
 class Config(_Strict):
     """One experiment. Defaults are network3.py's (chapter 6)."""
 
@@ -99,6 +125,7 @@ class Config(_Strict):
     )
     shuffle: bool = Field(False, description="reshuffle the training data every epoch (network2) "
                           "or keep the fixed order (network3)")
+    augment: Optional[Augment] = Field(None, description="distort the training images afresh every epoch")
 
     @field_validator("device")
     @classmethod
@@ -284,6 +311,10 @@ def _valid_keys(parent: list, raw: dict) -> list[str]:
             model = LAYER_TYPES.get(tag, model)
         elif part == "early_stopping":
             model = EarlyStopping
+        elif part == "augment":
+            model = Augment
+        elif part == "elastic" and model is Augment:
+            model = Elastic
     return list(model.model_fields)
 
 

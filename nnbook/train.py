@@ -10,6 +10,11 @@ last partial mini-batch dropped), then validation accuracy; when it is >= the
 best so far it becomes the best and the test accuracy is computed. The
 reported figure is the test accuracy at the best validation epoch.
 
+With an `augment` block, each epoch begins by distorting the training images
+afresh, a copy per member from the member's own generator (augment.py), once
+for the whole epoch rather than per mini-batch. Validation and test images are
+never distorted.
+
 No YAML, no Typer, no file I/O: results go to the `on_epoch` callback.
 """
 
@@ -22,6 +27,7 @@ from typing import Callable, Optional
 
 import torch
 
+from . import augment
 from .config import Config
 from .data import Dataset
 from .errors import ConfigError
@@ -145,6 +151,7 @@ class TrainState:
     eta: list[float] = field(default_factory=list)
     data_generators: list[torch.Tensor] = field(default_factory=list)  # CPU: data order
     mask_generators: list[torch.Tensor] = field(default_factory=list)  # device: dropout masks
+    augment_generators: list[Optional[torch.Tensor]] = field(default_factory=list)  # device: distortions
 
 
 def member_generators(seeds: list[int], device: torch.device) -> tuple[list, list]:
@@ -173,6 +180,8 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         raise ConfigError(f"mini_batch_size {batch} is larger than the {n_train} training images")
 
     data_gens, mask_gens = member_generators(seeds, device)
+    distorting = config.augment is not None and config.augment.enabled()
+    augment_gens = augment.generators(seeds, device) if distorting else []
     if state is None:
         state = TrainState(0, [Best() for _ in seeds], [None] * k, [config.eta] * k)
     else:
@@ -180,6 +189,9 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
             g.set_state(s)
         for g, s in zip(mask_gens, state.mask_generators):
             g.set_state(s)
+        for g, s in zip(augment_gens, state.augment_generators):
+            if s is not None:
+                g.set_state(s)
 
     cost_fn = COSTS[config.cost]
     decay = l2_decay(config, n_train)
@@ -201,6 +213,9 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         order = None
         if config.shuffle:  # network2: a fresh permutation per member per epoch
             order = torch.stack([torch.randperm(n_train, generator=g) for g in data_gens]).to(device)
+        train_x, train_y = data.train_x, data.train_y
+        if distorting:  # each member's own fresh distortions; the batches become per member
+            train_x, train_y, order = distorted_epoch(data, config, augment_gens, order)
         cost_sum = torch.zeros(k, device=device)
         masks_block = None
         for step in range(n_batches):
@@ -208,10 +223,10 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
                 masks_block = draw_masks(net, dropout, mask_gens, min(steps_per_draw, n_batches - step), batch)
             lo = step * batch
             if order is None:
-                xb, yb = data.train_x[lo:lo + batch], data.train_y[lo:lo + batch]
+                xb, yb = train_x[lo:lo + batch], train_y[lo:lo + batch]
             else:
                 idx = order[:, lo:lo + batch]  # (K, B)
-                xb, yb = data.train_x[idx], data.train_y[idx]
+                xb, yb = train_x[idx], train_y[idx]
             masks = {i: m[step % steps_per_draw] for i, m in masks_block.items()} if dropout else None
             z = net(xb, masks)
             cost = cost_fn(z, yb)  # (K,)
@@ -260,11 +275,26 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         state.epoch = epoch + 1
 
         def snapshot(m: int) -> dict:
-            return member_checkpoint(net, state, m, data_gens, mask_gens)
+            return member_checkpoint(net, state, m, data_gens, mask_gens, augment_gens)
 
         on_epoch(EpochReport(epoch + 1, records, list(state.best), list(state.status), improved, net,
                              test_probs, snapshot))
     return state
+
+
+def distorted_epoch(data: DeviceData, config: Config, gens: list, order: Optional[torch.Tensor]):
+    """The training images of one epoch when distorting: member m gets its own fresh
+    copy from its own generator (so its distortions do not depend on K). Returns the
+    K copies flattened to (K*N, 784), the labels repeated to (K*N,) (distortions never
+    change a label), and the order (K, N) offset to index member m's copy: the mini-batch
+    loop then takes (K, B, 784) batches exactly as it does for per-member shuffling."""
+    n = len(data.train_y)
+    copies = torch.cat([augment.distort(data.train_x, config.augment, g) for g in gens])  # (K*N, 784)
+    labels = data.train_y.repeat(len(gens))
+    if order is None:  # network3's fixed order, for every member
+        order = torch.arange(n, device=copies.device).expand(len(gens), n)
+    offsets = torch.arange(len(gens), device=copies.device).unsqueeze(1) * n
+    return copies, labels, order + offsets
 
 
 def draw_masks(net: StackedNet, dropout: list, gens: list, steps: int, batch: int) -> dict:
@@ -294,9 +324,11 @@ def accuracy(net: StackedNet, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     return [c / len(x) for c in correct.tolist()]
 
 
-def member_checkpoint(net: StackedNet, state: TrainState, m: int, data_gens: list, mask_gens: list) -> dict:
+def member_checkpoint(net: StackedNet, state: TrainState, m: int, data_gens: list, mask_gens: list,
+                      augment_gens: list = ()) -> dict:
     """Member m's resumable snapshot, shaped as a single run's: parameters,
-    bookkeeping and the state of each of its generators."""
+    bookkeeping and the state of each of its generators (the distortions' is
+    None when the run does not distort)."""
     return {
         "net": net.member_state(m),
         "epoch": state.epoch,
@@ -305,6 +337,7 @@ def member_checkpoint(net: StackedNet, state: TrainState, m: int, data_gens: lis
         "eta": state.eta[m],
         "data_generator": data_gens[m].get_state(),
         "mask_generator": mask_gens[m].get_state().cpu(),
+        "augment_generator": augment_gens[m].get_state().cpu() if augment_gens else None,
     }
 
 
@@ -317,4 +350,4 @@ def restore(net: StackedNet, saved: list[dict]) -> TrainState:
         net.load_member_state(m, s["net"])
     return TrainState(epochs.pop(), [Best(**s["best"]) for s in saved], [s["status"] for s in saved],
                       [s["eta"] for s in saved], [s["data_generator"] for s in saved],
-                      [s["mask_generator"] for s in saved])
+                      [s["mask_generator"] for s in saved], [s.get("augment_generator") for s in saved])
