@@ -6,19 +6,20 @@ training images in large chunks on their own device (`distort`). Also the
 preview mosaic behind `nnbook augment-preview`.
 
 Every transform is one sampling grid: for each output pixel, where to read the
-clean image (bilinear, zeros outside it). An affine part (translation,
+clean image (bilinear, zeros outside it). The affine part (translation,
 rotation, scaling, shear, about the image centre) maps each output pixel back
-to the input; Simard's elastic displacement field is added to that grid. So a whole chunk of
-images is distorted by one `grid_sample`, whatever transforms are on.
+into the input; Simard's elastic displacement is added to that position. So a
+whole chunk of images is distorted by one `grid_sample`, whatever is on.
 
 Conventions (y points down, as the image is displayed):
   - translate: content moves right / down by (dx, dy) pixels;
   - rotate: counterclockwise as displayed, degrees;
   - scale: content grows by (sx, sy) horizontally / vertically about the centre;
   - shear: x += tan(angle) * y about the centre, so lower rows move right;
-  - elastic: output pixel p reads the input at p + field(p), pixels.
-The forward map is p -> R S_h S p + t (scale first, then shear, then rotation,
-then translation); the elastic field is added in the output's coordinates.
+  - elastic: a field of (x, y) offsets, pixels, added where each pixel reads.
+The forward map is p -> A p + t with A = rotation @ shear @ scale (scale first,
+then shear, rotation, translation); output pixel p reads the clean image at
+A^-1 (p - t) + field(p).
 
 When the training loop distorts, which images it distorts and which generator
 it uses are its business (`train.py`); this module never sees labels.
