@@ -137,13 +137,15 @@ class SweepDisplay:
         self._task = None
 
     def print(self, *args, **kwargs) -> None:
+        if all(isinstance(a, str) for a in args):
+            kwargs.setdefault("soft_wrap", True)  # one result per line, whole, for logs and grep
         self.console.print(*args, **kwargs)
 
     def plan(self, sweep, jobs, done: dict, executor: str) -> None:
         todo = sum(len(j.seeds) for j in jobs)
         repeats = {len(p.seeds) for p in sweep.points}
         self.print(f"[bold]{sweep.name}[/]: sweep over {', '.join(sweep.keys)} — {len(sweep.points)} points × "
-                   f"{'/'.join(map(str, sorted(repeats)))} repeats = {sweep.n_runs} runs; "
+                   f"{'/'.join(map(str, sorted(repeats)))} repeat{'s' if max(repeats) > 1 else ''} = {sweep.n_runs} runs; "
                    f"{len(done)} already done, {todo} to train in {len(jobs)} batch{'es' if len(jobs) != 1 else ''}"
                    + (f" ({executor} executor)" if jobs else ""))
 

@@ -176,7 +176,7 @@ def format_value(value: Any) -> str:
         text = str(value)
     else:
         text = json.dumps(value, separators=(",", ":"))
-    return re.sub(r"[^A-Za-z0-9._+-]", "_", text)
+    return re.sub(r"[^A-Za-z0-9._+-]+", "_", text).strip("_") or "_"  # {"patience":2} -> patience_2
 
 
 def point_label(values: dict[str, Any]) -> str:
@@ -283,7 +283,7 @@ def train_job(config: Config, runs_dir: Path, data_dir, display) -> tuple[list[P
     recording = _RecordingDisplay(display)
     try:
         results = train_experiment(config, Path(runs_dir), recording, data_dir=data_dir,
-                                   config_source=f"sweep point {config.name}")
+                                   config_source=config.name)
     except (Interrupted, KeyboardInterrupt):
         raise
     except Exception as e:  # noqa: BLE001 - any failure of one point is reported, the sweep goes on
