@@ -151,7 +151,8 @@ def sweep(
         "ray: a Ray cluster, one task per batch of runs.")] = "local",
     address: Annotated[Optional[str], typer.Option(
         help="The Ray cluster to join (`ray start --head` prints it; `auto` finds a local one); implies "
-        "--executor ray. Without it, --executor ray starts a cluster on this machine.", show_default=False)] = None,
+        "--executor ray. Without it, --executor ray joins the cluster `ray start` runs here, or starts one.",
+        show_default=False)] = None,
     cpus_per_task: Annotated[float, typer.Option(help="CPUs each Ray task declares (and torch threads it uses).")] = 1,
     gpus_per_task: Annotated[Optional[float], typer.Option(
         help="GPUs each Ray task declares (default: 1 where the cluster has GPUs, else 0; 0.5 packs two per GPU).",

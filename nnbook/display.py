@@ -217,8 +217,8 @@ class SweepDisplay:
             self._bar = None
 
     def grid(self, sweep, header: list[str], rows: list[list[str]]) -> None:
-        table = Table(title=f"{sweep.name}: test accuracy at the best validation epoch, per point",
-                      title_justify="left")
+        self.print(f"[bold]{sweep.name}[/]: test accuracy at the best validation epoch, per point")
+        table = Table()
         for i, col in enumerate(header):
             table.add_column(col, justify="right" if i != len(sweep.keys) else "left")
         for row in rows:

@@ -39,20 +39,23 @@ def import_ray():
 
 def connect(ray, address: Optional[str]) -> None:
     """Join the cluster at `address` (`ray start --head` printed it; "auto" finds a local
-    one), or start a single-node cluster in this process when there is none."""
+    one); without one, Ray's default: $RAY_ADDRESS, else the cluster `ray start` runs on
+    this machine, else a new single-node cluster for this process."""
     import logging
 
     # The driver's own nnbook travels with the job, so the workers run this code, not whatever
     # version their node has installed (a local directory can be shipped only at ray.init).
     options = dict(logging_level=logging.WARNING, log_to_driver=False, runtime_env={"py_modules": [PACKAGE_DIR]})
     try:
-        if address:
-            ray.init(address=address, **options)
-        else:
-            ray.init(include_dashboard=False, **options)
+        ray.init(address=address or None, **options)
     except (ConnectionError, RuntimeError, ValueError) as e:
         where = f"at {address}" if address else "on this machine"
-        raise NnbookError(f"cannot start or join a Ray cluster {where}: {str(e).splitlines()[0]}") from None
+        hint = ""
+        if address and not os.environ.get("RAY_AUTH_MODE"):
+            # `ray start` clusters of recent Ray ask for a token that a plain client does not send
+            hint = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token here "
+                    "(and its token: RAY_AUTH_TOKEN, or ~/.ray/auth_token)")
+        raise NnbookError(f"cannot start or join a Ray cluster {where}: {str(e).splitlines()[0]}{hint}") from None
 
 
 def _train_task(config, data_dir, threads: int) -> dict:
