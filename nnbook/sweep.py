@@ -48,6 +48,8 @@ RESERVED = ("name", "repeats", "sweep")
 # A diverged run is a result too (that point's eta or lmbda is too large); training
 # it again would diverge again, so a rerun skips it as it skips finished runs.
 DONE = FINISHED + ("diverged",)
+INTERRUPTED = ("sweep interrupted; finished runs are kept: run the same `nnbook sweep` again to train "
+               "only what is left")
 # PyYAML reads YAML 1.1, where `1e-5` (no dot) is a string, not a float.
 NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 
@@ -331,12 +333,16 @@ def run_local(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: boo
     if len(devices) > 1:
         return _run_on_devices(jobs, runs_dir, data_dir, display, fail_fast, devices)
     from .display import TrainDisplay
+    from .experiment import Interrupted
 
     outcomes = []
     for i, job in enumerate(jobs, 1):
         display.job_header(i, len(jobs), job)
-        paths, error = train_job(job.config, runs_dir, data_dir, TrainDisplay(console=display.console,
-                                                                                 quiet=display.quiet))
+        try:
+            paths, error = train_job(job.config, runs_dir, data_dir, TrainDisplay(console=display.console,
+                                                                                     quiet=display.quiet))
+        except (Interrupted, KeyboardInterrupt):
+            raise Interrupted(INTERRUPTED) from None
         outcomes.append(Outcome(job, paths, error))
         display.finished(outcomes[-1])
         if error and fail_fast:
@@ -404,8 +410,7 @@ def stream_jobs(jobs: list[Job], capacity: Callable[[], int], submit: Callable, 
                 break
     except KeyboardInterrupt:
         cancel(list(running))
-        raise Interrupted("sweep interrupted; finished runs are kept: run the same `nnbook sweep` again "
-                          "to train only what is left") from None
+        raise Interrupted(INTERRUPTED) from None
     finally:
         display.end_stream()
     return outcomes
