@@ -35,6 +35,7 @@ class TrainDisplay:
         self._epoch = 1
         self._epochs = 0
         self._status = ""
+        self._diverged: set[int] = set()  # members whose divergence was already announced
 
     def print(self, *args, **kwargs) -> None:
         if not self.quiet:
@@ -71,9 +72,10 @@ class TrainDisplay:
         for m, record in enumerate(records):
             label = f"[dim]seed {seeds[m]}[/] " if len(records) > 1 else ""
             if record is None:
-                if status[m] == "diverged" and best is not None:
+                if status[m] == "diverged" and m not in self._diverged:
+                    self._diverged.add(m)
                     self.print(f"{label}Epoch {epoch}: [red]diverged[/] (the cost is NaN or infinite); "
-                               "try a smaller eta")
+                               "stopping this run — try a smaller eta")
                 continue
             line = f"{label}Epoch {record.epoch}: validation {pct(record.validation_accuracy)}"
             if improved[m]:

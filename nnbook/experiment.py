@@ -103,7 +103,6 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
             for run in runs:
                 if run.summary["status"] == "running":
                     run.update(status="interrupted")
-            display.end_training()
             raise Interrupted(f"interrupted; completed epochs are saved in {', '.join(str(r.path) for r in runs)}")
         finally:
             display.end_training()
