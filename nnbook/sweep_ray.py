@@ -152,8 +152,3 @@ def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool 
         if started_here:
             ray.shutdown()
 
-
-def cluster_address() -> Optional[str]:
-    """The address of the cluster this process is connected to (for tests and messages)."""
-    ray = import_ray()
-    return ray.get_runtime_context().gcs_address if ray.is_initialized() else os.environ.get("RAY_ADDRESS")
