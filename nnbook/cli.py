@@ -121,6 +121,48 @@ def _dry_run(cfg) -> None:
 
 
 @app.command()
+def gradients(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    networks: Annotated[int, typer.Option(
+        min=1, help="Random networks measured (seeds seed, seed+1, ...); the book shows one.")] = 3,
+    sample: Annotated[int, typer.Option(min=1, help="The gradient is the mean over the first N training images.")]
+    = 1000,
+    epochs: Annotated[int, typer.Option(
+        min=0, help="Then train this many epochs of full-batch gradient descent on those images (eta, lmbda "
+        "from the config) and plot the norms per epoch; 0: initialisation only.")] = 500,
+    out: Annotated[Path, typer.Option(help="Where NAME-gradients.png and NAME-gradients.json are written.")]
+    = Path("gradients"),
+    seed: Annotated[Optional[int], typer.Option(help="First seed (overrides the config's `seed`).",
+                                                show_default=False)] = None,
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N (overrides `device`).",
+                                                  show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Chapter 5's speed of learning: ||dC/db|| of each hidden layer at initialisation, then over training.
+
+    The book: [784,30,30,10] 0.07, 0.31; [784,30,30,30,10] 0.012, 0.060, 0.283; four hidden layers
+    0.003, 0.017, 0.070, 0.285 (one random network each: the pattern is what reproduces).
+
+    Example:
+
+        nnbook gradients configs/ch5_784_30_30_30_10.yaml
+    """
+    from .config import load_config
+
+    overrides = list(set_ or [])
+    for key, value in (("seed", seed), ("device", device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    cfg = load_config(config, overrides)
+    from .display import show_gradients
+    from .gradients import measure
+
+    result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
+    show_gradients(cfg, result, sample, epochs, modified=bool(set_))
+
+
+@app.command()
 def data(data_dir: DataDirOpt = None) -> None:
     """Find and verify the book's mnist.pkl.gz (downloading it if it is nowhere), and say where it is."""
     from . import data as mnist

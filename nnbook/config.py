@@ -62,7 +62,91 @@ LAYER_TYPES = {"conv_pool": ConvPoolLayer, "fc": FullyConnectedLayer, "softmax":
 
 
 class EarlyStopping(_Strict):
-    patience: int = Field(gt=0, description="stop after this many epochs without a new best validation accuracy")
+    """When a member stops before `epochs`; both rules look at validation accuracy only.
+
+    no_improvement (chapter 3): no new best validation accuracy in the last `patience` epochs.
+    min_improvement (nnbook's second rule): the best validation accuracy of the last `patience`
+    epochs beats the best before them by less than `min_delta` (a fraction: 0.001 = 0.1 points).
+    It compromises between accuracy and time: a plateau that still creeps up by a few noisy
+    hundredths of a percent stops, where no_improvement would keep going."""
+
+    rule: Literal["no_improvement", "min_improvement"] = "no_improvement"
+    patience: int = Field(gt=0, description="epochs looked back over")
+    min_delta: Optional[float] = Field(None, gt=0, lt=1, description="min_improvement only (default 0.001): "
+                                       "the least gain in best validation accuracy (fraction) over `patience` epochs")
+
+    @model_validator(mode="after")
+    def _min_delta_needs_rule(self) -> "EarlyStopping":
+        if self.rule == "min_improvement" and self.min_delta is None:
+            self.min_delta = 0.001  # written out, so the resolved config states it
+        if self.rule == "no_improvement" and self.min_delta is not None:
+            raise ValueError("min_delta applies to rule: min_improvement only (rule is no_improvement)")
+        return self
+
+
+# Learning-rate schedules: eta of every epoch. `eta` is the first epoch's in each.
+
+
+class HalvingSchedule(_Strict):
+    """Chapter 3: halve eta whenever no-improvement-in-`patience` holds (counting from the last
+    new best or the last halving); stop training once eta has fallen to `stop_ratio` of its start."""
+
+    type: Literal["halving"]
+    patience: int = Field(10, gt=0)
+    factor: float = Field(0.5, gt=0, lt=1, description="eta is multiplied by this at each plateau")
+    stop_ratio: float = Field(1 / 128, gt=0, lt=1, description="stop when eta <= stop_ratio * its start")
+
+
+class StepSchedule(_Strict):
+    """eta as a step function of the epoch: `at: {11: 0.05, 21: 0.01}` means eta from epoch 11 on
+    is 0.05, from epoch 21 on 0.01 (epochs count from 1); before the first step, `eta`."""
+
+    type: Literal["steps"]
+    at: dict[int, float] = Field(min_length=1)
+
+    @field_validator("at")
+    @classmethod
+    def _steps(cls, at: dict[int, float]) -> dict[int, float]:
+        for epoch, eta in at.items():
+            if epoch < 2:
+                raise ValueError(f"step epoch {epoch}: steps start at epoch 2 or later (epoch 1 uses eta)")
+            if not eta > 0:
+                raise ValueError(f"step at epoch {epoch}: eta {eta} must be > 0")
+        return dict(sorted(at.items()))
+
+
+class ListSchedule(_Strict):
+    """eta of each epoch in a list, epoch 1 first (it must equal `eta`); the last value holds after."""
+
+    type: Literal["list"]
+    etas: list[Annotated[float, Field(gt=0)]] = Field(min_length=1)
+
+
+class GeometricSchedule(_Strict):
+    """Ciresan et al. (2010): eta decays geometrically from `eta` at epoch 1 to `eta_end` at the
+    last epoch (they used 1e-3 to 1e-6), i.e. by the same factor every epoch."""
+
+    type: Literal["geometric"]
+    eta_end: float = Field(gt=0)
+
+
+Schedule = Annotated[Union[HalvingSchedule, StepSchedule, ListSchedule, GeometricSchedule],
+                     Field(discriminator="type")]
+SCHEDULE_TYPES = {"halving": HalvingSchedule, "steps": StepSchedule, "list": ListSchedule,
+                  "geometric": GeometricSchedule}
+
+
+class Monitor(_Strict):
+    """Optional per-epoch diagnostics, written to metrics.jsonl beside validation accuracy."""
+
+    training: bool = Field(False, description="accuracy and cost (L2 term included, as network2's "
+                           "monitor_training_*) on the training data after every epoch: overfitting shows")
+    training_sample: Optional[int] = Field(None, gt=0, description="measure on the first N training "
+                                           "images only (null: all of them)")
+    bias_gradients: bool = Field(False, description="||dC/db|| of every layer but the output after "
+                                 "every epoch (chapter 5's speed of learning)")
+    gradient_sample: int = Field(1000, gt=0, description="the bias gradients are the mean over the "
+                                 "first N training images (chapter 5: 1,000)")
 
 
 class Config(_Strict):
@@ -77,6 +161,10 @@ class Config(_Strict):
     eta: float = Field(gt=0)
     lmbda: float = Field(0.0, ge=0)
     early_stopping: Optional[EarlyStopping] = None
+    schedule: Optional[Schedule] = Field(None, description="learning-rate schedule (null: eta throughout)")
+    mu: float = Field(0.0, ge=0, lt=1, description="momentum coefficient (chapter 3): v <- mu*v - eta*grad, "
+                      "w <- w + v; 0 is plain SGD")
+    monitor: Monitor = Field(default_factory=Monitor)
     device: str = "auto"
     seed: int = 0
     repeats: int = Field(1, gt=0, description="runs with seeds seed, seed+1, ...")
@@ -90,7 +178,8 @@ class Config(_Strict):
     init: Literal["network3", "default", "large", "he"] = Field(
         "network3",
         description="network3: w ~ N(0, 1/n_out), softmax zero; default: w ~ N(0, 1/n_in) (network2); "
-        "large: w ~ N(0, 1) (network.py); he: w ~ N(0, 2/n_in) for ReLU. Biases N(0, 1), softmax zero",
+        "large: w ~ N(0, 1) (network.py); he: w ~ N(0, 2/n_in) for ReLU. Biases N(0, 1) (he: 0); "
+        "the softmax layer starts at zero under network3",
     )
     l2_scaling: Literal["num_batches", "train_size"] = Field(
         "num_batches",
@@ -124,6 +213,9 @@ class Config(_Strict):
             raise ValueError("cost cross_entropy needs a sigmoid output layer (its activations must lie in (0, 1))")
         if isinstance(last, ConvPoolLayer) or last.units != N_CLASSES:
             raise ValueError(f"the output layer must have {N_CLASSES} units, one per digit")
+        if isinstance(self.schedule, ListSchedule) and self.schedule.etas[0] != self.eta:
+            raise ValueError(f"schedule.etas[0] = {self.schedule.etas[0]} must equal eta = {self.eta} "
+                             "(the list gives the eta of every epoch, epoch 1 first)")
         return self
 
 
@@ -256,8 +348,7 @@ def validate(raw: dict, source: str) -> Config:
 
 def describe_error(error: dict, raw: dict, source: str) -> str:
     """One line for one pydantic error: file, key, value, what is valid."""
-    loc = [part for part in error["loc"] if not (isinstance(part, str) and part in LAYER_TYPES
-                                                  and _is_tag(error["loc"], part))]
+    loc = [part for part in error["loc"] if not (isinstance(part, str) and _is_tag(error["loc"], part))]
     key = ".".join(str(p) for p in loc)
     kind = error["type"]
     value = error.get("input")
@@ -276,9 +367,12 @@ def describe_error(error: dict, raw: dict, source: str) -> str:
 
 
 def _is_tag(loc: tuple, part: str) -> bool:
-    """pydantic puts the union tag ('fc') into the location after a list index."""
+    """pydantic puts the union tag into the location: a layer's ('fc') after its list index,
+    a schedule's ('halving') after 'schedule'."""
     i = loc.index(part)
-    return i > 0 and isinstance(loc[i - 1], int)
+    if part in LAYER_TYPES:
+        return i > 0 and isinstance(loc[i - 1], int)
+    return part in SCHEDULE_TYPES and i > 0 and loc[i - 1] == "schedule"
 
 
 def _valid_keys(parent: list, raw: dict) -> list[str]:
@@ -291,6 +385,11 @@ def _valid_keys(parent: list, raw: dict) -> list[str]:
             model = LAYER_TYPES.get(tag, model)
         elif part == "early_stopping":
             model = EarlyStopping
+        elif part == "monitor":
+            model = Monitor
+        elif part == "schedule":
+            tag = node.get("type") if isinstance(node, dict) else None
+            model = SCHEDULE_TYPES.get(tag, model)
     return list(model.model_fields)
 
 

@@ -68,7 +68,7 @@ class TrainDisplay:
         self._bar.update(self._task, completed=done, total=total, epoch=f"{self._epoch}/{self._epochs}",
                          status=self._status)
 
-    def epoch(self, epoch: int, epochs: int, records, best, improved, status, seeds) -> None:
+    def epoch(self, epoch: int, epochs: int, records, best, improved, status, seeds, reasons=None) -> None:
         for m, record in enumerate(records):
             label = f"[dim]seed {seeds[m]}[/] " if len(records) > 1 else ""
             if record is None:
@@ -80,8 +80,13 @@ class TrainDisplay:
             line = f"{label}Epoch {record.epoch}: validation {pct(record.validation_accuracy)}"
             if improved[m]:
                 line += f" [green](best to date)[/] — test {pct(record.test_accuracy)}"
+            if getattr(record, "train_accuracy", None) is not None:
+                line += f" [dim]— training {pct(record.train_accuracy)}, cost {record.train_eval_cost:.4f}[/]"
+            if getattr(record, "bias_gradient_norms", None):
+                line += " [dim]— ||dC/db|| " + ", ".join(f"{g:.3g}" for g in record.bias_gradient_norms) + "[/]"
             if status[m] == "early_stopped":
-                line += f" [yellow]— stopping early: no new best for {epoch - best[m].epoch} epochs[/]"
+                why = (reasons or [None] * len(records))[m] or f"no new best for {epoch - best[m].epoch} epochs"
+                line += f" [yellow]— stopping early: {why}[/]"
             self.print(line)
         self._epoch = epoch + 1
         shown = [b for b, s in zip(best, status) if b.epoch is not None]
@@ -118,6 +123,55 @@ class TrainDisplay:
                 std = (sum((t - mean) ** 2 for t in tests) / max(1, len(tests) - 1)) ** 0.5
                 self.print(f"Best of {len(finished)} runs by validation: test {pct(top['test_accuracy'])} "
                            f"(seed {top['seed']}); mean ± std of test: {pct(mean)} ± {100 * std:.2f}")
+
+
+def show_gradients(config, result, sample: int, epochs: int, console: Optional[Console] = None,
+                   modified: bool = False) -> None:
+    """`nnbook gradients`: one row per network (and their mean, and the book's), one column
+    per hidden layer, plus how much faster the last hidden layer learns than the first."""
+    console = console or Console(highlight=False)
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # logs and pipes: one line per sentence
+    layers = len(result.at_init[0])
+    n_images = min(sample, 50_000)
+    console.print(f"[bold]{config.name}[/]: ||dC/db|| of each hidden layer at initialisation "
+                  f"(init {config.init}, cost {config.cost}), the mean gradient over the first {n_images:,} "
+                  "training images")
+
+    def add_rows(table, rows_by_label):
+        for label, row in rows_by_label:
+            ratio = f"{row[-1] / row[0]:.1f}x" if layers > 1 and row[0] > 0 else "—"
+            table.add_row(label, *(f"{g:.4f}" for g in row), ratio)
+
+    def new_table(title=None):
+        table = Table(title=title, title_justify="left")
+        table.add_column("network")
+        for i in range(layers):
+            table.add_column(f"layer {i + 1}", justify="right")
+        table.add_column("last/first", justify="right")
+        return table
+
+    means = [sum(col) / len(col) for col in zip(*result.at_init)]
+    rows = [(f"seed {s}", r) for s, r in zip(result.seeds, result.at_init)]
+    if len(rows) > 1:
+        rows.append(("mean", means))
+    table = new_table()
+    add_rows(table, rows)
+    if result.book:
+        table.add_row("[dim]book (config as shipped)[/]" if modified else "[dim]book[/]", *(f"[dim]{g}[/]" for g in result.book),
+                      f"[dim]{result.book[-1] / result.book[0]:.1f}x[/]" if layers > 1 else "—")
+    console.print(table)
+    if epochs > 0:
+        last = result.history[-1]
+        final = [sum(col) / len(col) for col in zip(*last)]
+        table = new_table(f"After {epochs} epochs of full-batch gradient descent on those images "
+                          f"(eta {config.eta:g}, lmbda {config.lmbda:g})")
+        rows = [(f"seed {s}", r) for s, r in zip(result.seeds, last)]
+        if len(rows) > 1:
+            rows.append(("mean", final))
+        add_rows(table, rows)
+        console.print(table)
+        console.print(f"Norms per epoch: {result.plot_path}  (data: {result.json_path})")
 
 
 def error_console() -> Console:

@@ -94,7 +94,7 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
                            best_validation_accuracy=best.validation_accuracy if best.epoch else None,
                            best_epoch=best.epoch, test_accuracy=best.test_accuracy, seconds=round(seconds[m], 3))
             display.epoch(report.epoch, config.epochs, report.records, report.best, report.improved,
-                          report.status, group)
+                          report.status, group, reasons=report.reasons)
 
         display.begin_training()
         try:

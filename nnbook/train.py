@@ -5,10 +5,12 @@
 order, best-validation bookkeeping and early stopping, so member k's epochs
 are those a single run with seed `seeds[k]` would produce.
 
-Per epoch: the mini-batches in order (network3: the data's fixed order, the
-last partial mini-batch dropped), then validation accuracy; when it is >= the
-best so far it becomes the best and the test accuracy is computed. The
-reported figure is the test accuracy at the best validation epoch.
+Per epoch: eta from the schedule, the mini-batches in order (network3: the
+data's fixed order, the last partial mini-batch dropped; network2: reshuffled),
+then validation accuracy; when it is >= the best so far it becomes the best and
+the test accuracy is computed. The reported figure is the test accuracy at the
+best validation epoch. Then the optional diagnostics (`config.monitor`), the
+chapter 3 halving schedule and the early-stopping rule (`schedules.py`).
 
 No YAML, no Typer, no file I/O: results go to the `on_epoch` callback.
 """
@@ -22,10 +24,11 @@ from typing import Callable, Optional
 
 import torch
 
-from .config import Config
+from .config import Config, HalvingSchedule
 from .data import Dataset
 from .errors import ConfigError
 from .model import COSTS, StackedNet
+from .schedules import eta_at, halve_on_plateau, no_improvement, stop_reason
 
 MASK_BUDGET = 4_000_000  # dropout-mask elements drawn per member per draw (~4 MB as bool)
 
@@ -52,8 +55,9 @@ def record_validation(best: Best, epoch: int, accuracy: float) -> tuple[Best, bo
 
 
 def should_stop_early(best: Best, patience: Optional[int]) -> bool:
-    """No new best validation accuracy in the last `patience` epochs."""
-    return patience is not None and best.stale >= patience
+    """No new best validation accuracy in the last `patience` epochs (chapter 3's rule;
+    `schedules.stop_reason` applies it, or nnbook's second rule, in the loop)."""
+    return patience is not None and no_improvement(best.stale, patience)
 
 
 def l2_decay(config: Config, n_train: int) -> float:
@@ -64,6 +68,27 @@ def l2_decay(config: Config, n_train: int) -> float:
     if config.l2_scaling == "num_batches":
         return config.lmbda / (n_train // config.mini_batch_size)
     return config.lmbda / n_train
+
+
+def sgd_update(params: list, grads: list, etas: list, shrinks: list, velocity: Optional[list] = None,
+               mu: float = 0.0) -> None:
+    """One SGD step on every parameter, in place (call under torch.no_grad()).
+
+    etas[i]: eta as a (K, 1, ...) tensor broadcasting over params[i] (each member its own);
+    shrinks[i]: the weight-decay factor 1 - eta*c for weights (c from `l2_decay`), None for biases.
+    Plain SGD (velocity None): w <- shrink*w - eta*g. Momentum (chapter 3):
+    v <- mu*v - eta*(g + c*w), w <- w + v, where eta*c*w = (1 - shrink)*w."""
+    if velocity is None:
+        for p, g, e, d in zip(params, grads, etas, shrinks):
+            if d is not None:  # weights: L2 as weight decay; biases are not regularised
+                p.mul_(d)
+            p.sub_(e * g)
+        return
+    for p, g, e, d, v in zip(params, grads, etas, shrinks, velocity):
+        v.mul_(mu).sub_(e * g)
+        if d is not None:
+            v.sub_((1.0 - d) * p)
+        p.add_(v)
 
 
 # ----------------------------------------------------------------------------- data on the device
@@ -119,6 +144,10 @@ class EpochRecord:
     test_accuracy: Optional[float]  # only at a new best validation accuracy
     eta: float
     seconds: float
+    # Diagnostics, null unless `monitor` asks for them:
+    train_accuracy: Optional[float] = None  # on the training data (or its first training_sample images)
+    train_eval_cost: Optional[float] = None  # the same images, evaluation mode, L2 term included
+    bias_gradient_norms: Optional[list[float]] = None  # ||dC/db|| per layer, output layer excluded
 
 
 @dataclass
@@ -129,6 +158,7 @@ class EpochReport:
     records: list[Optional[EpochRecord]]  # None for members that had already stopped
     best: list[Best]
     status: list[Optional[str]]  # None while training, else early_stopped | diverged
+    reasons: list[Optional[str]]  # why a member stopped early this epoch, in words
     improved: list[bool]  # members whose validation accuracy is a new best this epoch
     net: StackedNet
     test_probabilities: Optional[torch.Tensor]  # (K, 10000, 10), when any member improved
@@ -143,6 +173,9 @@ class TrainState:
     best: list[Best] = field(default_factory=list)
     status: list[Optional[str]] = field(default_factory=list)
     eta: list[float] = field(default_factory=list)
+    history: list[list[float]] = field(default_factory=list)  # validation accuracy per epoch, per member
+    plateau: list[int] = field(default_factory=list)  # halving schedule: epochs since a best or a halving
+    velocity: Optional[list[torch.Tensor]] = None  # momentum, shaped as net.parameters() (K axis first)
     data_generators: list[torch.Tensor] = field(default_factory=list)  # CPU: data order
     mask_generators: list[torch.Tensor] = field(default_factory=list)  # device: dropout masks
 
@@ -174,7 +207,8 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
 
     data_gens, mask_gens = member_generators(seeds, device)
     if state is None:
-        state = TrainState(0, [Best() for _ in seeds], [None] * k, [config.eta] * k)
+        state = TrainState(0, [Best() for _ in seeds], [None] * k, [config.eta] * k,
+                           [[] for _ in seeds], [0] * k)
     else:
         for g, s in zip(data_gens, state.data_generators):
             g.set_state(s)
@@ -184,6 +218,9 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     cost_fn = COSTS[config.cost]
     decay = l2_decay(config, n_train)
     params = list(net.parameters())
+    if config.mu > 0 and state.velocity is None:
+        state.velocity = [torch.zeros_like(p) for p in params]
+    velocity = state.velocity if config.mu > 0 else None
     weights = {id(w) for w in net.weights()}
     dropout = net.dropout_sizes()
     steps_per_draw = max(1, min(n_batches, MASK_BUDGET // max(1, batch * sum(n for _, n in dropout))))
@@ -195,6 +232,10 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     while state.epoch < config.epochs and any(s is None for s in state.status):
         epoch = state.epoch
         start = time.perf_counter()
+        if config.schedule is not None and config.schedule.type != "halving":
+            for m in range(k):
+                if state.status[m] is None:  # a diverged member keeps eta 0
+                    state.eta[m] = eta_at(config.schedule, config.eta, epoch + 1, config.epochs)
         etas = [eta_tensor(p) for p in params]
         decays = [1.0 - e * decay if id(p) in weights else None for e, p in zip(etas, params)]
 
@@ -217,10 +258,7 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
             cost = cost_fn(z, yb)  # (K,)
             grads = torch.autograd.grad(cost.sum(), params)
             with torch.no_grad():
-                for p, g, e, d in zip(params, grads, etas, decays):
-                    if d is not None:  # weights: L2 as weight decay; biases are not regularised
-                        p.mul_(d)
-                    p.sub_(e * g)
+                sgd_update(params, grads, etas, decays, velocity, config.mu)
                 cost_sum += cost.detach()
             if (step + 1) % report_every == 0:
                 if on_progress:
@@ -247,24 +285,53 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
             test_probs = net.probabilities(data.test_x, eval_batch(k))
             correct = (test_probs.argmax(-1) == data.test_y).sum(dim=1).tolist()
             test_acc = [c / len(data.test_y) for c in correct]
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start  # diagnostics below are not training time
+        extra = monitor_epoch(net, config, data, cost_fn, decay)
+        reasons: list[Optional[str]] = [None] * k
         for m in range(k):
             if state.status[m] is not None:  # stopped earlier, or diverged this epoch
                 continue
             t = test_acc[m] if improved[m] else None
             if improved[m]:
                 state.best[m].test_accuracy = t
-            records[m] = EpochRecord(epoch + 1, train_cost[m], val_acc[m], t, state.eta[m], seconds)
-            if should_stop_early(state.best[m], config.early_stopping and config.early_stopping.patience):
+            records[m] = EpochRecord(epoch + 1, train_cost[m], val_acc[m], t, state.eta[m], seconds,
+                                     **{key: values[m] for key, values in extra.items()})
+            state.history[m].append(val_acc[m])
+            if isinstance(config.schedule, HalvingSchedule):
+                state.eta[m], state.plateau[m], exhausted = halve_on_plateau(
+                    config.schedule, state.eta[m], config.eta, state.plateau[m], improved[m])
+                if exhausted:
+                    reasons[m] = (f"eta fell to {state.eta[m]:.3g}, {config.schedule.stop_ratio:.3g} of its start "
+                                  f"{config.eta:g}")
+            reasons[m] = reasons[m] or stop_reason(config.early_stopping, state.best[m].stale, state.history[m])
+            if reasons[m]:
                 state.status[m] = "early_stopped"
         state.epoch = epoch + 1
 
         def snapshot(m: int) -> dict:
             return member_checkpoint(net, state, m, data_gens, mask_gens)
 
-        on_epoch(EpochReport(epoch + 1, records, list(state.best), list(state.status), improved, net,
+        on_epoch(EpochReport(epoch + 1, records, list(state.best), list(state.status), reasons, improved, net,
                              test_probs, snapshot))
     return state
+
+
+def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, cost_fn, decay: float) -> dict:
+    """The diagnostics `config.monitor` asks for, per member: {EpochRecord field: [K values]}."""
+    from .diagnostics import bias_gradient_norms, evaluate, l2_penalty
+
+    extra = {}
+    monitor = config.monitor
+    if monitor.training:
+        n = monitor.training_sample or len(data.train_y)
+        acc, cost = evaluate(net, data.train_x[:n], data.train_y[:n], cost_fn)
+        penalty = l2_penalty(net, decay)
+        extra["train_accuracy"] = acc
+        extra["train_eval_cost"] = [c + p for c, p in zip(cost, penalty)]
+    if monitor.bias_gradients:
+        n = monitor.gradient_sample
+        extra["bias_gradient_norms"] = bias_gradient_norms(net, data.train_x[:n], data.train_y[:n], cost_fn)
+    return extra
 
 
 def draw_masks(net: StackedNet, dropout: list, gens: list, steps: int, batch: int) -> dict:
@@ -303,6 +370,9 @@ def member_checkpoint(net: StackedNet, state: TrainState, m: int, data_gens: lis
         "best": asdict(state.best[m]),
         "status": state.status[m],
         "eta": state.eta[m],
+        "history": list(state.history[m]),
+        "plateau": state.plateau[m],
+        "velocity": None if state.velocity is None else [v[m].detach().cpu().clone() for v in state.velocity],
         "data_generator": data_gens[m].get_state(),
         "mask_generator": mask_gens[m].get_state().cpu(),
     }
@@ -315,6 +385,12 @@ def restore(net: StackedNet, saved: list[dict]) -> TrainState:
         raise ValueError(f"members checkpointed at different epochs: {sorted(epochs)}")
     for m, s in enumerate(saved):
         net.load_member_state(m, s["net"])
+    velocity = None
+    if all(s.get("velocity") is not None for s in saved):  # momentum runs
+        device = next(net.parameters()).device
+        velocity = [torch.stack([s["velocity"][i] for s in saved]).to(device)
+                    for i in range(len(saved[0]["velocity"]))]
     return TrainState(epochs.pop(), [Best(**s["best"]) for s in saved], [s["status"] for s in saved],
-                      [s["eta"] for s in saved], [s["data_generator"] for s in saved],
-                      [s["mask_generator"] for s in saved])
+                      [s["eta"] for s in saved], [list(s.get("history", [])) for s in saved],
+                      [s.get("plateau", 0) for s in saved], velocity,
+                      [s["data_generator"] for s in saved], [s["mask_generator"] for s in saved])

@@ -1,0 +1,135 @@
+"""Diagnostics the book asks for: training-set accuracy and cost (chapter 3's
+overfitting) and each layer's bias-gradient norm ||dC/db|| (chapter 5's "speed
+of learning").
+
+Everything here measures the network as evaluated (dropout off, network3's
+(1-p) scaling on), on a fixed slice of the training data, without touching the
+parameters -- except `gradient_trajectory`, which reproduces chapter 5's
+experiment: full-batch gradient descent on 1,000 images, recording the norms
+before every step. `plot_gradient_norms` draws it (matplotlib, imported only
+there, Agg backend: no display needed).
+
+Knows nothing of configs on disk or the command line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Optional
+
+import torch
+
+from .model import StackedNet
+
+CHUNK = 1000  # images per forward pass: bounds memory for conv nets with K members
+
+
+@torch.no_grad()
+def evaluate(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Callable) -> tuple[list, list]:
+    """(accuracy, mean cost without the L2 term) per member over N images."""
+    correct = torch.zeros(net.k, dtype=torch.long, device=x.device)
+    total = torch.zeros(net.k, dtype=torch.float64, device=x.device)
+    for i in range(0, len(x), CHUNK):
+        z = net(x[i:i + CHUNK], training=False)  # (K, B, 10)
+        yb = y[i:i + CHUNK]
+        correct += (z.argmax(-1) == yb).sum(dim=1)
+        total += cost_fn(z, yb).double() * len(yb)
+    n = len(x)
+    return [c / n for c in correct.tolist()], [t / n for t in total.tolist()]
+
+
+@torch.no_grad()
+def l2_penalty(net: StackedNet, decay: float) -> list[float]:
+    """The L2 term of the cost per member, 0.5 * c * sum(w^2) over every weight, where c
+    is the decay coefficient of `train.l2_decay` (lmbda/n for network2, lmbda/num_batches
+    for network3): the term whose gradient is c*w."""
+    if decay == 0:
+        return [0.0] * net.k
+    squares = sum(w.double().pow(2).flatten(1).sum(dim=1) for w in net.weights())  # (K,)
+    return (0.5 * decay * squares).tolist()
+
+
+def mean_gradients(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Callable) -> list[torch.Tensor]:
+    """Gradient of the mean cost over all N images (L2 term excluded) for every parameter
+    of the evaluated network, accumulated in chunks; shaped like net.parameters()."""
+    params = list(net.parameters())
+    total = [torch.zeros_like(p) for p in params]
+    for i in range(0, len(x), CHUNK):
+        xb, yb = x[i:i + CHUNK], y[i:i + CHUNK]
+        cost = cost_fn(net(xb, training=False), yb)  # (K,): mean over the chunk
+        grads = torch.autograd.grad(cost.sum() * (len(yb) / len(x)), params)
+        for t, g in zip(total, grads):
+            t += g
+    return total
+
+
+def bias_norms(net: StackedNet, grads: list[torch.Tensor]) -> list[list[float]]:
+    """||dC/db|| per member (rows) and per layer, the output layer excluded (columns)."""
+    index = {id(p): i for i, p in enumerate(net.parameters())}
+    columns = [grads[index[id(layer.bias)]].flatten(1).norm(dim=1) for layer in net.layers[:-1]]  # (K,) each
+    if not columns:
+        return [[] for _ in range(net.k)]
+    return torch.stack(columns, dim=1).tolist()
+
+
+def bias_gradient_norms(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Callable) -> list[list[float]]:
+    """Chapter 5's speed of learning: for each member, the norm of every hidden layer's
+    bias gradient of the mean cost over the N images given (the book: the first 1,000)."""
+    return bias_norms(net, mean_gradients(net, x, y, cost_fn))
+
+
+def gradient_trajectory(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Callable, eta: float,
+                        decay: float, epochs: int, mu: float = 0.0,
+                        on_epoch: Optional[Callable[[int], None]] = None) -> list[list[list[float]]]:
+    """Chapter 5's experiment: `epochs` steps of full-batch gradient descent on the N images
+    (one step per epoch, L2 as the weight decay c = `decay`), the norms recorded before each
+    step and after the last. Returns norms[epoch][member][layer], epochs + 1 rows, row 0 at
+    initialisation."""
+    from .train import sgd_update
+
+    params = list(net.parameters())
+    weights = {id(w) for w in net.weights()}
+    etas = [torch.full((net.k,) + (1,) * (p.dim() - 1), eta, device=p.device) for p in params]
+    shrinks = [1.0 - e * decay if id(p) in weights else None for e, p in zip(etas, params)]
+    velocity = [torch.zeros_like(p) for p in params] if mu > 0 else None
+    history = []
+    for epoch in range(epochs + 1):
+        grads = mean_gradients(net, x, y, cost_fn)
+        history.append(bias_norms(net, grads))
+        if epoch == epochs:
+            break
+        with torch.no_grad():
+            sgd_update(params, grads, etas, shrinks, velocity, mu)
+        if on_epoch:
+            on_epoch(epoch + 1)
+    return history
+
+
+def mean_over_members(norms: list[list[float]]) -> list[float]:
+    """The per-layer mean of a [member][layer] table."""
+    return [sum(col) / len(col) for col in zip(*norms)]
+
+
+def plot_gradient_norms(history: list[list[list[float]]], path: Path, title: str) -> Path:
+    """One curve per hidden layer: ||dC/db|| (mean over members) per epoch, log scale, as
+    the book's chapter 5 figures."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    means = [mean_over_members(row) for row in history]  # [epoch][layer]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for layer in range(len(means[0])):
+        ax.plot(range(len(means)), [row[layer] for row in means], label=f"hidden layer {layer + 1}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("||dC/db||  (speed of learning)")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

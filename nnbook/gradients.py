@@ -1,0 +1,70 @@
+"""`nnbook gradients CONFIG`, top to bottom: chapter 5's speed-of-learning measurement.
+
+load data -> build `networks` random nets of the config's architecture (members of
+one StackedNet, seeds seed, seed+1, ...) -> ||dC/db|| of each hidden layer at
+initialisation, the mean gradient over the first `sample` training images ->
+optionally `epochs` steps of full-batch gradient descent on those images (the
+book: 1,000 images, 500 epochs; eta and lmbda from the config) -> a table beside
+the book's figures, a JSON file and a PNG of the norms per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .config import Config
+from .errors import ConfigError
+from .figures import GRADIENT_NORMS
+
+
+@dataclass
+class GradientResult:
+    seeds: list[int]
+    at_init: list[list[float]]  # [member][hidden layer]
+    history: list[list[list[float]]]  # [epoch][member][hidden layer], row 0 at initialisation
+    book: Optional[list[float]]
+    json_path: Optional[Path]
+    plot_path: Optional[Path]
+
+
+def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Optional[Path],
+            data_dir: Optional[str] = None, source: str = "config", on_epoch=None) -> GradientResult:
+    import torch
+
+    from . import data as mnist
+    from .diagnostics import gradient_trajectory, plot_gradient_norms
+    from .model import COSTS, build_model
+    from .train import l2_decay, resolve_device
+
+    if len(config.layers) < 2:
+        raise ConfigError(f"{source}: the network has no hidden layer, so there is no speed of learning to measure")
+    device = resolve_device(config.device)
+    dataset = mnist.load(config.data, data_dir, source=source)
+    n = min(sample, len(dataset.training))
+    x = torch.from_numpy(dataset.training.x[:n]).to(device)
+    y = torch.from_numpy(dataset.training.y[:n]).to(device)
+    seeds = [config.seed + i for i in range(networks)]
+    torch.manual_seed(seeds[0])
+    net = build_model(config, seeds).to(device)
+    # Full-batch gradient descent: one mini-batch of all n images, so network2's L2 decay is lmbda/n.
+    decay = l2_decay(config.model_copy(update={"mini_batch_size": n}), n)
+    history = gradient_trajectory(net, x, y, COSTS[config.cost], config.eta, decay, epochs, config.mu, on_epoch)
+
+    json_path = plot_path = None
+    if out_dir is not None and epochs > 0:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        json_path = out_dir / f"{config.name}-gradients.json"
+        json_path.write_text(json.dumps({
+            "config": config.name, "seeds": seeds, "sample": n, "epochs": epochs, "eta": config.eta,
+            "lmbda": config.lmbda, "mu": config.mu, "cost": config.cost, "init": config.init,
+            "book_at_initialisation": GRADIENT_NORMS.get(config.name),
+            "norms": history,  # [epoch][network][hidden layer], epoch 0 = initialisation
+        }) + "\n")
+        plot_path = plot_gradient_norms(
+            history, out_dir / f"{config.name}-gradients.png",
+            f"{config.name}: speed of learning\nfull-batch gradient descent on {n:,} images"
+            + (f" (mean of {networks} nets)" if networks > 1 else ""))
+    return GradientResult(seeds, history[0], history, GRADIENT_NORMS.get(config.name), json_path, plot_path)
