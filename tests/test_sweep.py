@@ -231,7 +231,7 @@ def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
     from nnbook.sweep import train_job
 
     class Breaks(TrainDisplay):
-        def epoch(self, *args):
+        def epoch(self, *args, **kwargs):
             raise RuntimeError("out of memory")
 
     config = load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=100", "epochs=2"], ["lmbda=0"], 2).points[0]
