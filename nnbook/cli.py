@@ -173,6 +173,68 @@ def data(data_dir: DataDirOpt = None) -> None:
     print(f"mnist_expanded.pkl.gz: {expanded[0] if expanded else 'not made yet (nnbook expand-mnist)'}")
 
 
+@app.command()
+def sweep(
+    config: Annotated[Path, typer.Argument(help="A sweep config (an experiment YAML with a `sweep:` block), "
+                                                "or any experiment YAML with --grid.", show_default=False)],
+    grid: Annotated[Optional[list[str]], typer.Option(
+        "--grid", "-g", metavar="KEY=V1,V2,...",
+        help="Sweep KEY over these values (YAML, comma-separated); repeatable, the grid is the product. "
+        "Replaces that key's values in the `sweep:` block, or adds a key.")] = None,
+    set_: SetOpt = None,
+    repeats: Annotated[Optional[int], typer.Option(
+        help="Runs per point, seeds seed, seed+1, ... (overrides `repeats`).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List the points and the runs still to train, then exit.")] = False,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Stop at the first failed batch instead of going on with the others.")] = False,
+    executor: Annotated[str, typer.Option(
+        help="local: this machine (one point at a time, or one per GPU when several are visible); "
+        "ray: a Ray cluster, one task per batch of runs.")] = "local",
+    address: Annotated[Optional[str], typer.Option(
+        help="The Ray cluster to join (`ray start --head` prints it; `auto` finds a local one); implies "
+        "--executor ray. Without it, --executor ray joins the cluster `ray start` runs here, or starts one.",
+        show_default=False)] = None,
+    cpus_per_task: Annotated[float, typer.Option(help="CPUs each Ray task declares (and torch threads it uses).")] = 1,
+    gpus_per_task: Annotated[Optional[float], typer.Option(
+        help="GPUs each Ray task declares (default: 1 where the cluster has GPUs, else 0; 0.5 packs two per GPU).",
+        show_default=False)] = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    data_dir: DataDirOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the plan, the results and errors.")] = False,
+) -> None:
+    """Train every point of a grid, REPEATS runs each, into ordinary run directories.
+
+    Each point is the config with the swept keys set, named NAME@KEY=VALUE[,KEY=VALUE] (so `nnbook report`
+    groups its runs). Rerunning the same sweep skips the runs already done, so an interrupted sweep
+    resumes; a failed batch is reported and the others go on (unless --fail-fast). At the end, the grid
+    table and a plot of test accuracy against the swept value are printed and written as
+    RUNS_DIR/NAME.sweep.md and RUNS_DIR/NAME.sweep.png.
+
+    Examples:
+
+        nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --dry-run
+
+        nnbook sweep configs/ch6_dbl_conv_relu.yaml --grid lmbda=0,0.1,1 --repeats 2 --set epochs=5
+
+        nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
+    """
+    from .display import SweepDisplay
+    from .errors import NnbookError
+    from .sweep import load_sweep, run_sweep
+
+    plan = load_sweep(config, list(set_ or []), list(grid or []), repeats)
+    if address:
+        executor = "ray"
+    outcomes = run_sweep(plan, runs_dir, SweepDisplay(quiet=quiet), executor=executor, data_dir=data_dir,
+                         fail_fast=fail_fast, dry_run=dry_run, address=address, cpus_per_task=cpus_per_task,
+                         gpus_per_task=gpus_per_task)
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        raise NnbookError(f"{len(failed)} of {len(outcomes)} batches failed (first: {failed[0].job.point.label}: "
+                          f"{failed[0].error}); run the same command again to retry them")
+
+
 def main() -> None:
     from .display import error_console
 
@@ -199,6 +261,159 @@ def main() -> None:
         if isinstance(e, click.exceptions.Abort):
             sys.exit(130)
         raise
+
+
+# ----------------------------------------------------------------------------- chapter 6: data, ensembles, reports
+
+
+@app.command("expand-mnist")
+def expand_mnist(
+    out: Annotated[Optional[Path], typer.Option(
+        help="Write here instead of the data directory (a config then names it with `data: PATH`).",
+        show_default=False)] = None,
+    force: Annotated[bool, typer.Option("--force", help="Rebuild even if the file exists.")] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the one shuffle of the 250,000 pairs.")] = 0,
+    train_limit: Annotated[Optional[int], typer.Option(
+        min=1, help="Expand only the first N training images (5N pairs): for trials and tests.",
+        show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Make the book's expanded training set: every training image plus its four one-pixel shifts
+    (down, up, right, left; zero fill), 250,000 images shuffled once; validation and test unchanged.
+
+    Written as the book's expand_mnist.py writes it (a gzip'd pickle, float32), so the book's
+    programs read it too; `data: mnist_expanded` in a config finds it.
+    """
+    from . import data as mnist
+    from .expand import make_expanded
+
+    target = out or mnist.output_dir(data_dir) / mnist.EXPANDED_FILE
+    make_expanded(target, data_dir=data_dir, seed=seed, train_limit=train_limit, force=force)
+
+
+RunDirsArg = Annotated[list[Path], typer.Argument(help="Run directories (a shell glob like runs/* is fine).",
+                                                  show_default=False)]
+
+
+@app.command()
+def ensemble(
+    run_dirs: RunDirsArg,
+    method: Annotated[str, typer.Option(help="vote: the book's plurality vote of labels (ties: the first-seen "
+                                             "label); mean: average the members' probabilities.")] = "vote",
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (default: a new ensembles/NAME-TIME/).",
+                                                show_default=False)] = None,
+    only: Annotated[Optional[str], typer.Option(help="Use only the runs of this config name.",
+                                                show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Combine finished runs by the book's plurality vote, from their saved test predictions.
+
+    Skips (and says so) paths that are not finished runs with predictions; refuses runs evaluated on
+    different test data. Writes ensemble.json and ensemble_errors.png (the misclassified digits).
+
+    Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
+    """
+    from .display import pct
+    from .ensemble import run_ensemble
+
+    path, record = run_ensemble(run_dirs, method, out, only, data_dir)
+    width = max(len(Path(m["path"]).name) for m in record["members"])
+    for m in record["members"]:
+        print(f"  {Path(m['path']).name:<{width}}  test {pct(m['test_accuracy'])}")
+    print(f"members disagree on {pct(record['disagreement'])} of the {record['n_test']:,} test images "
+          f"(two members, on average: {pct(record['pairwise_disagreement'])})")
+    print(f"ensemble test accuracy {pct(record['accuracy'])} ({record['n_errors']} errors)")
+    print(f"wrote {path}/ensemble.json and {path}/ensemble_errors.png")
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with a saved network (model.pt).",
+                                            show_default=False)],
+    split: Annotated[str, typer.Option(help="training | validation | test of the data set.")] = "test",
+    data: Annotated[Optional[str], typer.Option(
+        help="Another data set: mnist, mnist_expanded or a file in the book's format (default: the run's own).",
+        show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The accuracy of a run's saved (best-validation) network on a data set, with the confusion matrix."""
+    from .evaluate import evaluate_run, render_confusion
+
+    result = evaluate_run(run_dir, split, data, data_dir, device)
+    print(f"{run_dir}: {split} split of {result.source}")
+    print(f"accuracy {100 * result.accuracy:.2f}% ({result.n - result.errors:,} of {result.n:,} correct, "
+          f"{result.errors:,} errors)")
+    print("confusion matrix (rows: true label, columns: predicted):")
+    print(render_confusion(result.confusion))
+
+
+@app.command()
+def report(
+    run_dirs: RunDirsArg,
+    format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | csv")] = "table",
+) -> None:
+    """Runs grouped by config: best validation, test at best validation (best of runs, mean ± std),
+    time per epoch, and the book's figure with the difference. Ensemble directories become rows too.
+    """
+    from .report import collect, render
+
+    rows = collect(run_dirs)
+    if not rows:
+        raise NnbookError(f"no runs or ensembles in {', '.join(map(str, run_dirs))}")
+    sys.stdout.write(render(rows, format))
+
+
+@app.command()
+def plot(
+    run_dirs: RunDirsArg,
+    out: Annotated[Path, typer.Option(help="Directory for the PNGs.")] = Path("plots"),
+) -> None:
+    """Write PNGs: validation (and training, where recorded) accuracy per epoch of all the runs on one
+    figure (accuracy.png), and each conv run's first-layer filters (filters-RUN.png)."""
+    from .plots import plot_runs
+    from .report import expand_paths
+    from .runs import is_run_dir
+
+    paths = [p for p in expand_paths(run_dirs) if is_run_dir(p)]
+    if not paths:
+        raise NnbookError(f"no run directories in {', '.join(map(str, run_dirs))}")
+    for path in plot_runs(paths, out):
+        print(f"wrote {path}")
+
+
+@app.command()
+def chapter6(
+    epochs_scale: Annotated[float, typer.Option(help="Multiply every config's epochs (at least 1 each): "
+                                                     "0.05 gives 3 epochs instead of 60 for a quick CPU pass.")] = 1.0,
+    train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on the first N images only.",
+                                                       show_default=False)] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per config (the book: 3).")] = 3,
+    ensemble_size: Annotated[int, typer.Option(help="relu_dropout runs in the ensemble (the book: 5).")] = 5,
+    only: Annotated[Optional[list[str]], typer.Option(help="Run only these configs (repeatable).",
+                                                      show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (default: chapters/chapter6-TIME/).",
+                                                show_default=False)] = None,
+    configs_dir: Annotated[Path, typer.Option(help="Where the ch6_*.yaml configs are.")] = Path("configs"),
+    device: Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only progress lines, not every epoch.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Reproduce chapter 6: every config of its table with repeats, the dropout-net ensemble, plots,
+    and a markdown report beside the book's figures (chapter6.md).
+
+    The full chapter is ~13 configs x 3 runs x 60 epochs: a GPU job. For a quick look on a CPU:
+
+        nnbook chapter6 --epochs-scale 0.02 --train-limit 5000
+    """
+    import shlex
+    import time as _time
+
+    from .chapter import run_chapter6
+
+    target = out or Path("chapters") / f"chapter6-{_time.strftime('%Y%m%d-%H%M%S')}"
+    run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
+                 quiet, command="nnbook " + shlex.join(sys.argv[1:]))
 
 
 @app.command("augment-preview")

@@ -287,6 +287,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     """Read, override and validate one experiment file."""
     path = Path(path)
     raw = read_yaml(path)
+    if "sweep" in raw:
+        raise ConfigError(f"{path}: is a sweep config (it has a `sweep:` block); run it with `nnbook sweep {path}`")
     raw.setdefault("name", path.stem)
     for assignment in overrides:
         apply_override(raw, assignment)
@@ -324,6 +326,11 @@ def apply_override(raw: dict, assignment: str) -> None:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         raise ConfigError(f"--set {assignment!r}: the value {text!r} is not valid YAML") from None
+    set_key(raw, key, value, origin=f"--set {key}")
+
+
+def set_key(raw: dict, key: str, value: Any, origin: str) -> None:
+    """Set the dotted `key` of a raw config to `value`; `origin` starts the error message."""
     node: Any = raw
     parts = key.split(".")
     for depth, part in enumerate(parts):
@@ -331,7 +338,7 @@ def apply_override(raw: dict, assignment: str) -> None:
         here = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             if not part.lstrip("-").isdigit() or not -len(node) <= int(part) <= len(node):
-                raise ConfigError(f"--set {key}: {here!r} must be a list index 0..{len(node) - 1} "
+                raise ConfigError(f"{origin}: {here!r} must be a list index 0..{len(node) - 1} "
                                   f"(or {len(node)} to append)")
             index = int(part)
             if index == len(node):
@@ -351,7 +358,7 @@ def apply_override(raw: dict, assignment: str) -> None:
                 node = node[part]
         else:
             parent = ".".join(parts[:depth])
-            raise ConfigError(f"--set {key}: {parent!r} is a {type(node).__name__}, not a mapping or list")
+            raise ConfigError(f"{origin}: {parent!r} is a {type(node).__name__}, not a mapping or list")
 
 
 def validate(raw: dict, source: str) -> Config:

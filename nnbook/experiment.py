@@ -38,7 +38,9 @@ def run_config(config: Config, seed: int) -> Config:
 
 
 def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional[str] = None,
-                     sequential: bool = False, config_source: str = "config") -> list[RunResult]:
+                     sequential: bool = False, config_source: str = "config", dataset=None) -> list[RunResult]:
+    """`dataset`: an already loaded `data.Dataset` for `config.data` (the chapter 6 runner
+    shares one between configs); it is left intact."""
     import numpy as np
     import torch
 
@@ -47,13 +49,16 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
     from .train import resolve_device, to_device, train
 
     device = resolve_device(config.device)
-    dataset = mnist.load(config.data, data_dir, source=config_source)
+    shared = dataset is not None
+    if not shared:
+        dataset = mnist.load(config.data, data_dir, source=config_source)
     n_train = min(config.train_limit or len(dataset.training), len(dataset.training))
     if config.mini_batch_size > n_train:
         raise ConfigError(f"{config_source}: mini_batch_size = {config.mini_batch_size} is larger than the "
                           f"{n_train} training images")
     tensors = to_device(dataset, device, config.train_limit)
-    del dataset.training  # the device copy is the one used from here on
+    if not shared:
+        del dataset.training  # the device copy is the one used from here on
     env = environment(device)
     seeds = seeds_of(config)
     groups = [[s] for s in seeds] if sequential else [seeds]

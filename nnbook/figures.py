@@ -1,7 +1,9 @@
 """The book's figures, by config name: what `nnbook report` and `nnbook gradients`
 print beside nnbook's own results.
 
-FIGURES[config name] = {"figure": percent, "note": what the book measured}. The
+FIGURES[config name] = {"figure": percent or None, "note": what the book measured}
+(None where the book gives no number); an ensemble of runs of config X is
+listed as `X_ensemble`. The
 book's programs disagree on what they quote: network3 (chapter 6) reports the
 test accuracy at the best validation epoch, as nnbook does; in chapters 1 and 3
 the book evaluated the *test* data every epoch and quoted its best epoch (or a
@@ -40,6 +42,22 @@ FIGURES: dict[str, dict] = {
     "ch5_784_30_30_10": {"figure": 96.90, "note": f"chapter 5; {_VALIDATION_EACH_EPOCH}"},
     "ch5_784_30_30_30_10": {"figure": 96.57, "note": f"chapter 5; {_VALIDATION_EACH_EPOCH}"},
     "ch5_784_30_30_30_30_10": {"figure": 96.53, "note": f"chapter 5; {_VALIDATION_EACH_EPOCH}"},
+    # Chapter 6, network3.py: test accuracy at the best validation epoch, best of the author's 3 runs.
+    "ch6_shallow": {"figure": 97.80, "note": "chapter 6; FC 100 sigmoid, 60 epochs"},
+    "ch6_conv": {"figure": 98.78, "note": "chapter 6; conv-pool 20 + FC 100, sigmoid"},
+    "ch6_conv_only": {"figure": None, "note": "chapter 6 exercise, no figure: the FC layer helps"},
+    "ch6_dbl_conv": {"figure": 99.06, "note": "chapter 6; two conv-pool layers, sigmoid"},
+    "ch6_dbl_conv_tanh": {"figure": None, "note": 'chapter 6 problem: "similar" to sigmoid (99.06)'},
+    "ch6_dbl_conv_relu": {"figure": 99.23, "note": "chapter 6; ReLU, lmbda 0.1"},
+    "ch6_expanded": {"figure": 99.37, "note": "chapter 6; ReLU net on the expanded data"},
+    "ch6_expanded_fc300": {"figure": 99.46, "note": "chapter 6; expanded, FC 300"},
+    "ch6_expanded_fc1000": {"figure": 99.43, "note": "chapter 6; expanded, FC 1000"},
+    "ch6_expanded_2fc100": {"figure": 99.43, "note": "chapter 6; expanded, two FC 100"},
+    "ch6_expanded_2fc300": {"figure": 99.48, "note": "chapter 6; expanded, two FC 300"},
+    "ch6_expanded_2fc1000": {"figure": 99.47, "note": "chapter 6; expanded, two FC 1000"},
+    "ch6_relu_dropout": {"figure": 99.60, "note": "chapter 6; two FC 1000 with dropout 0.5, 40 epochs"},
+    "ch6_relu_dropout_ensemble": {"figure": 99.67, "note": "chapter 6; plurality vote of 5 relu_dropout "
+                                  "nets: 33 errors"},
 }
 
 # Chapter 5's speed of learning: ||dC/db|| of each hidden layer at initialisation, the mean

@@ -35,6 +35,7 @@ from .data import Dataset
 from .errors import ConfigError
 from .model import COSTS, StackedNet
 from .schedules import eta_at, halve_on_plateau, no_improvement, stop_reason
+from .step import make_step, one_hot, sgd_update  # noqa: F401 (sgd_update: the update rule, re-exported)
 
 MASK_BUDGET = 4_000_000  # dropout-mask elements drawn per member per draw (~4 MB as bool)
 
@@ -74,27 +75,6 @@ def l2_decay(config: Config, n_train: int) -> float:
     if config.l2_scaling == "num_batches":
         return config.lmbda / (n_train // config.mini_batch_size)
     return config.lmbda / n_train
-
-
-def sgd_update(params: list, grads: list, etas: list, shrinks: list, velocity: Optional[list] = None,
-               mu: float = 0.0) -> None:
-    """One SGD step on every parameter, in place (call under torch.no_grad()).
-
-    etas[i]: eta as a (K, 1, ...) tensor broadcasting over params[i] (each member its own);
-    shrinks[i]: the weight-decay factor 1 - eta*c for weights (c from `l2_decay`), None for biases.
-    Plain SGD (velocity None): w <- shrink*w - eta*g. Momentum (chapter 3):
-    v <- mu*v - eta*(g + c*w), w <- w + v, where eta*c*w = (1 - shrink)*w."""
-    if velocity is None:
-        for p, g, e, d in zip(params, grads, etas, shrinks):
-            if d is not None:  # weights: L2 as weight decay; biases are not regularised
-                p.mul_(d)
-            p.sub_(e * g)
-        return
-    for p, g, e, d, v in zip(params, grads, etas, shrinks, velocity):
-        v.mul_(mu).sub_(e * g)
-        if d is not None:
-            v.sub_((1.0 - d) * p)
-        p.add_(v)
 
 
 # ----------------------------------------------------------------------------- data on the device
@@ -201,9 +181,10 @@ def member_generators(seeds: list[int], device: torch.device) -> tuple[list, lis
 def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
           on_epoch: Callable[[EpochReport], None],
           on_progress: Optional[Callable[[int, int], None]] = None,
-          state: Optional[TrainState] = None) -> TrainState:
+          state: Optional[TrainState] = None, fast: bool = True) -> TrainState:
     """Train until `config.epochs`, early stopping or divergence of every member.
-    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch."""
+    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch.
+    fast=False takes the autograd reference step instead of the hand-written one."""
     k = len(seeds)
     device = data.train_x.device
     n_train = len(data.train_y)
@@ -229,17 +210,13 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
 
     cost_fn = COSTS[config.cost]
     decay = l2_decay(config, n_train)
-    params = list(net.parameters())
     if config.mu > 0 and state.velocity is None:
-        state.velocity = [torch.zeros_like(p) for p in params]
-    velocity = state.velocity if config.mu > 0 else None
-    weights = {id(w) for w in net.weights()}
-    dropout = net.dropout_sizes()
-    steps_per_draw = max(1, min(n_batches, MASK_BUDGET // max(1, batch * sum(n for _, n in dropout))))
+        state.velocity = [torch.zeros_like(p) for p in net.parameters()]
+    step_fn = make_step(net, config, decay, fast=fast, velocity=state.velocity if config.mu > 0 else None)
+    targets = one_hot(data.train_y)  # (n, 10): the costs take one-hot rows, made once
+    # Distorting, the K copies of the images are stacked (K*n, 784); their labels never change.
+    member_targets = targets.repeat(k, 1) if distorting else None  # (K*n, 10)
     report_every = max(1, n_batches // 100)
-
-    def eta_tensor(shape_like: torch.Tensor) -> torch.Tensor:
-        return torch.tensor(state.eta, device=device).view(k, *([1] * (shape_like.dim() - 1)))
 
     while state.epoch < config.epochs and any(s is None for s in state.status):
         epoch = state.epoch
@@ -248,40 +225,26 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
             for m in range(k):
                 if state.status[m] is None:  # a diverged member keeps eta 0
                     state.eta[m] = eta_at(config.schedule, config.eta, epoch + 1, config.epochs)
-        etas = [eta_tensor(p) for p in params]
-        decays = [1.0 - e * decay if id(p) in weights else None for e, p in zip(etas, params)]
-
+        step_fn.set_eta(state.eta)
         order = None
         if config.shuffle:  # network2: a fresh permutation per member per epoch
             order = torch.stack([torch.randperm(n_train, generator=g) for g in data_gens]).to(device)
-        train_x, train_y = data.train_x, data.train_y
+        train_x, train_targets = data.train_x, targets
         if distorting:  # each member's own fresh distortions; the batches become per member
-            train_x, train_y, order = distorted_epoch(data, config, augment_gens, order)
+            train_x, order = distorted_epoch(data, config, augment_gens, order)
+            train_targets = member_targets
         cost_sum = torch.zeros(k, device=device)
-        masks_block = None
-        for step in range(n_batches):
-            if dropout and step % steps_per_draw == 0:
-                masks_block = draw_masks(net, dropout, mask_gens, min(steps_per_draw, n_batches - step), batch)
-            lo = step * batch
-            if order is None:
-                xb, yb = train_x[lo:lo + batch], train_y[lo:lo + batch]
-            else:
-                idx = order[:, lo:lo + batch]  # (K, B)
-                xb, yb = train_x[idx], train_y[idx]
-            masks = {i: m[step % steps_per_draw] for i, m in masks_block.items()} if dropout else None
-            z = net(xb, masks)
-            cost = cost_fn(z, yb)  # (K,)
-            grads = torch.autograd.grad(cost.sum(), params)
-            with torch.no_grad():
-                sgd_update(params, grads, etas, decays, velocity, config.mu)
-                cost_sum += cost.detach()
-            if (step + 1) % report_every == 0:
+        steps = 0
+        for xb, tb, masks in mini_batches(net, train_x, train_targets, batch, n_batches, order, mask_gens):
+            step_fn(xb, tb, masks, cost_sum)
+            steps += 1
+            if steps % report_every == 0:
                 if on_progress:
-                    on_progress(step + 1, n_batches)
-                finite = torch.isfinite(cost_sum).tolist()
+                    on_progress(steps, n_batches)
+                finite = torch.isfinite(cost_sum).tolist()  # the one host sync, every ~1% of an epoch
                 if not any(f for f, s in zip(finite, state.status) if s is None):
                     break  # every training member diverged: stop at once
-        train_cost = (cost_sum / (step + 1)).tolist()
+        train_cost = (cost_sum / steps).tolist()
 
         # Evaluation: every member on the whole validation set, in large batches.
         val_acc = accuracy(net, data.validation_x, data.validation_y)
@@ -334,16 +297,15 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
 def distorted_epoch(data: DeviceData, config: Config, gens: list, order: Optional[torch.Tensor]):
     """The training images of one epoch when distorting: member m gets its own fresh
     copy from its own generator (so its distortions do not depend on K). Returns the
-    K copies flattened to (K*N, 784), the labels repeated to (K*N,) (distortions never
-    change a label), and the order (K, N) offset to index member m's copy: the mini-batch
-    loop then takes (K, B, 784) batches exactly as it does for per-member shuffling."""
+    K copies stacked (K*n, 784) and the order (K, n) offset to index member m's copy,
+    so the mini-batches are (K, B, 784) gathers, as with per-member shuffling; the
+    labels of the stacked copies are the training labels repeated K times."""
     n = len(data.train_y)
-    copies = torch.cat([augment.distort(data.train_x, config.augment, g) for g in gens])  # (K*N, 784)
-    labels = data.train_y.repeat(len(gens))
+    copies = torch.cat([augment.distort(data.train_x, config.augment, g) for g in gens])  # (K*n, 784)
     if order is None:  # network3's fixed order, for every member
         order = torch.arange(n, device=copies.device).expand(len(gens), n)
     offsets = torch.arange(len(gens), device=copies.device).unsqueeze(1) * n
-    return copies, labels, order + offsets
+    return copies, order + offsets
 
 
 def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, cost_fn, decay: float) -> dict:
@@ -362,6 +324,29 @@ def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, cost_fn, de
         n = monitor.gradient_sample
         extra["bias_gradient_norms"] = bias_gradient_norms(net, data.train_x[:n], data.train_y[:n], cost_fn)
     return extra
+
+
+def mini_batches(net: StackedNet, x: torch.Tensor, targets: torch.Tensor, batch: int, n_batches: int,
+                 order: Optional[torch.Tensor], mask_gens: list):
+    """One epoch's mini-batches in order: (images, one-hot targets, dropout masks).
+
+    Images (B, 784) and targets (B, 10) are views of the data when every member
+    takes the fixed order (network3), (K, B, ...) gathers through `order` (K, n)
+    otherwise. Masks {layer: (K, B, n_in)} come out of blocks of many steps,
+    drawn at once: one draw per member per block instead of one per step."""
+    dropout = net.dropout_sizes()
+    steps_per_draw = max(1, min(n_batches, MASK_BUDGET // max(1, batch * sum(n for _, n in dropout))))
+    block: dict = {}
+    for step in range(n_batches):
+        if dropout and step % steps_per_draw == 0:
+            block = draw_masks(net, dropout, mask_gens, min(steps_per_draw, n_batches - step), batch)
+        lo = step * batch
+        if order is None:
+            xb, tb = x[lo:lo + batch], targets[lo:lo + batch]
+        else:
+            idx = order[:, lo:lo + batch]  # (K, B)
+            xb, tb = x[idx], targets[idx]
+        yield xb, tb, ({i: m[step % steps_per_draw] for i, m in block.items()} if dropout else None)
 
 
 def draw_masks(net: StackedNet, dropout: list, gens: list, steps: int, batch: int) -> dict:

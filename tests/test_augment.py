@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from nnbook import augment
+from nnbook import train as train_module
 from nnbook.augment import Distortion, apply, distort, draw, gaussian_matrix, smooth
 from nnbook.config import Augment, load_config, validate
 from nnbook.errors import ConfigError
@@ -249,10 +250,22 @@ def test_only_training_images_are_distorted_and_labels_are_untouched(mnist, monk
         return real(x, spec, gen, chunk)
 
     monkeypatch.setattr(augment, "distort", spy)
+    epochs = []
+    real_batches = train_module.mini_batches
+
+    def batches_spy(net, x, targets, batch, n_batches, order, mask_gens):
+        epochs.append((x, targets, order))
+        return real_batches(net, x, targets, batch, n_batches, order, mask_gens)
+
+    monkeypatch.setattr(train_module, "mini_batches", batches_spy)
     net = build_model(c, [0, 1])
     reports = []
     train(net, c, data, [0, 1], reports.append)
     assert len(calls) == 2 * 2  # once per member per epoch
+    n = len(data.train_y)
+    for x, targets, order in epochs:  # what the mini-batch loop reads: labels unchanged, per member
+        assert x.shape == (2 * n, 784) and not torch.equal(x[:n], data.train_x)
+        assert torch.equal(targets[order].argmax(-1), data.train_y.expand(2, n))
     assert all(x is data.train_x for x in calls)  # never validation or test images
     for name, tensor in clean.items():  # and nothing was distorted in place
         assert torch.equal(getattr(data, name), tensor), name
@@ -261,15 +274,18 @@ def test_only_training_images_are_distorted_and_labels_are_untouched(mnist, monk
                                                                              data.validation_y)
 
     gens = augment.generators([0, 1], torch.device("cpu"))
-    x, y, order = distorted_epoch(data, c, gens, None)
+    x, order = distorted_epoch(data, c, gens, None)
     n = len(data.train_y)
-    assert x.shape == (2 * n, 784) and torch.equal(y, data.train_y.repeat(2))
+    assert x.shape == (2 * n, 784)
     assert torch.equal(order, torch.stack([torch.arange(n), torch.arange(n) + n]))
-    assert torch.equal(y[order], data.train_y.expand(2, n))  # each member's batches keep the labels
     assert not torch.allclose(x[:n], x[n:])  # members get different distortions
+    # the loop's labels for the stacked copies: the training labels, repeated per member
+    labels = data.train_y.repeat(2)
+    assert torch.equal(labels[order], data.train_y.expand(2, n))
     shuffled = torch.stack([torch.randperm(n), torch.randperm(n)])
-    _, y, order = distorted_epoch(data, c, gens, shuffled)
-    assert torch.equal(y[order], data.train_y[shuffled])
+    _, order = distorted_epoch(data, c, gens, shuffled)
+    assert torch.equal(labels[order], data.train_y[shuffled])
+    assert torch.equal(order - shuffled, torch.tensor([[0], [n]]).expand(2, n))
 
 
 def test_a_member_distorts_as_its_single_run_would(mnist):

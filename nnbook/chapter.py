@@ -1,0 +1,124 @@
+"""Chapter 6 end to end: every config of the chapter's table with repeats, the
+5-net dropout ensemble, and a markdown report with the book's figures.
+
+    OUT/chapter6.md           the report (the table of `nnbook report`, with how it was made)
+    OUT/runs/                 one run directory per config and seed
+    OUT/ensemble/             ensemble.json and ensemble_errors.png
+    OUT/*.png                 tanh vs sigmoid accuracy curves; the final net's first-layer filters
+
+`epochs_scale` (and `train_limit`) shrink the runs for a quick pass on a CPU;
+the report then says in its first lines that it is scaled down.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from pathlib import Path
+from typing import Optional
+
+from .errors import ConfigError
+
+CHAPTER6 = ["ch6_shallow", "ch6_conv", "ch6_conv_only", "ch6_dbl_conv", "ch6_dbl_conv_tanh", "ch6_dbl_conv_relu",
+            "ch6_expanded", "ch6_expanded_fc300", "ch6_expanded_fc1000", "ch6_expanded_2fc100",
+            "ch6_expanded_2fc300", "ch6_expanded_2fc1000", "ch6_relu_dropout"]
+ENSEMBLE_OF = "ch6_relu_dropout"  # the book's ensemble: 5 of these nets, plurality vote
+
+
+def scaled_epochs(epochs: int, scale: float) -> int:
+    return max(1, round(epochs * scale))
+
+
+def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_limit: Optional[int] = None,
+                 repeats: int = 3, ensemble_size: int = 5, only: Optional[list[str]] = None,
+                 device: Optional[str] = None, data_dir=None, quiet: bool = False, say=print,
+                 command: str = "") -> Path:
+    """Train, ensemble, plot and report; returns the report's path."""
+    from . import data as mnist
+    from .config import load_config
+    from .display import TrainDisplay
+    from .ensemble import run_ensemble
+    from .experiment import train_experiment
+    from .expand import make_expanded
+    from .plots import first_conv_filters, plot_accuracy, plot_filters
+    from .report import collect, render
+
+    names = only or CHAPTER6
+    unknown = [n for n in names if n not in CHAPTER6]
+    if unknown:
+        raise ConfigError(f"--only {', '.join(unknown)}: not a chapter 6 config; choose from {', '.join(CHAPTER6)}")
+    if epochs_scale <= 0:
+        raise ConfigError(f"--epochs-scale {epochs_scale}: must be > 0 (1 = the book's epochs)")
+    configs = {}
+    for name in names:
+        overrides = [f"repeats={max(repeats, ensemble_size) if name == ENSEMBLE_OF else repeats}"]
+        if train_limit:
+            overrides.append(f"train_limit={train_limit}")
+        if device:
+            overrides.append(f"device={device}")
+        base = load_config(Path(configs_dir) / f"{name}.yaml")
+        overrides.append(f"epochs={scaled_epochs(base.epochs, epochs_scale)}")
+        configs[name] = load_config(Path(configs_dir) / f"{name}.yaml", overrides)
+
+    out.mkdir(parents=True, exist_ok=True)
+    runs_dir = out / "runs"
+    start, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
+    if any(c.data == "mnist_expanded" for c in configs.values()):
+        expanded = [d / mnist.EXPANDED_FILE for d in mnist.data_dirs(data_dir) if (d / mnist.EXPANDED_FILE).exists()]
+        if not expanded:
+            say(f"the expanded configs need {mnist.EXPANDED_FILE}; making it now (nnbook expand-mnist)")
+            make_expanded(mnist.output_dir(data_dir) / mnist.EXPANDED_FILE, data_dir=data_dir, say=say)
+    datasets: dict = {}  # data name -> Dataset, each file read once
+    results = {}
+    env = {}
+    for name, config in configs.items():
+        say(f"== {name}: {config.repeats} run(s), {config.epochs} epoch(s)")
+        if config.data not in datasets:
+            datasets[config.data] = mnist.load(config.data, data_dir, source=name)
+        results[name] = train_experiment(config, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
+                                         config_source=name, dataset=datasets[config.data])
+        env = results[name][0].summary
+    datasets.clear()
+
+    extra = []
+    if ENSEMBLE_OF in results and ensemble_size >= 2:
+        members = [r.path for r in results[ENSEMBLE_OF]][:ensemble_size]
+        run_ensemble(members, out=out / "ensemble", data_dir=data_dir, say=say)
+        extra.append(f"Ensemble: plurality vote of the {len(members)} {ENSEMBLE_OF} runs; their misclassified "
+                     "digits in `ensemble/ensemble_errors.png`.")
+        filters = first_conv_filters(results[ENSEMBLE_OF][0].path)
+        if filters is not None:
+            plot_filters(filters, out / "relu_dropout_filters.png", f"{ENSEMBLE_OF}: first conv layer's filters")
+            extra.append("The first conv layer's filters of the final net: `relu_dropout_filters.png`.")
+    if "ch6_dbl_conv" in results and "ch6_dbl_conv_tanh" in results:
+        plot_accuracy([r.path for r in results["ch6_dbl_conv"] + results["ch6_dbl_conv_tanh"]],
+                      out / "tanh_vs_sigmoid.png")
+        extra.append("The problem's tanh vs sigmoid question: validation curves in `tanh_vs_sigmoid.png`.")
+
+    minutes = (time.perf_counter() - start) / 60
+    paths = [r.path for rs in results.values() for r in rs] + ([out / "ensemble"] if (out / "ensemble").exists() else [])
+    lines = ["# Chapter 6, reproduced with nnbook", ""]
+    epochs = {name: c.epochs for name, c in configs.items()}
+    if epochs_scale != 1.0 or train_limit:
+        counts = sorted({e for e in epochs.values()})
+        lines += [f"**Scaled down — not the book's protocol.** Epochs × {epochs_scale:g} "
+                  f"({', '.join(map(str, counts))} epoch{'s' if counts != [1] else ''} instead of 40/60)"
+                  + (f", only the first {train_limit:,} training images" if train_limit else "")
+                  + ". The accuracies are far below the book's and the differences mean nothing.", ""]
+    lines += [f"- Runs per config: {repeats} (seeds 0..{repeats - 1}); {ENSEMBLE_OF}: "
+              f"{configs[ENSEMBLE_OF].repeats if ENSEMBLE_OF in configs else '—'} runs, also the ensemble's members.",
+              f"- Hardware: {env.get('device', '?')} ({env.get('hardware', '?')}), {env.get('threads', '?')} threads; "
+              f"torch {env.get('torch', '?')}, nnbook {env.get('nnbook', '?')}, Python {platform.python_version()}.",
+              f"- Started {started}; took {minutes:.1f} minutes in all.",
+              "- `test % (best val run)` is the book's figure of merit: the test accuracy at the best validation "
+              "epoch of the run with the best validation accuracy. `diff` is it minus the book's figure, in points.",
+              "- `s/epoch` is the wall time of one epoch, training and evaluation; the repeats of a config train "
+              "together in one stacked model, so they share it."]
+    if command:
+        lines.append(f"- Command: `{command}`")
+    lines += ["", render(collect(paths), "markdown")]
+    lines += [f"- {e}" for e in extra]
+    report = out / "chapter6.md"
+    report.write_text("\n".join(lines) + "\n")
+    say(f"report: {report}")
+    return report

@@ -1,0 +1,249 @@
+"""Ensembles of finished runs, from their saved test predictions (never retrains).
+
+The book's rule (`conv.py`): every net votes its predicted label and the
+plurality wins; a tie goes to the label voted first in member order, which is
+what `collections.Counter(votes).most_common(1)` returns. `mean` averages the
+members' probabilities instead.
+
+Choosing members: a path that is not a finished run with test predictions is
+skipped with its reason, so `nnbook ensemble runs/*` works on a folder of
+mixed runs; members evaluated on different test data are refused outright,
+as their predictions do not describe the same images.
+
+Writes `ensemble.json` and `ensemble_errors.png` (the book's grid of
+misclassified digits) into an output directory.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from . import runs
+from .errors import NnbookError
+
+METHODS = ("vote", "mean")
+ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"
+
+
+@dataclass
+class Member:
+    path: Path
+    summary: dict
+    probabilities: np.ndarray  # (n_test, 10)
+
+
+@dataclass
+class Selection:
+    members: list[Member]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
+
+
+def select_members(paths: list[Path], only: Optional[str] = None) -> Selection:
+    """Open every path; keep finished runs with test predictions (of config `only`, if given)."""
+    members, skipped = [], []
+    for path in map(Path, paths):
+        why = unusable(path)
+        if why is None:
+            summary = runs.read_summary(path)
+            if only and summary.get("name") != only:
+                why = f"config {summary.get('name')}, not {only}"
+        if why:
+            skipped.append((path, why))
+            continue
+        try:
+            probabilities = np.load(path / runs.PREDICTIONS)
+        except (OSError, ValueError) as e:
+            skipped.append((path, f"unreadable {runs.PREDICTIONS} ({e})"))
+            continue
+        members.append(Member(path, summary, probabilities))
+    return Selection(members, skipped)
+
+
+def unusable(path: Path) -> Optional[str]:
+    """Why a path cannot be an ensemble member, or None."""
+    if not path.is_dir():
+        return "not a directory"
+    if (path / ENSEMBLE_FILE).exists():
+        return "an ensemble's output, not a run"
+    if not runs.is_run_dir(path):
+        return f"not a run directory (no {runs.SUMMARY})"
+    try:
+        summary = runs.read_summary(path)
+    except NnbookError as e:
+        return str(e)
+    if summary.get("status") not in runs.FINISHED:
+        return f"unfinished (status {summary.get('status')}, {summary.get('epochs_completed', 0)} epochs)"
+    if not (path / runs.PREDICTIONS).exists():
+        return f"no saved test predictions ({runs.PREDICTIONS})"
+    return None
+
+
+def check_same_test_data(members: list[Member]) -> None:
+    groups: dict[str, list[Member]] = {}
+    for m in members:
+        groups.setdefault(m.summary.get("test_sha256"), []).append(m)
+    if len(groups) > 1:
+        parts = [f"{len(ms)} on test set {str(sha)[:12]} ({ms[0].path.name}, data {ms[0].summary.get('data')})"
+                 for sha, ms in groups.items()]
+        raise NnbookError("these runs were evaluated on different test data, so their predictions cannot be "
+                          f"combined: {'; '.join(parts)}")
+    shapes = {m.probabilities.shape for m in members}
+    if len(shapes) > 1:
+        raise NnbookError(f"the runs' test predictions have different shapes {sorted(shapes)}")
+
+
+# ----------------------------------------------------------------------------- combining (pure)
+
+
+def plurality_vote(predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """predictions: (M, N) labels of M members -> (N,) the plurality label, ties
+    to the label voted first in member order (Counter.most_common's order)."""
+    m, n = predictions.shape
+    counts = np.zeros((n, n_classes), dtype=np.int64)
+    first_vote = np.full((n, n_classes), m, dtype=np.int64)  # member index of each label's first vote
+    rows = np.arange(n)
+    for k in range(m - 1, -1, -1):  # backwards, so the earliest member's index is written last
+        counts[rows, predictions[k]] += 1
+        first_vote[rows, predictions[k]] = k
+    tied = counts == counts.max(axis=1, keepdims=True)
+    return np.where(tied, first_vote, m + 1).argmin(axis=1)
+
+
+def combine(probabilities: np.ndarray, method: str = "vote") -> np.ndarray:
+    """probabilities: (M, N, 10) -> the ensemble's labels (N,)."""
+    if method == "vote":
+        return plurality_vote(probabilities.argmax(-1), probabilities.shape[-1])
+    if method == "mean":
+        return probabilities.mean(axis=0).argmax(-1)
+    raise NnbookError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+
+
+@dataclass
+class EnsembleResult:
+    method: str
+    labels: np.ndarray  # (N,) true
+    predicted: np.ndarray  # (N,) the ensemble's
+    member_accuracies: list[float]
+    disagreement: float  # fraction of images on which the members do not all agree
+    pairwise_disagreement: float  # mean over member pairs of the fraction of images they label differently
+
+    @property
+    def errors(self) -> np.ndarray:
+        return np.flatnonzero(self.predicted != self.labels)
+
+    @property
+    def accuracy(self) -> float:
+        return float((self.predicted == self.labels).mean())
+
+
+def evaluate_ensemble(probabilities: np.ndarray, labels: np.ndarray, method: str = "vote") -> EnsembleResult:
+    votes = probabilities.argmax(-1)  # (M, N)
+    m = len(votes)
+    pairs = [(votes[i] != votes[j]).mean() for i in range(m) for j in range(i + 1, m)]
+    return EnsembleResult(method, labels, combine(probabilities, method),
+                          [float((v == labels).mean()) for v in votes],
+                          float((votes != votes[0]).any(axis=0).mean()), float(np.mean(pairs)) if pairs else 0.0)
+
+
+# ----------------------------------------------------------------------------- the command
+
+
+def find_test_split(summary: dict, data_dir=None):
+    """The test images and labels a run was evaluated on, found by their fingerprint:
+    the book's mnist.pkl.gz first (the expanded set shares its test split), then the
+    run's own data file."""
+    from . import data as mnist
+
+    wanted = summary.get("test_sha256")
+    candidates = []
+    try:
+        candidates.append(mnist.find_mnist(data_dir, download=False))
+    except NnbookError:
+        pass
+    if summary.get("data"):
+        candidates.append(Path(summary["data"]))
+    for path in candidates:
+        if path.exists():
+            dataset = mnist.load_file(path)
+            if dataset.test_sha256 == wanted:
+                return dataset.test
+    raise NnbookError(f"cannot find the test data these runs were evaluated on (sha256 {str(wanted)[:12]}…); "
+                      f"looked in {', '.join(str(p) for p in candidates) or 'nothing'}")
+
+
+def default_out_dir(members: list[Member], root: Path = Path("ensembles")) -> Path:
+    """A new ensembles/<name>-<YYYYmmdd-HHMMSS>/, outside runs/ so `runs/*` stays runs only."""
+    return runs.new_run_dir(root, ensemble_name(members))
+
+
+def ensemble_name(members: list[Member]) -> str:
+    """The name `nnbook report` groups this ensemble under."""
+    names = sorted({m.summary.get("name", "run") for m in members})
+    return f"{names[0]}_ensemble" if len(names) == 1 else "ensemble"
+
+
+def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, test_images: np.ndarray) -> dict:
+    errors = result.errors
+    record = {
+        "name": ensemble_name(members),
+        "method": result.method,
+        "members": [{"path": str(m.path), "name": m.summary.get("name"), "seed": m.summary.get("seed"),
+                     "test_accuracy": acc} for m, acc in zip(members, result.member_accuracies)],
+        "test_sha256": members[0].summary.get("test_sha256"),
+        "n_test": int(len(result.labels)),
+        "accuracy": result.accuracy,
+        "n_errors": int(len(errors)),
+        "disagreement": result.disagreement,
+        "pairwise_disagreement": result.pairwise_disagreement,
+        "errors": [{"index": int(i), "label": int(result.labels[i]), "predicted": int(result.predicted[i])}
+                   for i in errors],
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    runs.atomic_text(out / ENSEMBLE_FILE, json.dumps(record, indent=1) + "\n")
+    from .plots import plot_errors
+
+    plot_errors(out / ERRORS_PNG, test_images, result.labels, result.predicted, errors)
+    return record
+
+
+def read_ensemble(path: Path) -> dict:
+    try:
+        return json.loads((Path(path) / ENSEMBLE_FILE).read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise NnbookError(f"{path}: unreadable {ENSEMBLE_FILE} ({e})") from None
+
+
+def run_ensemble(paths: list[Path], method: str = "vote", out: Optional[Path] = None, only: Optional[str] = None,
+                 data_dir=None, say=print) -> tuple[Path, dict]:
+    """`nnbook ensemble`: choose members, combine, write, and say what was done."""
+    if method not in METHODS:
+        raise NnbookError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+    selection = select_members(paths, only)
+    for path, why in selection.skipped:
+        say(f"skipped {path}: {why}")
+    members = selection.members
+    if len(members) < 2:
+        raise NnbookError(f"an ensemble needs at least 2 finished runs with test predictions; "
+                          f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}")
+    check_same_test_data(members)
+    test = find_test_split(members[0].summary, data_dir)
+    probabilities = np.stack([m.probabilities for m in members])
+    if probabilities.shape[1] != len(test):
+        raise NnbookError(f"the runs hold {probabilities.shape[1]} test predictions, the test set has {len(test)}")
+    result = evaluate_ensemble(probabilities, test.y, method)
+    out = Path(out) if out else default_out_dir(members)
+    record = write_ensemble(out, members, result, test.x)
+    names = {}
+    for m in members:
+        names[m.summary.get("name")] = names.get(m.summary.get("name"), 0) + 1
+    say(f"combined {len(members)} runs ({', '.join(f'{n} x {k}' for k, n in names.items())}) by "
+        f"{'plurality vote' if method == 'vote' else 'mean probability'}"
+        + (f"; skipped {len(selection.skipped)}" if selection.skipped else ""))
+    if len(names) > 1:
+        say(f"note: the members come from {len(names)} configs; --only NAME keeps the runs of one")
+    return out, record

@@ -1,0 +1,191 @@
+"""Ensembles, evaluation, reports, plots and the chapter runner, on short real runs."""
+
+import csv
+import io
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nnbook import ensemble, report
+from nnbook.evaluate import confusion_matrix, evaluate_run
+from nnbook.expand import expand
+
+from .conftest import nnbook, read_json, run_dirs
+
+
+@pytest.fixture(scope="session")
+def short_runs(tmp_path_factory):
+    """Three real runs of the shallow net (1,000 images, 2 epochs) and one conv run."""
+    root = tmp_path_factory.mktemp("runs")
+    shallow = nnbook("train", "configs/ch6_shallow.yaml", "--set", "train_limit=1000", "--set", "epochs=2",
+                     "--set", "monitor.training=true",
+                     "--repeats", 3, "--runs-dir", root / "shallow", "--quiet")
+    assert shallow.returncode == 0, shallow.stderr
+    conv = nnbook("train", "configs/ch6_conv_only.yaml", "--set", "train_limit=500", "--set", "epochs=1",
+                  "--runs-dir", root / "conv", "--quiet")
+    assert conv.returncode == 0, conv.stderr
+    return run_dirs(root / "shallow"), run_dirs(root / "conv")[0]
+
+
+def votes_by_counter(predictions: np.ndarray) -> np.ndarray:
+    """conv.py's rule, literally: Counter(votes).most_common(1) per image."""
+    return np.array([Counter(predictions[:, n].tolist()).most_common(1)[0][0] for n in range(predictions.shape[1])])
+
+
+def test_plurality_vote_breaks_ties_as_counter_most_common():
+    rng = np.random.default_rng(0)
+    for m in (2, 3, 4, 5):
+        predictions = rng.integers(0, 4, size=(m, 3000))  # few labels: many ties
+        assert np.array_equal(ensemble.plurality_vote(predictions), votes_by_counter(predictions))
+    assert ensemble.plurality_vote(np.array([[3], [1], [1], [3]]))[0] == 3  # tie: the first-seen wins
+    assert ensemble.plurality_vote(np.array([[3], [1], [1]]))[0] == 1
+
+
+def test_mean_method_averages_probabilities():
+    p = np.array([[[0.9, 0.1]], [[0.4, 0.6]], [[0.45, 0.55]]])  # two of three vote 1; the mean says 0
+    assert ensemble.combine(p, "vote")[0] == 1 and ensemble.combine(p, "mean")[0] == 0
+
+
+def test_ensemble_of_three_runs(short_runs, tmp_path, mnist):
+    shallow, _ = short_runs
+    out = tmp_path / "ens"
+    result = nnbook("ensemble", *shallow, "--out", out)
+    assert result.returncode == 0, result.stderr
+    record = read_json(out / "ensemble.json")
+    probabilities = np.stack([np.load(p / "test_predictions.npy") for p in shallow])
+    predicted = votes_by_counter(probabilities.argmax(-1))
+    wrong = np.flatnonzero(predicted != mnist.test.y)
+    assert record["method"] == "vote" and record["name"] == "ch6_shallow_ensemble"
+    assert record["n_errors"] == len(wrong) and record["accuracy"] == pytest.approx(1 - len(wrong) / 10000)
+    assert [e["index"] for e in record["errors"]] == wrong.tolist()
+    assert all(e["predicted"] == predicted[e["index"]] and e["label"] == mnist.test.y[e["index"]]
+               for e in record["errors"])
+    for member, path in zip(record["members"], shallow):
+        assert member["test_accuracy"] == pytest.approx(read_json(path / "summary.json")["test_accuracy"])
+    assert (out / "ensemble_errors.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"ensemble test accuracy {100 * record['accuracy']:.2f}% ({len(wrong)} errors)" in result.stdout
+    assert "members disagree on" in result.stdout
+    print(result.stdout)  # shown with -s: the closing note quotes it
+
+
+def test_ensemble_of_a_mixed_folder_skips_and_says_why(short_runs, tmp_path):
+    shallow, conv = short_runs
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    for p in shallow + [conv]:
+        shutil.copytree(p, folder / p.name)
+    unfinished = folder / "unfinished"
+    shutil.copytree(shallow[0], unfinished)
+    summary = read_json(unfinished / "summary.json")
+    (unfinished / "summary.json").write_text(json.dumps({**summary, "status": "running"}))
+    no_predictions = folder / "no_predictions"
+    shutil.copytree(shallow[1], no_predictions)
+    (no_predictions / "test_predictions.npy").unlink()
+    (folder / "notes").mkdir()
+    result = nnbook("ensemble", *sorted(folder.iterdir()), "--only", "ch6_shallow", "--out", tmp_path / "e")
+    assert result.returncode == 0, result.stderr
+    assert f"skipped {unfinished}: unfinished (status running" in result.stdout
+    assert f"skipped {no_predictions}: no saved test predictions" in result.stdout
+    assert f"skipped {folder / 'notes'}: not a run directory" in result.stdout
+    assert f"skipped {folder / conv.name}: config ch6_conv_only, not ch6_shallow" in result.stdout
+    assert "combined 3 runs (3 x ch6_shallow)" in result.stdout
+    assert len(read_json(tmp_path / "e" / "ensemble.json")["members"]) == 3
+
+
+def test_ensemble_refuses_different_test_data_and_too_few_runs(short_runs, tmp_path):
+    shallow, _ = short_runs
+    other = tmp_path / "other"
+    shutil.copytree(shallow[0], other)
+    summary = read_json(other / "summary.json")
+    (other / "summary.json").write_text(json.dumps({**summary, "test_sha256": "0" * 64}))
+    mixed = nnbook("ensemble", shallow[1], shallow[2], other, "--out", tmp_path / "e")
+    assert mixed.returncode == 1 and "different test data" in mixed.stderr and "Traceback" not in mixed.stderr
+    one = nnbook("ensemble", shallow[0], tmp_path / "nothing")
+    assert one.returncode == 1 and "at least 2 finished runs" in one.stderr
+    assert "skipped" in one.stdout
+    method = nnbook("ensemble", *shallow, "--method", "median")
+    assert method.returncode == 1 and "vote, mean" in method.stderr
+
+
+def test_evaluate_reproduces_the_runs_own_figures(short_runs):
+    shallow, _ = short_runs
+    summary = read_json(shallow[0] / "summary.json")
+    result = evaluate_run(shallow[0], "test", device="cpu")
+    # model.pt is the best-validation network: its test accuracy is the run's reported figure.
+    assert result.accuracy == pytest.approx(summary["test_accuracy"])
+    assert result.n == 10000 and result.errors == round(10000 * (1 - summary["test_accuracy"]))
+    cli = nnbook("evaluate", shallow[0], "--split", "validation")
+    assert cli.returncode == 0, cli.stderr
+    assert f"accuracy {100 * summary['best_validation_accuracy']:.2f}%" in cli.stdout
+    assert "confusion matrix" in cli.stdout
+    bad = nnbook("evaluate", shallow[0], "--split", "train")
+    assert bad.returncode == 2 and "training, validation, test" in bad.stderr
+
+
+def test_evaluate_on_another_file(short_runs, tmp_path, mnist):
+    shallow, _ = short_runs
+    path = tmp_path / "exp.pkl.gz"
+    expand(mnist, path, train_limit=50)
+    result = evaluate_run(shallow[0], "training", data=str(path), device="cpu")
+    assert result.n == 250 and result.source == str(path)
+
+
+def test_confusion_matrix_counts():
+    c = confusion_matrix(np.array([0, 0, 1, 2]), np.array([0, 1, 1, 1]), 3)
+    assert c.tolist() == [[1, 1, 0], [0, 1, 0], [0, 1, 0]]
+
+
+def test_report_groups_runs_and_sets_them_beside_the_book(short_runs, tmp_path):
+    shallow, conv = short_runs
+    summaries = [read_json(p / "summary.json") for p in shallow]
+    best = max(summaries, key=lambda s: s["best_validation_accuracy"])
+    tests = [s["test_accuracy"] for s in summaries]
+    rows = {r.name: r for r in report.collect(shallow + [conv])}
+    row = rows["ch6_shallow"]
+    assert (row.runs, row.epochs, row.book) == (3, "2", 97.80)
+    assert row.test_at_best == best["test_accuracy"]
+    assert row.test_mean == pytest.approx(np.mean(tests)) and row.test_std == pytest.approx(np.std(tests, ddof=1))
+    assert row.difference == pytest.approx(100 * best["test_accuracy"] - 97.80)
+    assert rows["ch6_conv_only"].book is None and rows["ch6_conv_only"].difference is None
+    ens = tmp_path / "ens"
+    assert nnbook("ensemble", *shallow, "--out", ens).returncode == 0
+    result = nnbook("report", shallow[0].parent, ens, "--format", "csv")
+    assert result.returncode == 0, result.stderr
+    table = {r["config"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
+    assert float(table["ch6_shallow"]["test_at_best_validation"]) == best["test_accuracy"]
+    assert table["ch6_shallow_ensemble"]["runs"] == "3"
+    markdown = nnbook("report", *shallow, "--format", "markdown")
+    assert f"| ch6_shallow | 3 | 2 | {100 * best['best_validation_accuracy']:.2f} |" in markdown.stdout
+    bad = nnbook("report", *shallow, "--format", "html")
+    assert bad.returncode == 1 and "table, markdown, csv" in bad.stderr
+
+
+def test_plot_writes_curves_and_filters(short_runs, tmp_path):
+    shallow, conv = short_runs
+    result = nnbook("plot", *shallow, conv, "--out", tmp_path)
+    assert result.returncode == 0, result.stderr
+    written = sorted(p.name for p in tmp_path.iterdir())
+    assert written == ["accuracy.png", f"filters-{conv.name}.png"]  # the shallow net has no conv layer
+    assert all((tmp_path / n).read_bytes()[:4] == b"\x89PNG" for n in written)
+
+
+def test_chapter6_quick_pass(tmp_path, mnist):
+    data_dir = tmp_path / "data"
+    expand(mnist, data_dir / "mnist_expanded.pkl.gz", train_limit=100)  # found as data: mnist_expanded
+    out = tmp_path / "chapter"
+    # The dropout net alone, 2 runs that are also the ensemble (the costly part is evaluating 20,000 images).
+    result = nnbook("chapter6", "--only", "ch6_relu_dropout", "--train-limit", 200, "--epochs-scale", 0.01,
+                    "--repeats", 1, "--ensemble-size", 2, "--out", out, "--quiet", env={"NNBOOK_DATA": str(data_dir)})
+    assert result.returncode == 0, result.stderr
+    text = (out / "chapter6.md").read_text()
+    assert "Scaled down" in text and "(1 epoch instead of 40/60), only the first 200 training images" in text
+    assert "| ch6_relu_dropout | 2 | 1 |" in text
+    assert "| ch6_relu_dropout_ensemble | 2 |" in text and "| 99.67 |" in text
+    assert (out / "ensemble" / "ensemble_errors.png").exists() and (out / "relu_dropout_filters.png").exists()
+    assert len(run_dirs(out / "runs")) == 2
+    bad = nnbook("chapter6", "--only", "ch7_nothing", "--out", tmp_path / "x")
+    assert bad.returncode == 2 and "not a chapter 6 config" in bad.stderr

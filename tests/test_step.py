@@ -1,0 +1,117 @@
+"""The hand-written training step against autograd, and K stacked members against K single runs.
+
+Both on real MNIST mini-batches. Comparisons run for a few steps only: a ReLU
+net's trajectory is chaotic over many steps (a 1e-7 nudge of its initial
+weights grows to 1e-2 in the cost within ~50 steps, under autograd alone), so
+longer runs would compare rounding, not arithmetic.
+"""
+
+import pytest
+import torch
+
+from nnbook.config import validate
+from nnbook.model import build_model
+from nnbook.step import AutogradStep, FastStep, make_step, one_hot
+from nnbook.train import l2_decay, member_generators, mini_batches, to_device, train
+
+STEPS = 12
+
+
+def config(layers, **extra):
+    return validate({"name": "t", "layers": layers, "epochs": 1, "eta": 0.1, **extra}, source="test")
+
+
+def conv(activation, filters=6):
+    return {"type": "conv_pool", "filters": filters, "kernel": 5, "pool": 2, "activation": activation}
+
+
+def fc(units, activation, p=0.0):
+    return {"type": "fc", "units": units, "activation": activation, "p_dropout": p}
+
+
+SOFTMAX = {"type": "softmax"}
+SIGMOID_OUT = fc(10, "sigmoid")
+
+CASES = {
+    # every layer type, every activation, dropout in fc and softmax, every cost, both L2 scalings,
+    # momentum (chapter 3)
+    "conv_relu+conv_relu+fc_relu+softmax L2": config(
+        [conv("relu"), conv("relu", 8), fc(30, "relu"), SOFTMAX], eta=0.03, lmbda=0.1),
+    "conv_sigmoid+fc_sigmoid+softmax": config([conv("sigmoid"), fc(20, "sigmoid"), SOFTMAX]),
+    "conv_tanh+conv_linear+softmax": config([conv("tanh"), conv("linear", 4), SOFTMAX], eta=0.03),
+    "conv+dropout fc x2+dropout softmax": config(
+        [conv("relu"), fc(40, "relu", 0.5), fc(30, "tanh", 0.25), {"type": "softmax", "p_dropout": 0.5}],
+        eta=0.03),
+    "dropout on the input images": config([fc(30, "linear", 0.2), SOFTMAX]),
+    "fc cross_entropy L2/n": config([fc(30, "sigmoid"), SIGMOID_OUT], cost="cross_entropy", init="large",
+                                    eta=0.5, lmbda=5.0, l2_scaling="train_size"),
+    "conv+fc momentum L2": config([conv("relu"), fc(30, "sigmoid"), SOFTMAX], eta=0.03, lmbda=0.1, mu=0.5),
+    "fc momentum L2/n, cross_entropy": config([fc(30, "relu"), SIGMOID_OUT], cost="cross_entropy", mu=0.9,
+                                              lmbda=5.0, l2_scaling="train_size"),
+    "fc quadratic": config([fc(30, "tanh"), fc(20, "relu"), SIGMOID_OUT], cost="quadratic", init="large",
+                           eta=0.3),  # the book's 3.0 makes 12 steps chaotic already
+}
+
+
+def trajectory(step_cls, c, seeds, etas, mnist, shuffle=False):
+    """Per-step costs (steps, K) and final parameters of STEPS steps on real images."""
+    net = build_model(c, seeds)
+    step = make_step(net, c, l2_decay(c, 50_000), fast=step_cls is FastStep)
+    step.set_eta(etas)
+    x = torch.from_numpy(mnist.training.x[:STEPS * 10])
+    t = one_hot(torch.from_numpy(mnist.training.y[:STEPS * 10]))
+    data_gens, mask_gens = member_generators(seeds, torch.device("cpu"))
+    order = torch.stack([torch.randperm(len(x), generator=g) for g in data_gens]) if shuffle else None
+    costs, cost_sum = [], torch.zeros(len(seeds))
+    for xb, tb, masks in mini_batches(net, x, t, 10, STEPS, order, mask_gens):
+        before = cost_sum.clone()
+        step(xb, tb, masks, cost_sum)
+        costs.append(cost_sum - before)
+    return torch.stack(costs), [p.detach().clone() for p in net.parameters()]
+
+
+def assert_close_params(a, b):
+    for p, q in zip(a, b):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fast_step_follows_autograd(name, mnist):
+    c = CASES[name]
+    seeds, etas = [0, 1], [c.eta, 0.5 * c.eta]  # two members, each its own learning rate
+    fast_costs, fast_params = trajectory(FastStep, c, seeds, etas, mnist)
+    ref_costs, ref_params = trajectory(AutogradStep, c, seeds, etas, mnist)
+    torch.testing.assert_close(fast_costs, ref_costs, rtol=1e-4, atol=1e-5)
+    assert_close_params(fast_params, ref_params)
+    # and training moved the weights: the comparison is not between two untouched nets
+    initial = list(build_model(c, seeds).parameters())
+    assert max((p - q).abs().max().item() for p, q in zip(fast_params, initial)) > 1e-3
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["fixed order", "reshuffled"])
+def test_stacked_members_are_their_single_runs(shuffle, mnist):
+    """Members share the mini-batch (fixed order, one grouped convolution over shared
+    images) or each take their own (reshuffled): either way member k is the run of seed k."""
+    c = CASES["conv+dropout fc x2+dropout softmax"]
+    seeds = [3, 4, 5]
+    costs, params = trajectory(FastStep, c, seeds, [c.eta] * 3, mnist, shuffle)
+    for m, seed in enumerate(seeds):
+        single_costs, single_params = trajectory(FastStep, c, [seed], [c.eta], mnist, shuffle)
+        torch.testing.assert_close(costs[:, m], single_costs[:, 0], rtol=1e-4, atol=1e-5)
+        assert_close_params([p[m] for p in params], [p[0] for p in single_params])
+
+
+def test_training_with_either_step_gives_the_same_epoch(mnist):
+    c = config([conv("relu"), fc(30, "relu", 0.5), SOFTMAX], eta=0.03, lmbda=0.1, train_limit=100)
+    data = to_device(mnist, torch.device("cpu"), c.train_limit)
+    results = []
+    for fast in (True, False):
+        reports = []
+        net = build_model(c, [0])
+        train(net, c, data, [0], reports.append, fast=fast)
+        results.append((reports[0].records[0], net.member_state(0)))
+    (fast_record, fast_state), (ref_record, ref_state) = results
+    assert fast_record.train_cost == pytest.approx(ref_record.train_cost, rel=1e-5)
+    assert fast_record.validation_accuracy == pytest.approx(ref_record.validation_accuracy, abs=2e-4)
+    for name in ref_state:
+        torch.testing.assert_close(fast_state[name], ref_state[name], rtol=1e-4, atol=1e-5)
