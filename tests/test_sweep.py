@@ -1,0 +1,289 @@
+"""`nnbook sweep`: the grid, point names, the plan that skips done runs, the grid
+table, and the local and Ray executors end to end on slices of the real MNIST."""
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nnbook.config import dump_config, load_config
+from nnbook.errors import ConfigError
+from nnbook.experiment import run_config
+from nnbook.sweep import format_value, grid_markdown, grid_results, load_sweep, plan, plot_grid
+
+from .conftest import CONFIGS, nnbook, read_json, run_dirs
+
+# A sweep small enough for a test: the shallow net, 500 images, 1 epoch, 2 points x 2 seeds.
+TINY = ["--set", "train_limit=500", "--set", "epochs=1", "--grid", "lmbda=0,1", "--repeats", "2"]
+STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
+
+
+def write_sweep(tmp_path: Path, block: str, base: str = "ch6_shallow.yaml") -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text((CONFIGS / base).read_text() + block)
+    return path
+
+
+def fake_run(runs_dir: Path, config, seed: int, status: str = "completed", test: float = 0.9,
+             stamp: str = "20260101-000000") -> Path:
+    """A run directory as `nnbook train` leaves it (config and summary), without training."""
+    path = runs_dir / f"{config.name}-{stamp}-{seed}"
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(dump_config(run_config(config, seed)))
+    (path / "summary.json").write_text(json.dumps({
+        "name": config.name, "seed": seed, "status": status, "epochs_completed": 1,
+        "best_validation_accuracy": test + 0.01, "best_epoch": 1, "test_accuracy": test}))
+    return path
+
+
+# ----------------------------------------------------------------------------- the grid (no training)
+
+
+def test_grid_is_the_product_in_order_with_dotted_keys_and_point_names(tmp_path):
+    path = write_sweep(tmp_path, "sweep:\n  lmbda: [0.0, 1e-5]\n  layers.0.units: [30, 100]\n")
+    sweep = load_sweep(path, ["epochs=2"], repeats=3)
+    assert sweep.name == "s" and sweep.keys == ["lmbda", "layers.0.units"] and sweep.n_runs == 12
+    assert [p.name for p in sweep.points] == [
+        "s@lmbda=0,layers.0.units=30", "s@lmbda=0,layers.0.units=100",
+        "s@lmbda=1e-05,layers.0.units=30", "s@lmbda=1e-05,layers.0.units=100"]
+    last = sweep.points[-1].config
+    # `1e-5` is a string to YAML 1.1; the sweep reads it as the number it means
+    assert last.lmbda == 1e-5 and last.layers[0].units == 100 and last.epochs == 2 and last.repeats == 3
+    assert sweep.points[-1].seeds == [0, 1, 2]
+
+
+def test_grid_option_replaces_or_adds_keys_and_parses_yaml_values(tmp_path):
+    path = write_sweep(tmp_path, "sweep:\n  lmbda: [0.0, 1.0]\n")
+    sweep = load_sweep(path, grid=["lmbda=0.5", "early_stopping={patience: 2},null"])
+    assert [p.values for p in sweep.points] == [{"lmbda": 0.5, "early_stopping": {"patience": 2}},
+                                                {"lmbda": 0.5, "early_stopping": None}]
+    assert sweep.points[0].config.early_stopping.patience == 2 and sweep.points[1].config.early_stopping is None
+    assert sweep.points[0].name == "s@lmbda=0.5,early_stopping=patience_2"
+    plain = load_sweep(CONFIGS / "ch6_shallow.yaml", grid=["eta=0.1,3"])
+    assert [p.name for p in plain.points] == ["ch6_shallow@eta=0.1", "ch6_shallow@eta=3"]
+
+
+@pytest.mark.parametrize("value, text", [(0.0, "0"), (1e-05, "1e-05"), (100.0, "100"), (0.1, "0.1"), (300, "300"),
+                                         (True, "true"), ("relu", "relu"), ("a/b c", "a_b_c")])
+def test_values_in_run_names_are_short_and_safe(value, text):
+    assert format_value(value) == text
+
+
+@pytest.mark.parametrize("block, grid, sets, message", [
+    ("", [], [], "no `sweep:` block and no --grid"),
+    ("sweep: [1, 2]\n", [], [], "sweep must map keys to lists"),
+    ("sweep:\n  lmbda: 0.1\n", [], [], "sweep.lmbda = 0.1: must be a list"),
+    ("sweep:\n  lmbda: []\n", [], [], "sweep.lmbda is empty"),
+    ("sweep:\n  repeats: [1, 2]\n", [], [], "'repeats' cannot be swept"),
+    ("sweep:\n  lmbdaa: [1, 2]\n", [], [], "(sweep point lmbdaa=1): unknown key 'lmbdaa' — did you mean 'lmbda'?"),
+    ("sweep:\n  lmbda: [-1, 1]\n", [], [], "(sweep point lmbda=-1): lmbda = -1"),
+    ("sweep:\n  layers.7.units: [1]\n", [], [], "sweep.layers.7.units: 'layers.7' must be a list index"),
+    ("sweep:\n  lmbda: [1, 1.0]\n", [], [], "would share the run name 's@lmbda=1'"),
+    ("sweep:\n  lmbda: [1]\n", [], ["lmbda=2"], "--set lmbda: lmbda is swept"),
+    ("", ["lmbda"], [], "--grid 'lmbda': expected KEY=V1,V2"),
+    ("", ["lmbda=[1,"], [], "not a comma-separated YAML list"),
+])
+def test_sweep_mistakes_are_one_line_config_errors(tmp_path, block, grid, sets, message):
+    with pytest.raises(ConfigError) as e:
+        load_sweep(write_sweep(tmp_path, block), sets, grid)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_train_on_a_sweep_config_points_to_nnbook_sweep():
+    with pytest.raises(ConfigError, match=r"is a sweep config .* run it with `nnbook sweep .*ch6_sweep_lmbda_relu"):
+        load_config(CONFIGS / "ch6_sweep_lmbda_relu.yaml")
+
+
+def test_shipped_sweeps_are_the_books_grids():
+    relu = load_sweep(CONFIGS / "ch6_sweep_lmbda_relu.yaml")
+    assert [p.values["lmbda"] for p in relu.points] == [0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0]
+    assert relu.n_runs == 27 and relu.points[0].config.layers[0].activation == "relu"
+    sigmoid = load_sweep(CONFIGS / "ch6_sweep_lmbda_sigmoid.yaml")
+    assert [p.values["lmbda"] for p in sigmoid.points] == [1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0]
+    assert sigmoid.points[0].config.eta == 0.1 and sigmoid.n_runs == 24
+    width = load_sweep(CONFIGS / "ch6_sweep_fc_width.yaml")
+    assert [p.config.layers[2].units for p in width.points] == [100, 300, 1000]
+    assert width.points[0].config.data == "mnist_expanded" and width.n_runs == 9
+
+
+# ----------------------------------------------------------------------------- the plan and the grid table
+
+
+def test_plan_skips_done_runs_with_the_same_experiment_only(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, "sweep:\n  lmbda: [0.0, 1.0]\n"), repeats=3)
+    runs = tmp_path / "runs"
+    a, b = sweep.points
+    fake_run(runs, a.config, 0)
+    fake_run(runs, a.config, 1, status="diverged")  # a result too: not trained again
+    fake_run(runs, a.config, 2, status="interrupted")  # not done: trained again
+    fake_run(runs, b.config, 1)
+    fake_run(runs, b.config.model_copy(update={"device": "cpu"}), 2)  # where it ran does not matter
+    fake_run(runs, b.config.model_copy(update={"epochs": 99}), 0)  # another experiment: not a match
+    (runs / "not-a-run").mkdir()
+    jobs, done = plan(sweep, runs)
+    assert sorted(done) == [(a.name, 0), (a.name, 1), (b.name, 1), (b.name, 2)]
+    assert [(j.point.name, j.seeds) for j in jobs] == [(a.name, [2]), (b.name, [0])]
+    assert jobs[0].config.seed == 2 and jobs[0].config.repeats == 1
+
+    # seeds 0 and 3 missing (1 and 2 done, repeats do not change the experiment): two batches,
+    # each batch trains consecutive seeds as one StackedNet
+    more = load_sweep(write_sweep(tmp_path, "sweep:\n  lmbda: [1.0]\n"), repeats=4)
+    jobs, _ = plan(more, runs)
+    assert [j.seeds for j in jobs] == [[0], [3]]
+
+
+def test_grid_table_and_plot_from_run_directories(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, "sweep:\n  lmbda: [0.0, 1.0e-3, 1.0]\n"), repeats=2)
+    runs = tmp_path / "runs"
+    fake_run(runs, sweep.points[0].config, 0, test=0.90)
+    fake_run(runs, sweep.points[0].config, 1, test=0.80)
+    fake_run(runs, sweep.points[1].config, 0, test=0.95)
+    results = grid_results(sweep, runs)
+    table = grid_markdown(sweep, results)
+    assert "| lmbda | runs | test (best val) | mean test | ± std | best val |" in table
+    assert "| 0 | 2/2 | 90.00% | 85.00% | 7.07 | 91.00% |" in table
+    assert "| 0.001 | 1/2 | 95.00% | 95.00% | — | 96.00% |" in table
+    assert "| 1 | 0/2 | — | — | — | — |" in table
+    png = plot_grid(sweep, results, tmp_path / "grid.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# ----------------------------------------------------------------------------- end to end on real MNIST
+
+
+def point_and_seed(run: Path) -> tuple[str, int]:
+    return STAMP.sub("", run.name), read_json(run / "summary.json")["seed"]
+
+
+def results_by_run(runs_dir: Path) -> dict:
+    """(point, seed) -> (status, metrics lines without timings): what must not depend on the executor.
+    The mean train cost is rounded to 5 digits: a Ray task or device worker runs torch with its
+    own number of threads, and float sums then differ in the last bits (accuracies do not)."""
+    out = {}
+    for run in run_dirs(runs_dir):
+        metrics = []
+        for line in (run / "metrics.jsonl").read_text().splitlines():
+            record = json.loads(line)
+            del record["seconds"]
+            record["train_cost"] = float(f"{record['train_cost']:.5g}")
+            metrics.append(record)
+        out[point_and_seed(run)] = (read_json(run / "summary.json")["status"], metrics)
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory):
+    runs = tmp_path_factory.mktemp("local")
+    result = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY, "--runs-dir", runs)
+    return runs, result
+
+
+def test_local_sweep_trains_every_point_then_a_rerun_skips_them(local_sweep):
+    runs, result = local_sweep
+    assert result.returncode == 0, result.stderr
+    assert "2 points × 2 repeats = 4 runs; 0 already done, 4 to train in 2 batches" in result.stdout
+    assert "2 runs trained together" in result.stdout  # each point's seeds as one StackedNet
+    assert sorted(point_and_seed(r) for r in run_dirs(runs)) == [
+        ("ch6_shallow@lmbda=0", 0), ("ch6_shallow@lmbda=0", 1), ("ch6_shallow@lmbda=1", 0), ("ch6_shallow@lmbda=1", 1)]
+    for run in run_dirs(runs):
+        summary = read_json(run / "summary.json")
+        resolved = yaml.safe_load((run / "config.yaml").read_text())
+        assert summary["status"] == "completed" and summary["test_accuracy"] > 0.1
+        assert resolved["name"] == summary["name"] and resolved["repeats"] == 1
+        assert resolved["lmbda"] == float(summary["name"].rsplit("=", 1)[1]) and resolved["train_limit"] == 500
+    table = (runs / "ch6_shallow.sweep.md").read_text()
+    assert re.search(r"\| 0 \| 2/2 \| \d+\.\d\d% \|", table) and re.search(r"\| 1 \| 2/2 \| \d+\.\d\d% \|", table)
+    assert (runs / "ch6_shallow.sweep.png").exists()
+
+    before = sorted(p.name for p in run_dirs(runs))
+    again = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY, "--runs-dir", runs)
+    assert again.returncode == 0, again.stderr
+    assert "4 already done, 0 to train" in again.stdout and "trained together" not in again.stdout
+    assert sorted(p.name for p in run_dirs(runs)) == before
+    assert (runs / "ch6_shallow.sweep.md").read_text() == table
+
+    dry = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY[:-1], "3", "--runs-dir", runs, "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "4 already done, 2 to train in 2 batches" in dry.stdout and "1 run (2 done)" in dry.stdout
+    assert "Dry run: nothing trained." in dry.stdout and sorted(p.name for p in run_dirs(runs)) == before
+
+
+def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path):
+    # mini_batch_size 1000 > the 500 training images: that point fails when it starts training
+    args = ["sweep", CONFIGS / "ch6_shallow.yaml", "--set", "train_limit=500", "--set", "epochs=1",
+            "--grid", "mini_batch_size=1000,10"]
+    result = nnbook(*args, "--runs-dir", tmp_path / "all")
+    assert result.returncode == 1
+    assert "✗ failed mini_batch_size=1000" in result.stdout and "larger than the 500 training images" in result.stdout
+    assert "✓ done mini_batch_size=10" in result.stdout
+    assert result.stderr.strip().startswith("error: 1 of 2 batches failed") and result.stderr.strip().count("\n") == 0
+    assert [point_and_seed(r) for r in run_dirs(tmp_path / "all")] == [("ch6_shallow@mini_batch_size=10", 0)]
+
+    fast = nnbook(*args, "--fail-fast", "--runs-dir", tmp_path / "fast")
+    assert fast.returncode == 1 and "✓ done" not in fast.stdout
+    assert not (tmp_path / "fast").exists() or run_dirs(tmp_path / "fast") == []
+
+
+def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
+    from nnbook.display import TrainDisplay
+    from nnbook.sweep import train_job
+
+    class Breaks(TrainDisplay):
+        def epoch(self, *args, **kwargs):
+            raise RuntimeError("out of memory")
+
+    config = load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=100", "epochs=2"], ["lmbda=0"], 2).points[0]
+    paths, error = train_job(config.config, tmp_path, None, Breaks(quiet=True))
+    assert error == "RuntimeError: out of memory" and len(paths) == 2
+    for path in paths:
+        assert read_json(path / "summary.json")["status"] == "failed"
+        assert read_json(path / "summary.json")["error"] == error
+    assert plan(load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=100", "epochs=2"], ["lmbda=0"], 2),
+                tmp_path)[0][0].seeds == [0, 1]  # failed runs are trained again
+
+
+def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path):
+    """The multi-GPU path of the local executor (a process per device), on two CPU 'devices'."""
+    from nnbook.display import SweepDisplay
+    from nnbook.sweep import run_local
+
+    sweep = load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=500", "epochs=1"], ["lmbda=0,1"], 2)
+    jobs, _ = plan(sweep, tmp_path)
+    outcomes = run_local(jobs, tmp_path, None, SweepDisplay(quiet=True), devices=["cpu", "cpu"])
+    assert [o.error for o in outcomes] == [None, None]
+    assert results_by_run(tmp_path) == results_by_run(local_sweep[0])
+
+
+@pytest.fixture(scope="module")
+def ray_cluster():
+    """A single-node Ray cluster with 2 CPUs, started here (a new one even if the machine runs
+    another); the CLI joins it with --address. ray.init also sets RAY_AUTH_MODE in this
+    process's environment, which the CLI inherits, so it sends the cluster's token."""
+    ray = pytest.importorskip("ray")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray.get_runtime_context().gcs_address
+    ray.shutdown()
+
+
+def test_ray_sweep_matches_the_local_one_and_resumes(ray_cluster, local_sweep, tmp_path):
+    local_runs, _ = local_sweep
+    result = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY, "--executor", "ray", "--address", ray_cluster,
+                    "--runs-dir", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "Ray cluster: 2 CPUs, 0 GPUs" in result.stdout and "up to 2 at once" in result.stdout
+    assert result.stdout.count("✓ done") == 2 and "failed 0 · queued 0" in result.stdout
+    # the same runs, statuses and (on the CPU, same seeds) the same metrics as the local executor
+    assert results_by_run(tmp_path) == results_by_run(local_runs)
+    for run in run_dirs(tmp_path):
+        assert {p.name for p in run.iterdir()} >= {"config.yaml", "metrics.jsonl", "summary.json", "model.pt",
+                                                    "test_predictions.npy", "checkpoint.pt"}
+    assert (tmp_path / "ch6_shallow.sweep.md").read_text() == (local_runs / "ch6_shallow.sweep.md").read_text()
+
+    # one more seed per point: only those two runs go to the cluster
+    more = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY[:-1], "3", "--address", ray_cluster,
+                  "--runs-dir", tmp_path)
+    assert more.returncode == 0, more.stderr
+    assert "4 already done, 2 to train in 2 batches (ray executor)" in more.stdout
+    assert sorted(point_and_seed(r)[1] for r in run_dirs(tmp_path)) == [0, 0, 1, 1, 2, 2]
