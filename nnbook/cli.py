@@ -117,15 +117,16 @@ def train(
         _dry_run(cfg)
         return
     from .display import TrainDisplay
-    from .experiment import train_experiment
+    from .experiment import raise_if_diverged, train_experiment
 
-    train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir, sequential=sequential,
-                     config_source=str(config))
+    results = train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
+                               sequential=sequential, config_source=str(config))
+    raise_if_diverged(results, cfg)
 
 
 def _resume(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:
     from .display import TrainDisplay
-    from .experiment import resume_experiment
+    from .experiment import raise_if_diverged, resume_experiment
     from .resume import plan_resume
 
     plan = plan_resume(run_dir, overrides, force)
@@ -135,7 +136,7 @@ def _resume(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: b
         return
     if plan.changes:
         display.print(f"[yellow]--force: continuing with {', '.join(plan.changes)}[/]")
-    resume_experiment(plan, display, data_dir=data_dir)
+    raise_if_diverged(resume_experiment(plan, display, data_dir=data_dir), plan.config)
 
 
 def _dry_run(cfg) -> None:

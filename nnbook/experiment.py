@@ -87,7 +87,6 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
         except Interrupt as stop:  # loading the data or making a group's directories
             raise stopped_before_training(stop, runs) from None
     display.finish(results)
-    raise_if_diverged(results, config)
     return results
 
 
@@ -117,7 +116,6 @@ def resume_experiment(plan, display, data_dir: Optional[str] = None) -> list[Run
         except Interrupt as stop:  # loading the data or restoring the checkpoints
             raise stopped_before_training(stop, plan.runs) from None
     display.finish(results)
-    raise_if_diverged(results, config)
     return results
 
 
@@ -238,6 +236,8 @@ def resume_hint(runs: list[Run]) -> str:
 
 
 def raise_if_diverged(results: list[RunResult], config: Config) -> None:
+    """For `nnbook train`: a diverged run is a failure of the command (exit 1). A sweep
+    calls train_experiment too, and counts a diverged point as a result, not an error."""
     diverged = [r for r in results if r.summary["status"] == "diverged"]
     if diverged:
         where = ", ".join(f"{r.path} in epoch {r.summary.get('diverged_in_epoch', '?')}" for r in diverged)
