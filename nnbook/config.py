@@ -240,9 +240,6 @@ class Config(_Strict):
             raise ValueError("cost cross_entropy needs a sigmoid output layer (its activations must lie in (0, 1))")
         if isinstance(last, ConvPoolLayer) or last.units != N_CLASSES:
             raise ValueError(f"the output layer must have {N_CLASSES} units, one per digit")
-        if self.train_limit is not None and self.mini_batch_size > self.train_limit:
-            raise ValueError(f"mini_batch_size = {self.mini_batch_size} is larger than train_limit = "
-                             f"{self.train_limit} (the training images used); no mini-batch would be whole")
         if isinstance(self.schedule, ListSchedule) and self.schedule.etas[0] != self.eta:
             raise ValueError(f"schedule.etas[0] = {self.schedule.etas[0]} must equal eta = {self.eta} "
                              "(the list gives the eta of every epoch, epoch 1 first)")
