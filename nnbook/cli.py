@@ -67,6 +67,11 @@ def train(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the resolved config and the model, then exit without training.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors.")] = False,
+    threads: Annotated[Optional[int], typer.Option(
+        min=1, show_default=False,
+        help="CPU threads torch may use (default: one per core). Mini-batch-10 steps are tiny: when other "
+        "programs keep the cores busy, --threads 1 avoids thread contention that can slow training "
+        "many times over.")] = None,
     resume: Annotated[Optional[Path], typer.Option(
         "--resume", metavar="RUN_DIR", show_default=False,
         help="Continue an interrupted or killed run in its own directory, from its last completed epoch "
@@ -99,6 +104,10 @@ def train(
     for key, value in (("seed", seed), ("device", device), ("repeats", repeats)):
         if value is not None:
             overrides.append(f"{key}={value}")
+    if threads is not None and not dry_run:
+        import torch
+
+        torch.set_num_threads(threads)  # recorded in each run's summary.json
     if resume is not None:
         if config is not None:
             raise ConfigError(f"give either a CONFIG to train or --resume RUN_DIR, not both (the run's own "

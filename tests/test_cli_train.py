@@ -94,3 +94,11 @@ def test_data_command_finds_the_verified_book_file():
     result = nnbook("data")
     assert result.returncode == 0, result.stderr
     assert "mnist.pkl.gz" in result.stdout and "sha256 verified" in result.stdout
+
+
+def test_threads_option_is_applied_and_recorded(tmp_path):
+    result = nnbook("train", CONFIGS / "ch6_shallow.yaml", "--set", "train_limit=300", "--set", "epochs=1",
+                    "--threads", "1", "--runs-dir", tmp_path, "-q")
+    assert result.returncode == 0, result.stderr
+    (run,) = run_dirs(tmp_path)
+    assert read_json(run / "summary.json")["threads"] == 1
