@@ -49,7 +49,7 @@ class TrainDisplay:
         together = "" if k == 1 else (" one at a time" if sequential else " trained together")
         self.print(f"[bold]{config.name}[/]: {k} run{'s' if k > 1 else ''}{together} on {env['device']} "
                    f"({env['hardware']}), {n_train:,} training images, {batches:,} mini-batches of "
-                   f"{config.mini_batch_size} per epoch, {config.epochs} epoch{"s" if config.epochs != 1 else ""}")
+                   f"{config.mini_batch_size} per epoch, {config.epochs} epoch{'s' if config.epochs != 1 else ''}")
 
     def runs_created(self, paths) -> None:
         for p in paths:
