@@ -85,7 +85,7 @@ def gradient_trajectory(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_
     (one step per epoch, L2 as the weight decay c = `decay`), the norms recorded before each
     step and after the last. Returns norms[epoch][member][layer], epochs + 1 rows, row 0 at
     initialisation."""
-    from .train import sgd_update
+    from .step import sgd_update
 
     params = list(net.parameters())
     weights = {id(w) for w in net.weights()}

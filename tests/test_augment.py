@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from nnbook import augment
 from nnbook import train as train_module
 from nnbook.augment import Distortion, apply, distort, draw, gaussian_matrix, smooth
-from nnbook.config import Augment, load_config, validate
+from nnbook.config import Augment, load_config
 from nnbook.errors import ConfigError
 from nnbook.model import build_model
 from nnbook.train import accuracy, distorted_epoch, member_checkpoint, restore, to_device, train

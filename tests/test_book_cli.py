@@ -3,7 +3,6 @@ run with the training diagnostics, on real MNIST slices."""
 
 import json
 
-import pytest
 import yaml
 
 from nnbook.config import load_config

@@ -12,7 +12,8 @@ import torch
 from nnbook.config import Config
 from nnbook.diagnostics import bias_gradient_norms, evaluate, l2_penalty, mean_gradients
 from nnbook.model import COSTS, build_model
-from nnbook.train import DeviceData, l2_decay, sgd_update, train
+from nnbook.step import sgd_update
+from nnbook.train import DeviceData, l2_decay, train
 
 
 def tiny_config(**overrides) -> Config:

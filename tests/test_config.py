@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from nnbook.config import Config, apply_override, dump_config, infer_shapes, load_config
+from nnbook.config import apply_override, dump_config, infer_shapes, load_config
 from nnbook.errors import ConfigError
 
 from .conftest import CONFIGS

@@ -1,11 +1,11 @@
 """The loop's bookkeeping as pure functions, and a real short training."""
 
-import pytest
 import torch
 
-from nnbook.config import load_config
+from nnbook.config import EarlyStopping, load_config
 from nnbook.model import build_model
-from nnbook.train import Best, record_validation, should_stop_early, to_device, train
+from nnbook.schedules import stop_reason
+from nnbook.train import Best, record_validation, to_device, train
 
 from .conftest import CONFIGS
 
@@ -27,9 +27,9 @@ def test_early_stopping_after_patience_epochs_without_a_new_best():
     stops = []
     for epoch, acc in enumerate(history, 1):
         best, _ = record_validation(best, epoch, acc)
-        stops.append(should_stop_early(best, 3))
+        stops.append(stop_reason(EarlyStopping(patience=3), best.stale, history[:epoch]) is not None)
     assert stops == [False, False, False, False, True, False]
-    assert not should_stop_early(Best(stale=100), None)
+    assert stop_reason(None, 100, history) is None
 
 
 def test_training_records_the_test_accuracy_only_at_new_bests(mnist):
