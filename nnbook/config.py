@@ -216,6 +216,14 @@ class Config(_Strict):
                           "or keep the fixed order (network3)")
     augment: Optional[Augment] = Field(None, description="distort the training images afresh every epoch")
 
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        # The name starts every run directory's name: it must be one path component.
+        if "/" in value or "\\" in value or value in (".", "..") or value.startswith("-"):
+            raise ValueError("must be a plain name for a directory (no '/', '\\', leading '-', '.' or '..')")
+        return value
+
     @field_validator("device")
     @classmethod
     def _device(cls, value: str) -> str:
