@@ -29,11 +29,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nnbook import augment  # noqa: E402
-from nnbook import data as mnist  # noqa: E402
+from nnbook.data import augment  # noqa: E402
+from nnbook.data import mnist  # noqa: E402
 from nnbook.config import Augment, load_config  # noqa: E402
-from nnbook.model import build_model  # noqa: E402
-from nnbook.train import resolve_device, to_device, train  # noqa: E402
+from nnbook.nn.net import build_model  # noqa: E402
+from nnbook.training.loop import resolve_device, to_device, train  # noqa: E402
 
 EPOCH_IMAGES = 50_000
 EPOCH_STEPS = 5_000  # mini-batches of 10

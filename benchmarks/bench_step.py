@@ -36,11 +36,11 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nnbook import data as mnist  # noqa: E402
+from nnbook.data import mnist  # noqa: E402
 from nnbook.config import Config, ConvPoolLayer, infer_shapes, load_config, n_features  # noqa: E402
-from nnbook.model import StackedNet, build_model  # noqa: E402
-from nnbook.step import make_step, one_hot  # noqa: E402
-from nnbook.train import l2_decay, member_generators, mini_batches  # noqa: E402
+from nnbook.nn.net import StackedNet, build_model  # noqa: E402
+from nnbook.nn.step import make_step, one_hot  # noqa: E402
+from nnbook.training.loop import l2_decay, member_generators, mini_batches  # noqa: E402
 
 NETS = ["ch6_shallow", "ch6_dbl_conv_relu", "ch6_relu_dropout"]
 EPOCH_IMAGES = 50_000
@@ -259,7 +259,7 @@ def main() -> None:
 
 def time_distortions(x: torch.Tensor, rounds: int) -> float:
     """Median seconds to distort one member's epoch of images as beyond_ensemble.yaml does."""
-    from nnbook import augment
+    from nnbook.data import augment
 
     spec = load_config(ROOT / "configs" / "beyond_ensemble.yaml").augment
     gen = augment.generators([0], x.device)[0]

@@ -1,3 +1,3 @@
-from .cli import main
+from nnbook.cli import main
 
 main()

@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from .errors import NnbookError
+from nnbook.errors import NnbookError
 
 app = typer.Typer(
     name="nnbook",
@@ -97,8 +97,8 @@ def train(
 
     Ctrl-C (or SIGTERM) stops a run cleanly, keeping every completed epoch; a second Ctrl-C stops at once.
     """
-    from .config import load_config
-    from .errors import ConfigError
+    from nnbook.config import load_config
+    from nnbook.errors import ConfigError
 
     overrides = list(set_ or [])
     for key, value in (("seed", seed), ("device", device), ("repeats", repeats)):
@@ -125,8 +125,8 @@ def train(
     if dry_run:
         _dry_run(cfg)
         return
-    from .display import TrainDisplay
-    from .experiment import raise_if_diverged, train_experiment
+    from nnbook.ui.display import TrainDisplay
+    from nnbook.runs.experiment import raise_if_diverged, train_experiment
 
     results = train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
                                sequential=sequential, config_source=str(config))
@@ -134,9 +134,9 @@ def train(
 
 
 def _resume(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:
-    from .display import TrainDisplay
-    from .experiment import raise_if_diverged, resume_experiment
-    from .resume import plan_resume
+    from nnbook.ui.display import TrainDisplay
+    from nnbook.runs.experiment import raise_if_diverged, resume_experiment
+    from nnbook.runs.resume import plan_resume
 
     plan = plan_resume(run_dir, overrides, force)
     display = TrainDisplay(quiet=quiet)
@@ -152,8 +152,8 @@ def _dry_run(cfg) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from .config import dump_config
-    from .model import StackedNet, describe
+    from nnbook.config import dump_config
+    from nnbook.nn.net import StackedNet, describe
 
     console = Console(highlight=False)
     console.print("[bold]Resolved config[/]")
@@ -199,15 +199,15 @@ def gradients(
 
         nnbook gradients configs/ch5_784_30_30_30_10.yaml
     """
-    from .config import load_config
+    from nnbook.config import load_config
 
     overrides = list(set_ or [])
     for key, value in (("seed", seed), ("device", device)):
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_config(config, overrides)
-    from .display import show_gradients
-    from .gradients import measure
+    from nnbook.ui.display import show_gradients
+    from nnbook.analysis.learning_speed import measure
 
     result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
     show_gradients(cfg, result, sample, epochs, modified=bool(set_))
@@ -216,7 +216,7 @@ def gradients(
 @app.command()
 def data(data_dir: DataDirOpt = None) -> None:
     """Find and verify the book's mnist.pkl.gz (downloading it if it is nowhere), and say where it is."""
-    from . import data as mnist
+    from nnbook.data import mnist
 
     path = mnist.find_mnist(data_dir)
     print(f"mnist.pkl.gz: {path} (sha256 verified)")
@@ -270,9 +270,9 @@ def sweep(
 
         nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
     """
-    from .display import SweepDisplay
-    from .errors import NnbookError
-    from .sweep import load_sweep, run_sweep
+    from nnbook.ui.display import SweepDisplay
+    from nnbook.errors import NnbookError
+    from nnbook.sweep.grid import load_sweep, run_sweep
 
     plan = load_sweep(config, list(set_ or []), list(grid or []), repeats)
     if address:
@@ -287,7 +287,7 @@ def sweep(
 
 
 def main() -> None:
-    from .interrupts import exit_at_once_on_signals
+    from nnbook.runs.interrupts import exit_at_once_on_signals
 
     try:
         _main()
@@ -298,8 +298,8 @@ def main() -> None:
 def _main() -> None:
     from rich.text import Text
 
-    from .display import error_console
-    from .interrupts import ForcedExit
+    from nnbook.ui.display import error_console
+    from nnbook.runs.interrupts import ForcedExit
 
     try:
         code = app(standalone_mode=False)
@@ -355,8 +355,8 @@ def expand_mnist(
     Written as the book's expand_mnist.py writes it (a gzip'd pickle, float32), so the book's
     programs read it too; `data: mnist_expanded` in a config finds it.
     """
-    from . import data as mnist
-    from .expand import make_expanded
+    from nnbook.data import mnist
+    from nnbook.data.expand import make_expanded
 
     target = out or mnist.output_dir(data_dir) / mnist.EXPANDED_FILE
     make_expanded(target, data_dir=data_dir, seed=seed, train_limit=train_limit, force=force)
@@ -384,8 +384,8 @@ def ensemble(
 
     Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
     """
-    from .display import pct
-    from .ensemble import run_ensemble
+    from nnbook.ui.display import pct
+    from nnbook.analysis.ensemble import run_ensemble
 
     path, record = run_ensemble(run_dirs, method, out, only, data_dir)
     width = max(len(Path(m["path"]).name) for m in record["members"])
@@ -409,7 +409,7 @@ def evaluate(
     data_dir: DataDirOpt = None,
 ) -> None:
     """The accuracy of a run's saved (best-validation) network on a data set, with the confusion matrix."""
-    from .evaluate import evaluate_run, render_confusion
+    from nnbook.analysis.evaluate import evaluate_run, render_confusion
 
     result = evaluate_run(run_dir, split, data, data_dir, device)
     print(f"{run_dir}: {split} split of {result.source}")
@@ -427,9 +427,9 @@ def report(
     """Runs grouped by config: best validation, test at best validation (best of runs, mean ± std),
     time per epoch, and the book's figure with the difference. Ensemble directories become rows too.
     """
-    from .report import collect, render
+    from nnbook.analysis.report import collect, render
 
-    from .errors import ConfigError
+    from nnbook.errors import ConfigError
 
     rows = collect(run_dirs)
     if not rows:
@@ -444,9 +444,9 @@ def plot(
 ) -> None:
     """Write PNGs: validation (and training, where recorded) accuracy per epoch of all the runs on one
     figure (accuracy.png), and each conv run's first-layer filters (filters-RUN.png)."""
-    from .plots import plot_runs
-    from .report import expand_paths
-    from .runs import is_run_dir
+    from nnbook.analysis.plots import plot_runs
+    from nnbook.analysis.report import expand_paths
+    from nnbook.runs.directory import is_run_dir
 
     paths = [p for p in expand_paths(run_dirs) if is_run_dir(p)]
     if not paths:
@@ -482,7 +482,7 @@ def chapter6(
     import shlex
     import time as _time
 
-    from .chapter import run_chapter6
+    from nnbook.analysis.chapter6 import run_chapter6
 
     target = out or Path("chapters") / f"chapter6-{_time.strftime('%Y%m%d-%H%M%S')}"
     run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
@@ -509,8 +509,8 @@ def augment_preview(
 
         nnbook augment-preview configs/beyond_ensemble.yaml --out grid.png
     """
-    from .config import load_config
-    from .errors import ConfigError
+    from nnbook.config import load_config
+    from nnbook.errors import ConfigError
 
     cfg = load_config(config, list(set_ or []))
     if cfg.augment is None or not cfg.augment.enabled():
@@ -520,8 +520,8 @@ def augment_preview(
         raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
     import torch
 
-    from . import augment
-    from . import data as mnist
+    from nnbook.data import augment
+    from nnbook.data import mnist
 
     dataset = mnist.load(cfg.data, data_dir, source=str(config))
     x = torch.from_numpy(dataset.training.x[:images])

@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from .errors import ConfigError
+from nnbook.errors import ConfigError
 
 IMAGE_SIDE = 28  # MNIST images are 28x28, one channel
 N_CLASSES = 10

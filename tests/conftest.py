@@ -43,6 +43,6 @@ def private_cache(tmp_path_factory):
 @pytest.fixture(scope="session")
 def mnist():
     """The real data set, loaded once per test session."""
-    from nnbook import data
+    from nnbook.data import mnist as data
 
     return data.load("mnist")

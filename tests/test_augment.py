@@ -7,13 +7,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nnbook import augment
-from nnbook import train as train_module
-from nnbook.augment import Distortion, apply, distort, draw, gaussian_matrix, smooth
+from nnbook.data import augment
+from nnbook.training import loop as train_module
+from nnbook.data.augment import Distortion, apply, distort, draw, gaussian_matrix, smooth
 from nnbook.config import Augment, load_config
 from nnbook.errors import ConfigError
-from nnbook.model import build_model
-from nnbook.train import accuracy, distorted_epoch, member_checkpoint, restore, to_device, train
+from nnbook.nn.net import build_model
+from nnbook.training.loop import accuracy, distorted_epoch, member_checkpoint, restore, to_device, train
 
 from .conftest import CONFIGS, nnbook
 

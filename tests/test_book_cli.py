@@ -6,7 +6,7 @@ import json
 import yaml
 
 from nnbook.config import load_config
-from nnbook.figures import FIGURES, GRADIENT_NORMS
+from nnbook.analysis.book import FIGURES, GRADIENT_NORMS
 
 from .conftest import CONFIGS, nnbook, read_json, run_dirs
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from nnbook.config import Config
-from nnbook.diagnostics import bias_gradient_norms, evaluate, l2_penalty, mean_gradients
-from nnbook.model import COSTS, build_model
-from nnbook.step import sgd_update
-from nnbook.train import DeviceData, l2_decay, train
+from nnbook.nn.measure import bias_gradient_norms, evaluate, l2_penalty, mean_gradients
+from nnbook.nn.net import COSTS, build_model
+from nnbook.nn.step import sgd_update
+from nnbook.training.loop import DeviceData, l2_decay, train
 
 
 def tiny_config(**overrides) -> Config:

@@ -9,9 +9,10 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from nnbook import ensemble, report
-from nnbook.evaluate import confusion_matrix, evaluate_run
-from nnbook.expand import expand
+from nnbook.analysis import ensemble
+from nnbook.analysis import report
+from nnbook.analysis.evaluate import confusion_matrix, evaluate_run
+from nnbook.data.expand import expand
 
 from .conftest import nnbook, read_json, run_dirs
 

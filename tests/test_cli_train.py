@@ -32,7 +32,7 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     predictions = np.load(run / "test_predictions.npy")
     assert predictions.shape == (10000, 10) and predictions.dtype == np.float32
     assert np.allclose(predictions.sum(1), 1, atol=1e-4)
-    from nnbook import data
+    from nnbook.data import mnist as data
 
     test = data.load("mnist").test
     assert (predictions.argmax(1) == test.y).mean() == summary["test_accuracy"]

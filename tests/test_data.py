@@ -6,7 +6,7 @@ import pickle
 import numpy as np
 import pytest
 
-from nnbook import data
+from nnbook.data import mnist as data
 from nnbook.errors import ConfigError, NnbookError
 
 

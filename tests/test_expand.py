@@ -9,7 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from nnbook import data, expand
+from nnbook.data import mnist as data
+from nnbook.data import expand
 
 from .conftest import nnbook
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from nnbook.errors import NnbookError
-from nnbook.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
-from nnbook.resume import common_epoch, config_changes
-from nnbook.runs import Run, atomic_text, atomic_write, check_runs_dir
+from nnbook.runs.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
+from nnbook.runs.resume import common_epoch, config_changes
+from nnbook.runs.directory import Run, atomic_text, atomic_write, check_runs_dir
 
 
 def test_first_signal_interrupts_second_forces_exit():

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from nnbook.config import load_config, validate
-from nnbook.model import build_model, cross_entropy, log_likelihood, quadratic
-from nnbook.train import l2_decay
+from nnbook.nn.net import build_model, cross_entropy, log_likelihood, quadratic
+from nnbook.training.loop import l2_decay
 
 from .conftest import CONFIGS
 

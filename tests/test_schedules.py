@@ -5,7 +5,7 @@ import pytest
 from nnbook.config import (EarlyStopping, GeometricSchedule, HalvingSchedule, ListSchedule, StepSchedule)
 from pathlib import Path
 
-from nnbook.schedules import eta_at, halve_on_plateau, min_improvement, no_improvement, stop_reason
+from nnbook.training.schedules import eta_at, halve_on_plateau, min_improvement, no_improvement, stop_reason
 
 CH3 = Path(__file__).resolve().parents[1] / "configs" / "ch3_784_30_10_xent.yaml"
 

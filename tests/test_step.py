@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from nnbook.config import validate
-from nnbook.model import build_model
-from nnbook.step import AutogradStep, FastStep, make_step, one_hot
-from nnbook.train import l2_decay, member_generators, mini_batches, to_device, train
+from nnbook.nn.net import build_model
+from nnbook.nn.step import AutogradStep, FastStep, make_step, one_hot
+from nnbook.training.loop import l2_decay, member_generators, mini_batches, to_device, train
 
 STEPS = 12
 

@@ -10,8 +10,8 @@ import yaml
 
 from nnbook.config import dump_config, load_config
 from nnbook.errors import ConfigError
-from nnbook.experiment import run_config
-from nnbook.sweep import format_value, grid_markdown, grid_results, load_sweep, plan, plot_grid
+from nnbook.runs.experiment import run_config
+from nnbook.sweep.grid import format_value, grid_markdown, grid_results, load_sweep, plan, plot_grid
 
 from .conftest import CONFIGS, nnbook, read_json, run_dirs
 
@@ -227,8 +227,8 @@ def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path):
 
 
 def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
-    from nnbook.display import TrainDisplay
-    from nnbook.sweep import train_job
+    from nnbook.ui.display import TrainDisplay
+    from nnbook.sweep.grid import train_job
 
     class Breaks(TrainDisplay):
         def epoch(self, *args, **kwargs):
@@ -246,8 +246,8 @@ def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
 
 def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path):
     """The multi-GPU path of the local executor (a process per device), on two CPU 'devices'."""
-    from nnbook.display import SweepDisplay
-    from nnbook.sweep import run_local
+    from nnbook.ui.display import SweepDisplay
+    from nnbook.sweep.grid import run_local
 
     sweep = load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=500", "epochs=1"], ["lmbda=0,1"], 2)
     jobs, _ = plan(sweep, tmp_path)

@@ -3,9 +3,9 @@
 import torch
 
 from nnbook.config import EarlyStopping, load_config
-from nnbook.model import build_model
-from nnbook.schedules import stop_reason
-from nnbook.train import Best, record_validation, to_device, train
+from nnbook.nn.net import build_model
+from nnbook.training.schedules import stop_reason
+from nnbook.training.loop import Best, record_validation, to_device, train
 
 from .conftest import CONFIGS
 

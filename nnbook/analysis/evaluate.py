@@ -13,8 +13,8 @@ from typing import Optional
 
 import numpy as np
 
-from . import runs
-from .errors import ConfigError, NnbookError
+from nnbook.runs import directory as runs
+from nnbook.errors import ConfigError, NnbookError
 
 SPLITS = ("training", "validation", "test")
 
@@ -43,8 +43,8 @@ def load_network(path: Path, device):
     """The run's config and its saved best-validation network (K = 1)."""
     import torch
 
-    from .config import load_config
-    from .model import StackedNet
+    from nnbook.config import load_config
+    from nnbook.nn.net import StackedNet
 
     runs.read_summary(path)  # a clear message for a path that is not a run
     if not (path / runs.MODEL).exists():
@@ -63,8 +63,8 @@ def evaluate_run(path: Path, split: str = "test", data: Optional[str] = None, da
                  device: str = "auto") -> Evaluation:
     import torch
 
-    from . import data as mnist
-    from .train import resolve_device
+    from nnbook.data import mnist
+    from nnbook.training.loop import resolve_device
 
     if split not in SPLITS:
         raise ConfigError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from .config import EarlyStopping, GeometricSchedule, HalvingSchedule, ListSchedule, StepSchedule
+from nnbook.config import EarlyStopping, GeometricSchedule, HalvingSchedule, ListSchedule, StepSchedule
 
 
 def eta_at(schedule, eta: float, epoch: int, epochs: int) -> float:

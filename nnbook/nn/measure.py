@@ -19,7 +19,7 @@ from typing import Callable, Optional
 
 import torch
 
-from .model import StackedNet
+from nnbook.nn.net import StackedNet
 
 CHUNK = 1000  # images per forward pass: bounds memory for conv nets with K members
 
@@ -85,7 +85,7 @@ def gradient_trajectory(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_
     (one step per epoch, L2 as the weight decay c = `decay`), the norms recorded before each
     step and after the last. Returns norms[epoch][member][layer], epochs + 1 rows, row 0 at
     initialisation."""
-    from .step import sgd_update
+    from nnbook.nn.step import sgd_update
 
     params = list(net.parameters())
     weights = {id(w) for w in net.weights()}

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .config import Config
-from .errors import ConfigError
-from .figures import GRADIENT_NORMS
+from nnbook.config import Config
+from nnbook.errors import ConfigError
+from nnbook.analysis.book import GRADIENT_NORMS
 
 
 @dataclass
@@ -34,10 +34,10 @@ def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Op
             data_dir: Optional[str] = None, source: str = "config", on_epoch=None) -> GradientResult:
     import torch
 
-    from . import data as mnist
-    from .diagnostics import gradient_trajectory, plot_gradient_norms
-    from .model import COSTS, build_model
-    from .train import l2_decay, resolve_device
+    from nnbook.data import mnist
+    from nnbook.nn.measure import gradient_trajectory, plot_gradient_norms
+    from nnbook.nn.net import COSTS, build_model
+    from nnbook.training.loop import l2_decay, resolve_device
 
     if len(config.layers) < 2:
         raise ConfigError(f"{source}: the network has no hidden layer, so there is no speed of learning to measure")

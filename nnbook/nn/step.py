@@ -35,8 +35,8 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .config import IMAGE_SIDE, Config
-from .model import COSTS, ConvPool, Dense, StackedNet, channels_last
+from nnbook.config import IMAGE_SIDE, Config
+from nnbook.nn.net import COSTS, ConvPool, Dense, StackedNet, channels_last
 
 aten = torch.ops.aten
 

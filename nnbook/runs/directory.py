@@ -30,7 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import ConfigError, NnbookError
+from nnbook.errors import ConfigError, NnbookError
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
@@ -256,7 +256,7 @@ def environment(device) -> dict:
     import numpy
     import torch
 
-    from . import __version__
+    from nnbook import __version__
 
     hardware = platform.processor() or platform.machine()
     if device.type == "cuda":

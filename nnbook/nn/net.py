@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import IMAGE_SIDE, Config, ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, infer_shapes, n_features
+from nnbook.config import IMAGE_SIDE, Config, ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer, infer_shapes, n_features
 
 ACTIVATIONS = {
     "sigmoid": torch.sigmoid,

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import runs
-from .errors import NnbookError
+from nnbook.runs import directory as runs
+from nnbook.errors import NnbookError
 
 SIDE = 28
 

@@ -21,11 +21,11 @@ import os
 from pathlib import Path
 from typing import Optional
 
-from .errors import ConfigError, NnbookError
-from .runs import SUMMARY, atomic_write
-from .sweep import Job, Outcome, describe_failure, stream_jobs
+from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs.directory import SUMMARY, atomic_write
+from nnbook.sweep.grid import Job, Outcome, describe_failure, stream_jobs
 
-PACKAGE_DIR = str(Path(__file__).resolve().parent)
+PACKAGE_DIR = str(Path(__file__).resolve().parents[1])  # the nnbook package
 
 
 def import_ray():
@@ -65,8 +65,8 @@ def _train_task(config, data_dir, threads: int) -> dict:
 
     import torch
 
-    from .display import TrainDisplay
-    from .sweep import train_job
+    from nnbook.ui.display import TrainDisplay
+    from nnbook.sweep.grid import train_job
 
     torch.set_num_threads(threads)  # the CPUs this task declared: tasks side by side never oversubscribe
     with tempfile.TemporaryDirectory(prefix="nnbook-sweep-") as tmp:

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from .config import Config, dump_config, load_config
-from .errors import ConfigError, NnbookError
-from .runs import CONFIG, FINISHED, Run, atomic_text, is_run_dir
+from nnbook.config import Config, dump_config, load_config
+from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs.directory import CONFIG, FINISHED, Run, atomic_text, is_run_dir
 
 # Keys that cannot change on resume, even with --force: the saved weights have
 # the old layers' shapes, and a run's seed and repeat count are what it is.
@@ -205,7 +205,7 @@ def check_same_data(plan: ResumePlan, dataset) -> None:
 
 def restore_state(net, plan: ResumePlan):
     """The TrainState to continue from (None: train from the start)."""
-    from .train import restore
+    from nnbook.training.loop import restore
 
     if not plan.saved:
         return None

@@ -34,7 +34,7 @@ from typing import Optional
 import torch
 import torch.nn.functional as F
 
-from .config import IMAGE_SIDE, Augment
+from nnbook.config import IMAGE_SIDE, Augment
 
 CHUNK = 8192  # images per batched op: the grid, field and images take ~75 MB per chunk (float32)
 TRUNCATE = 4.0  # the Gaussian kernel reaches 4 sigma each side (scipy's default)
@@ -203,7 +203,7 @@ def save_preview(mosaic: torch.Tensor, path, title: str) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from .errors import ConfigError
+    from nnbook.errors import ConfigError
 
     h, w = mosaic.shape
     inches = (max(w / 40, 4), h / 40)  # 2.5 screen pixels per image pixel at 100 dpi

@@ -39,9 +39,9 @@ from typing import Any, Callable, Optional
 import yaml
 from pydantic import ValidationError
 
-from .config import Config, apply_override, read_yaml, set_key, validate
-from .errors import ConfigError, NnbookError
-from .runs import CONFIG, FINISHED, SUMMARY, Run, is_run_dir
+from nnbook.config import Config, apply_override, read_yaml, set_key, validate
+from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs.directory import CONFIG, FINISHED, SUMMARY, Run, is_run_dir
 
 # Keys a grid may not sweep: the name is the point's, repeats are the point's runs.
 RESERVED = ("name", "repeats", "sweep")
@@ -280,7 +280,7 @@ def train_job(config: Config, runs_dir: Path, data_dir, display) -> tuple[list[P
     """Train one job's runs into `runs_dir`. A failure does not raise: its runs are
     marked `failed` with the error in summary.json, and the error is returned, so
     one bad point never stops a sweep. Ctrl-C still stops everything."""
-    from .experiment import Interrupted, train_experiment
+    from nnbook.runs.experiment import Interrupted, train_experiment
 
     recording = _RecordingDisplay(display)
     try:
@@ -302,7 +302,7 @@ def _train_job_in_process(config: Config, runs_dir: str, data_dir, device: str, 
     """A worker process of the multi-GPU local executor: one job on one device."""
     import torch
 
-    from .display import TrainDisplay
+    from nnbook.ui.display import TrainDisplay
 
     torch.set_num_threads(threads)
     return train_job(config.model_copy(update={"device": device}), Path(runs_dir), data_dir,
@@ -332,8 +332,8 @@ def run_local(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: boo
         devices = local_devices(jobs[0].point.config) if jobs else []
     if len(devices) > 1:
         return _run_on_devices(jobs, runs_dir, data_dir, display, fail_fast, devices)
-    from .display import TrainDisplay
-    from .experiment import Interrupted
+    from nnbook.ui.display import TrainDisplay
+    from nnbook.runs.experiment import Interrupted
 
     outcomes = []
     for i, job in enumerate(jobs, 1):
@@ -389,7 +389,7 @@ def stream_jobs(jobs: list[Job], capacity: Callable[[], int], submit: Callable, 
                 collect: Callable, cancel: Callable, display, fail_fast: bool) -> list[Outcome]:
     """Keep up to `capacity()` jobs in flight, report each as it finishes. Only as many
     are submitted as can run, so 'running' is true and `--fail-fast` leaves the rest unstarted."""
-    from .experiment import Interrupted
+    from nnbook.runs.experiment import Interrupted
 
     queue = list(jobs)
     running: dict[Any, Job] = {}
@@ -561,7 +561,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, display, executor: str = "local", da
     if jobs and executor == "local":
         outcomes = run_local(jobs, runs_dir, data_dir, display, fail_fast)
     elif jobs:
-        from .sweep_ray import run_ray
+        from nnbook.sweep.ray_executor import run_ray
 
         outcomes = run_ray(jobs, runs_dir, data_dir, display, fail_fast, address, cpus_per_task, gpus_per_task)
     results, table, plot = write_grid_report(sweep, runs_dir)

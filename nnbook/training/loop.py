@@ -29,13 +29,13 @@ from typing import Callable, Optional
 
 import torch
 
-from . import augment
-from .config import Config, HalvingSchedule
-from .data import Dataset
-from .errors import ConfigError
-from .model import COSTS, StackedNet
-from .schedules import eta_at, halve_on_plateau, stop_reason
-from .step import make_step, one_hot
+from nnbook.data import augment
+from nnbook.config import Config, HalvingSchedule
+from nnbook.data.mnist import Dataset
+from nnbook.errors import ConfigError
+from nnbook.nn.net import COSTS, StackedNet
+from nnbook.training.schedules import eta_at, halve_on_plateau, stop_reason
+from nnbook.nn.step import make_step, one_hot
 
 MASK_BUDGET = 4_000_000  # dropout-mask elements drawn per member per draw (~4 MB as bool)
 
@@ -304,7 +304,7 @@ def distorted_epoch(data: DeviceData, config: Config, gens: list, order: Optiona
 
 def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, cost_fn, decay: float) -> dict:
     """The diagnostics `config.monitor` asks for, per member: {EpochRecord field: [K values]}."""
-    from .diagnostics import bias_gradient_norms, evaluate, l2_penalty
+    from nnbook.nn.measure import bias_gradient_norms, evaluate, l2_penalty
 
     extra = {}
     monitor = config.monitor

@@ -23,8 +23,8 @@ from typing import Optional
 
 import numpy as np
 
-from . import runs
-from .errors import ConfigError, NnbookError
+from nnbook.runs import directory as runs
+from nnbook.errors import ConfigError, NnbookError
 
 METHODS = ("vote", "mean")
 ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"
@@ -157,7 +157,7 @@ def find_test_split(summary: dict, data_dir=None):
     """The test images and labels a run was evaluated on, found by their fingerprint:
     the book's mnist.pkl.gz first (the expanded set shares its test split), then the
     run's own data file."""
-    from . import data as mnist
+    from nnbook.data import mnist
 
     wanted = summary.get("test_sha256")
     candidates = []
@@ -205,7 +205,7 @@ def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, tes
     }
     out.mkdir(parents=True, exist_ok=True)
     runs.atomic_text(out / ENSEMBLE_FILE, json.dumps(record, indent=1) + "\n")
-    from .plots import plot_errors
+    from nnbook.analysis.plots import plot_errors
 
     plot_errors(out / ERRORS_PNG, test_images, result.labels, result.predicted, errors)
     return record

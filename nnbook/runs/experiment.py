@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .config import Config, dump_config
-from .errors import ConfigError, NnbookError
-from .interrupts import ForcedExit, Interrupt, catch_interrupts
-from .runs import Run, check_runs_dir, environment
+from nnbook.config import Config, dump_config
+from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs.interrupts import ForcedExit, Interrupt, catch_interrupts
+from nnbook.runs.directory import Run, check_runs_dir, environment
 
 
 @dataclass
@@ -56,8 +56,8 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
                      sequential: bool = False, config_source: str = "config", dataset=None) -> list[RunResult]:
     """`dataset`: an already loaded `data.Dataset` for `config.data` (the chapter 6 runner
     shares one between configs); it is left intact."""
-    from .model import build_model
-    from .train import resolve_device
+    from nnbook.nn.net import build_model
+    from nnbook.training.loop import resolve_device
 
     check_runs_dir(runs_dir)  # before minutes of data loading, not after
     device = resolve_device(config.device)
@@ -92,9 +92,9 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
 
 def resume_experiment(plan, display, data_dir: Optional[str] = None) -> list[RunResult]:
     """Continue `plan.runs` (a `resume.ResumePlan`) from `plan.epoch` completed epochs."""
-    from .model import build_model
-    from .resume import check_same_data, check_same_device, restore_state
-    from .train import resolve_device
+    from nnbook.nn.net import build_model
+    from nnbook.runs.resume import check_same_data, check_same_device, restore_state
+    from nnbook.training.loop import resolve_device
 
     config = plan.config
     device = resolve_device(config.device)
@@ -123,8 +123,8 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     """The dataset and its splits on `device`. Returns (dataset, tensors, n_train).
     A dataset loaded here has its training images dropped from host memory once
     copied; a `dataset` passed in (shared by several configs) is left intact."""
-    from . import data as mnist
-    from .train import to_device
+    from nnbook.data import mnist
+    from nnbook.training.loop import to_device
 
     shared = dataset is not None
     if not shared:
@@ -154,7 +154,7 @@ def train_group(config: Config, net, runs: list[Run], tensors, display, interrup
     """Train the members of `net` (one per run) and write each epoch to their run
     directories; from `state` and `histories` when resuming. `interrupts`: the
     installed signal handlers (interrupts.catch_interrupts)."""
-    from .train import train
+    from nnbook.training.loop import train
 
     seeds = [run.summary["seed"] for run in runs]
     histories = histories or [[] for _ in runs]

@@ -218,7 +218,7 @@ class SweepDisplay:
         todo = {}
         for job in jobs:
             todo.setdefault(job.point.name, []).extend(job.seeds)
-        from .sweep import format_value
+        from nnbook.sweep.grid import format_value
 
         for i, point in enumerate(sweep.points, 1):
             left = todo.get(point.name, [])
@@ -255,7 +255,7 @@ class SweepDisplay:
         if outcome.error:
             self.print(f"[red]✗ failed[/] {label}{where}: {outcome.error}")
         else:
-            from .runs import read_summary
+            from nnbook.runs.directory import read_summary
 
             tests = []
             for path in outcome.paths:

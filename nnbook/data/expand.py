@@ -32,8 +32,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from .data import Dataset, Split
-from .errors import NnbookError
+from nnbook.data.mnist import Dataset, Split
+from nnbook.errors import NnbookError
 
 SIDE = 28
 # The order of the copies of one image, as in expand_mnist.py: the original,
@@ -193,7 +193,7 @@ def make_expanded(target: Path, data_dir=None, seed: int = 0, train_limit: Optio
     """`nnbook expand-mnist`: reuse an existing file unless `force`, else build it with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from . import data as mnist
+    from nnbook.data import mnist
 
     target = Path(target).expanduser()
     if target.is_dir():

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .errors import ConfigError
+from nnbook.errors import ConfigError
 
 CHAPTER6 = ["ch6_shallow", "ch6_conv", "ch6_conv_only", "ch6_dbl_conv", "ch6_dbl_conv_tanh", "ch6_dbl_conv_relu",
             "ch6_expanded", "ch6_expanded_fc300", "ch6_expanded_fc1000", "ch6_expanded_2fc100",
@@ -34,14 +34,14 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
                  device: Optional[str] = None, data_dir=None, quiet: bool = False, say=print,
                  command: str = "") -> Path:
     """Train, ensemble, plot and report; returns the report's path."""
-    from . import data as mnist
-    from .config import load_config
-    from .display import TrainDisplay
-    from .ensemble import run_ensemble
-    from .experiment import train_experiment
-    from .expand import make_expanded
-    from .plots import first_conv_filters, plot_accuracy, plot_filters
-    from .report import collect, render
+    from nnbook.data import mnist
+    from nnbook.config import load_config
+    from nnbook.ui.display import TrainDisplay
+    from nnbook.analysis.ensemble import run_ensemble
+    from nnbook.runs.experiment import train_experiment
+    from nnbook.data.expand import make_expanded
+    from nnbook.analysis.plots import first_conv_filters, plot_accuracy, plot_filters
+    from nnbook.analysis.report import collect, render
 
     names = only or CHAPTER6
     unknown = [n for n in names if n not in CHAPTER6]

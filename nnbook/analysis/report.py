@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from . import runs
-from .ensemble import ENSEMBLE_FILE, read_ensemble
-from .errors import ConfigError
-from .figures import FIGURES
+from nnbook.runs import directory as runs
+from nnbook.analysis.ensemble import ENSEMBLE_FILE, read_ensemble
+from nnbook.errors import ConfigError
+from nnbook.analysis.book import FIGURES
 
 FORMATS = ("table", "markdown", "csv")
 
