@@ -125,7 +125,7 @@ def train(
     if dry_run:
         _dry_run(cfg)
         return
-    from nnbook.ui.display import TrainDisplay
+    from nnbook.ui.train_display import TrainDisplay
     from nnbook.runs.experiment import raise_if_diverged, train_experiment
 
     results = train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
@@ -134,7 +134,7 @@ def train(
 
 
 def _resume(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:
-    from nnbook.ui.display import TrainDisplay
+    from nnbook.ui.train_display import TrainDisplay
     from nnbook.runs.experiment import raise_if_diverged, resume_experiment
     from nnbook.runs.resume import plan_resume
 
@@ -206,7 +206,7 @@ def gradients(
         if value is not None:
             overrides.append(f"{key}={value}")
     cfg = load_config(config, overrides)
-    from nnbook.ui.display import show_gradients
+    from nnbook.ui.gradients_display import show_gradients
     from nnbook.analysis.learning_speed import measure
 
     result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
@@ -270,7 +270,7 @@ def sweep(
 
         nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
     """
-    from nnbook.ui.display import SweepDisplay
+    from nnbook.ui.sweep_display import SweepDisplay
     from nnbook.errors import NnbookError
     from nnbook.sweep.grid import load_sweep, run_sweep
 
@@ -287,40 +287,46 @@ def sweep(
 
 
 def main() -> None:
+    """The console entry point (`nnbook`, `python -m nnbook`)."""
     from nnbook.runs.interrupts import exit_at_once_on_signals
 
     try:
-        _main()
+        code = run()
     finally:
         exit_at_once_on_signals()  # a Ctrl-C while Python shuts down: no traceback, nothing left to save
+    sys.exit(code)
 
 
-def _main() -> None:
+def run(argv: Optional[list[str]] = None) -> int:
+    """Run the command line `argv` (default: sys.argv[1:]) and return its exit code: the
+    one place where nnbook's errors become a one-line message and an exit code. Installs
+    no signal handler beyond a training's own, so tests may call it in-process."""
     from rich.text import Text
 
-    from nnbook.ui.display import error_console
     from nnbook.runs.interrupts import ForcedExit
+    from nnbook.ui.console import error_console
 
     try:
-        code = app(standalone_mode=False)
+        code = app(args=argv, prog_name="nnbook", standalone_mode=False)
         if isinstance(code, int) and code:  # Typer turns a KeyboardInterrupt into a returned 130
             if code == 130:
                 error_console().print("[red]interrupted[/]")
-            sys.exit(code)
+            return code
+        return 0
     except NnbookError as e:
         if DEBUG["on"]:
             raise
         error_console().print(Text("error: ", style="red") + Text(str(e)))
-        sys.exit(e.exit_code)
+        return e.exit_code
     except ForcedExit as e:  # a second Ctrl-C: every file on disk is whole; say how to go on
         hint = getattr(e, "hint", None)
         error_console().print(Text("stopped at once", style="red") + Text(f" ({e} twice)" + (f"; {hint}" if hint else "")))
-        sys.exit(e.exit_code)
+        return e.exit_code
     except KeyboardInterrupt as e:  # before any run directory exists: nothing to keep
         error_console().print("[red]interrupted[/]")
-        sys.exit(getattr(e, "exit_code", 130))
-    except SystemExit:
-        raise
+        return getattr(e, "exit_code", 130)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
     except Exception as e:
         # Click's usage errors arrive here in non-standalone mode. Typer >= 0.20 ships its
         # own copy of click, so they are recognised by their base class's name.
@@ -328,9 +334,9 @@ def _main() -> None:
             if DEBUG["on"]:
                 raise
             e.show()
-            sys.exit(e.exit_code)
+            return e.exit_code
         if isinstance(e, typer.Abort):
-            sys.exit(130)
+            return 130
         raise
 
 
@@ -384,7 +390,7 @@ def ensemble(
 
     Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
     """
-    from nnbook.ui.display import pct
+    from nnbook.ui.console import pct
     from nnbook.analysis.ensemble import run_ensemble
 
     path, record = run_ensemble(run_dirs, method, out, only, data_dir)

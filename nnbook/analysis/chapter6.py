@@ -36,7 +36,7 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     """Train, ensemble, plot and report; returns the report's path."""
     from nnbook.data import mnist
     from nnbook.config import load_config
-    from nnbook.ui.display import TrainDisplay
+    from nnbook.ui.train_display import TrainDisplay
     from nnbook.analysis.ensemble import run_ensemble
     from nnbook.runs.experiment import train_experiment
     from nnbook.data.expand import make_expanded

@@ -302,7 +302,7 @@ def _train_job_in_process(config: Config, runs_dir: str, data_dir, device: str, 
     """A worker process of the multi-GPU local executor: one job on one device."""
     import torch
 
-    from nnbook.ui.display import TrainDisplay
+    from nnbook.ui.train_display import TrainDisplay
 
     torch.set_num_threads(threads)
     return train_job(config.model_copy(update={"device": device}), Path(runs_dir), data_dir,
@@ -332,7 +332,7 @@ def run_local(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: boo
         devices = local_devices(jobs[0].point.config) if jobs else []
     if len(devices) > 1:
         return _run_on_devices(jobs, runs_dir, data_dir, display, fail_fast, devices)
-    from nnbook.ui.display import TrainDisplay
+    from nnbook.ui.train_display import TrainDisplay
     from nnbook.runs.experiment import Interrupted
 
     outcomes = []

@@ -65,7 +65,7 @@ def _train_task(config, data_dir, threads: int) -> dict:
 
     import torch
 
-    from nnbook.ui.display import TrainDisplay
+    from nnbook.ui.train_display import TrainDisplay
     from nnbook.sweep.grid import train_job
 
     torch.set_num_threads(threads)  # the CPUs this task declared: tasks side by side never oversubscribe

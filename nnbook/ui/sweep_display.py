@@ -1,0 +1,114 @@
+"""What `nnbook sweep` shows: the plan, a line per finished batch of runs, and the grid.
+Never imports torch."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from nnbook.ui.console import output_console, pct
+
+
+class SweepDisplay:
+    """What `nnbook sweep` shows: the plan, a line per finished batch of runs (with a
+    live done / running / failed count when several train at once), and the grid.
+    `quiet` silences the training of each batch, never the plan, results or grid."""
+
+    def __init__(self, console: Optional[Console] = None, quiet: bool = False):
+        self.console = output_console(console)
+        self.quiet = quiet
+        self.done = self.failed = 0
+        self._bar: Optional[Progress] = None
+        self._task = None
+
+    def print(self, *args, **kwargs) -> None:
+        if all(isinstance(a, str) for a in args):
+            kwargs.setdefault("soft_wrap", True)  # one result per line, whole, for logs and grep
+        self.console.print(*args, **kwargs)
+
+    def plan(self, sweep, jobs, done: dict, executor: str) -> None:
+        todo = sum(len(j.seeds) for j in jobs)
+        repeats = {len(p.seeds) for p in sweep.points}
+        self.print(f"[bold]{sweep.name}[/]: sweep over {', '.join(sweep.keys)} — {len(sweep.points)} points × "
+                   f"{'/'.join(map(str, sorted(repeats)))} repeat{'s' if max(repeats) > 1 else ''} = {sweep.n_runs} runs; "
+                   f"{len(done)} already done, {todo} to train in {len(jobs)} batch{'es' if len(jobs) != 1 else ''}"
+                   + (f" ({executor} executor)" if jobs else ""))
+
+    def plan_table(self, sweep, jobs, done: dict) -> None:
+        table = Table(title_justify="left")
+        table.add_column("#", justify="right")
+        for key in sweep.keys:
+            table.add_column(key, justify="right")
+        table.add_column("run name")
+        table.add_column("seeds", justify="right")
+        table.add_column("to train")
+        todo = {}
+        for job in jobs:
+            todo.setdefault(job.point.name, []).extend(job.seeds)
+        from nnbook.sweep.grid import format_value
+
+        for i, point in enumerate(sweep.points, 1):
+            left = todo.get(point.name, [])
+            finished = len(point.seeds) - len(left)
+            state = f"{len(left)} run{'s' if len(left) != 1 else ''}" if left else "[green]done[/]"
+            if left and finished:
+                state += f" ({finished} done)"
+            table.add_row(str(i), *(format_value(point.values[k]) for k in sweep.keys), point.name,
+                          ",".join(map(str, point.seeds)), state)
+        self.print(table)
+
+    def job_header(self, i: int, n: int, job) -> None:
+        if not self.quiet:
+            self.print(f"\n[bold][{i}/{n}][/] {job.point.label} — seed{'s' if len(job.seeds) > 1 else ''} "
+                       f"{job.seeds_text}")
+
+    def begin_stream(self, n_jobs: int) -> None:
+        if self.console.is_terminal:
+            self._bar = Progress(TextColumn("[bold]sweep[/]"), BarColumn(), MofNCompleteColumn(),
+                                 TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
+                                 console=self.console, transient=True)
+            self._bar.start()
+            self._task = self._bar.add_task("sweep", total=n_jobs, status="")
+
+    def started(self, job) -> None:
+        if self._bar is None and not self.quiet:
+            self.print(f"[dim]started[/] {job.point.label} (seeds {job.seeds_text})")
+
+    def finished(self, outcome, running: Optional[int] = None, queued: Optional[int] = None) -> None:
+        self.done += outcome.error is None
+        self.failed += outcome.error is not None
+        where = f" [dim]on {outcome.where}[/]" if outcome.where else ""
+        label = f"{outcome.job.point.label} (seeds {outcome.job.seeds_text})"
+        if outcome.error:
+            self.print(f"[red]✗ failed[/] {label}{where}: {outcome.error}")
+        else:
+            from nnbook.runs.directory import read_summary
+
+            tests = []
+            for path in outcome.paths:
+                s = read_summary(path)
+                tests.append(s["status"] if s.get("test_accuracy") is None else pct(s["test_accuracy"]))
+            self.print(f"[green]✓ done[/] {label}{where}: test {', '.join(tests)}")
+        if running is not None:
+            status = f"done {self.done} · running {running} · failed {self.failed} · queued {queued}"
+            if self._bar is not None:
+                self._bar.update(self._task, advance=1, status=status)
+            elif not self.quiet:
+                self.print(f"[dim]{status}[/]")
+
+    def end_stream(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def grid(self, sweep, header: list[str], rows: list[list[str]]) -> None:
+        self.print(f"[bold]{sweep.name}[/]: test accuracy at the best validation epoch, per point")
+        table = Table()
+        for i, col in enumerate(header):
+            table.add_column(col, justify="right" if i != len(sweep.keys) else "left")
+        for row in rows:
+            table.add_row(*row)
+        self.print(table)

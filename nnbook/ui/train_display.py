@@ -1,0 +1,120 @@
+"""What a person at the terminal sees while nnbook trains.
+
+A rich progress bar over the mini-batches of each epoch (with live validation
+accuracy and the best so far), one line per epoch in the book's spirit, and a
+summary table at the end. When output is not a terminal (CI, logs, pipes):
+plain lines only. Never imports torch, never reads files.
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from nnbook.ui.console import output_console, pct
+
+
+class TrainDisplay:
+    def __init__(self, console: Optional[Console] = None, quiet: bool = False):
+        self.console = output_console(console)
+        self.live = self.console.is_terminal and not quiet
+        self.quiet = quiet
+        self.progress: Optional[callable] = None
+        self._bar: Optional[Progress] = None
+        self._task = None
+        self._epoch = 1
+        self._epochs = 0
+        self._status = ""
+        self._eta = None
+        self._diverged: set[int] = set()  # members whose divergence was already announced
+
+    def print(self, *args, **kwargs) -> None:
+        if not self.quiet:
+            self.console.print(*args, **kwargs)
+
+    def start(self, config, n_train: int, env: dict, k: int, sequential: bool) -> None:
+        self._epochs = config.epochs
+        self._eta = config.eta
+        batches = n_train // config.mini_batch_size
+        together = "" if k == 1 else (" one at a time" if sequential else " trained together")
+        self.print(f"[bold]{config.name}[/]: {k} run{'s' if k > 1 else ''}{together} on {env['device']} "
+                   f"({env['hardware']}), {n_train:,} training images, {batches:,} mini-batches of "
+                   f"{config.mini_batch_size} per epoch, {config.epochs} epoch{'s' if config.epochs != 1 else ''}")
+
+    def runs_created(self, paths) -> None:
+        for p in paths:
+            self.print(f"  run directory: {p}")
+
+    def begin_training(self) -> None:
+        if not self.live:
+            self.progress = None
+            return
+        self._bar = Progress(TextColumn("Epoch {task.fields[epoch]}"), BarColumn(), MofNCompleteColumn(),
+                             TextColumn("{task.fields[status]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                             console=self.console, transient=True)
+        self._bar.start()
+        self._task = self._bar.add_task("train", total=None, epoch=f"1/{self._epochs}", status="")
+        self.progress = self._advance
+
+    def _advance(self, done: int, total: int) -> None:
+        self._bar.update(self._task, completed=done, total=total, epoch=f"{self._epoch}/{self._epochs}",
+                         status=self._status)
+
+    def epoch(self, epoch: int, epochs: int, records, best, improved, status, seeds, reasons=None) -> None:
+        for m, record in enumerate(records):
+            label = f"[dim]seed {seeds[m]}[/] " if len(records) > 1 else ""
+            if record is None:
+                if status[m] == "diverged" and m not in self._diverged:
+                    self._diverged.add(m)
+                    self.print(f"{label}Epoch {epoch}: [red]diverged[/] (the cost is NaN or infinite); "
+                               f"stopping this run — try a smaller eta (--set eta={self._eta / 4:g})")
+                continue
+            line = f"{label}Epoch {record.epoch}: validation {pct(record.validation_accuracy)}"
+            if improved[m]:
+                line += f" [green](best to date)[/] — test {pct(record.test_accuracy)}"
+            if getattr(record, "train_accuracy", None) is not None:
+                line += f" [dim]— training {pct(record.train_accuracy)}, cost {record.train_eval_cost:.4f}[/]"
+            if getattr(record, "bias_gradient_norms", None):
+                line += " [dim]— ||dC/db|| " + ", ".join(f"{g:.3g}" for g in record.bias_gradient_norms) + "[/]"
+            if status[m] == "early_stopped":
+                why = (reasons or [None] * len(records))[m] or f"no new best for {epoch - best[m].epoch} epochs"
+                line += f" [yellow]— stopping early: {why}[/]"
+            self.print(line)
+        self._epoch = epoch + 1
+        shown = [b for b, s in zip(best, status) if b.epoch is not None]
+        if shown:
+            top = max(shown, key=lambda b: b.validation_accuracy)
+            self._status = f"val {pct(records[0].validation_accuracy) if records[0] else '—'} best {pct(top.validation_accuracy)}"
+
+    def end_training(self) -> None:
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar = None
+
+    def finish(self, results) -> None:
+        table = Table(title="Result (test accuracy at the best validation epoch)", title_justify="left")
+        width = max((len(r.path.name) for r in results), default=3)
+        for col in ("run", "status", "epochs", "best val", "at epoch", "test", "s/epoch"):
+            table.add_column(col, justify="left" if col in ("run", "status") else "right",
+                             min_width=width if col == "run" else None)
+        for r in results:
+            s = r.summary
+            per_epoch = s["seconds"] / s["epochs_completed"] if s["epochs_completed"] else None
+            table.add_row(r.path.name, s["status"], str(s["epochs_completed"]), pct(s["best_validation_accuracy"]),
+                          str(s["best_epoch"] or "—"), pct(s["test_accuracy"]),
+                          f"{per_epoch:.2f}" if per_epoch else "—")
+        self.print(table)
+        if results:
+            self.print(f"Run directories in {results[0].path.parent}/")
+        if len(results) > 1:
+            finished = [r.summary for r in results if r.summary["test_accuracy"] is not None]
+            if finished:
+                top = max(finished, key=lambda s: s["best_validation_accuracy"])
+                tests = [s["test_accuracy"] for s in finished]
+                mean = sum(tests) / len(tests)
+                std = (sum((t - mean) ** 2 for t in tests) / max(1, len(tests) - 1)) ** 0.5
+                self.print(f"Best of {len(finished)} runs by validation: test {pct(top['test_accuracy'])} "
+                           f"(seed {top['seed']}); mean ± std of test: {pct(mean)} ± {100 * std:.2f}")
