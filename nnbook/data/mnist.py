@@ -150,14 +150,22 @@ def download_mnist(target: Path) -> Path:
     return target
 
 
+def find_expanded(data_dir: str | Path | None = None) -> Path | None:
+    """The expanded training set in the first data directory that has it, or None."""
+    for d in data_dirs(data_dir):
+        if (d / EXPANDED_FILE).exists():
+            return d / EXPANDED_FILE
+    return None
+
+
 def resolve_data_path(data: str, data_dir: str | Path | None = None, source: str = "config") -> Path:
     """The file a config's `data:` names: mnist, mnist_expanded or a path."""
     if data == "mnist":
         return find_mnist(data_dir)
     if data == "mnist_expanded":
-        for d in data_dirs(data_dir):
-            if (d / EXPANDED_FILE).exists():
-                return d / EXPANDED_FILE
+        found = find_expanded(data_dir)
+        if found:
+            return found
         raise NnbookError(f"{source}: data: mnist_expanded, but {EXPANDED_FILE} is not in "
                           f"{output_dir(data_dir)}; make it with `nnbook expand-mnist` (a minute or two)")
     path = Path(data).expanduser()

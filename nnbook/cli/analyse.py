@@ -1,0 +1,128 @@
+"""The commands that read finished runs: `ensemble`, `evaluate`, `report`, `plot`, and
+`chapter6`, which trains a whole chapter and then reports on it."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nnbook.cli.options import DataDirOpt, DeviceOpt, RunDirsArg
+from nnbook.errors import ConfigError, NnbookError
+
+
+def ensemble(
+    run_dirs: RunDirsArg,
+    method: Annotated[str, typer.Option(help="vote: the book's plurality vote of labels (ties: the first-seen "
+                                             "label); mean: average the members' probabilities.")] = "vote",
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (default: a new ensembles/NAME-TIME/).",
+                                                show_default=False)] = None,
+    only: Annotated[Optional[str], typer.Option(help="Use only the runs of this config name.",
+                                                show_default=False)] = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Combine finished runs by the book's plurality vote, from their saved test predictions.
+
+    Skips (and says so) paths that are not finished runs with predictions; refuses runs evaluated on
+    different test data. Writes ensemble.json and ensemble_errors.png (the misclassified digits).
+
+    Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
+    """
+    from nnbook.analysis.ensemble import run_ensemble
+    from nnbook.ui.console import pct
+
+    path, record = run_ensemble(run_dirs, method, out, only, data_dir)
+    width = max(len(Path(m["path"]).name) for m in record["members"])
+    for m in record["members"]:
+        print(f"  {Path(m['path']).name:<{width}}  test {pct(m['test_accuracy'])}")
+    print(f"members disagree on {pct(record['disagreement'])} of the {record['n_test']:,} test images "
+          f"(two members, on average: {pct(record['pairwise_disagreement'])})")
+    print(f"ensemble test accuracy {pct(record['accuracy'])} ({record['n_errors']} errors)")
+    print(f"wrote {path}/ensemble.json and {path}/ensemble_errors.png")
+
+
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(help="A run directory with a saved network (model.pt).",
+                                            show_default=False)],
+    split: Annotated[str, typer.Option(help="training | validation | test of the data set.")] = "test",
+    data: Annotated[Optional[str], typer.Option(
+        help="Another data set: mnist, mnist_expanded or a file in the book's format (default: the run's own).",
+        show_default=False)] = None,
+    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    data_dir: DataDirOpt = None,
+) -> None:
+    """The accuracy of a run's saved (best-validation) network on a data set, with the confusion matrix."""
+    from nnbook.analysis.evaluate import evaluate_run, render_confusion
+
+    result = evaluate_run(run_dir, split, data, data_dir, device)
+    print(f"{run_dir}: {split} split of {result.source}")
+    print(f"accuracy {100 * result.accuracy:.2f}% ({result.n - result.errors:,} of {result.n:,} correct, "
+          f"{result.errors:,} errors)")
+    print("confusion matrix (rows: true label, columns: predicted):")
+    print(render_confusion(result.confusion))
+
+
+def report(
+    run_dirs: RunDirsArg,
+    format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | csv")] = "table",
+) -> None:
+    """Runs grouped by config: best validation, test at best validation (best of runs, mean ± std),
+    time per epoch, and the book's figure with the difference. Ensemble directories become rows too.
+    """
+    from nnbook.analysis.report import collect, render
+
+    rows = collect(run_dirs)
+    if not rows:
+        raise ConfigError(f"no runs or ensembles in {', '.join(map(str, run_dirs))}")
+    sys.stdout.write(render(rows, format))
+
+
+def plot(
+    run_dirs: RunDirsArg,
+    out: Annotated[Path, typer.Option(help="Directory for the PNGs.")] = Path("plots"),
+) -> None:
+    """Write PNGs: validation (and training, where recorded) accuracy per epoch of all the runs on one
+    figure (accuracy.png), and each conv run's first-layer filters (filters-RUN.png)."""
+    from nnbook.analysis.plots import plot_runs
+    from nnbook.analysis.report import expand_paths
+    from nnbook.runs.directory import is_run_dir
+
+    paths = [p for p in expand_paths(run_dirs) if is_run_dir(p)]
+    if not paths:
+        raise NnbookError(f"no run directories in {', '.join(map(str, run_dirs))}")
+    for path in plot_runs(paths, out):
+        print(f"wrote {path}")
+
+
+def chapter6(
+    epochs_scale: Annotated[float, typer.Option(help="Multiply every config's epochs (at least 1 each): "
+                                                     "0.05 gives 3 epochs instead of 60 for a quick CPU pass.")] = 1.0,
+    train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on the first N images only.",
+                                                       show_default=False)] = None,
+    repeats: Annotated[int, typer.Option(min=1, help="Runs per config (the book: 3).")] = 3,
+    ensemble_size: Annotated[int, typer.Option(help="relu_dropout runs in the ensemble (the book: 5).")] = 5,
+    only: Annotated[Optional[list[str]], typer.Option(help="Run only these configs (repeatable).",
+                                                      show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Output directory (default: chapters/chapter6-TIME/).",
+                                                show_default=False)] = None,
+    configs_dir: Annotated[Path, typer.Option(help="Where the ch6_*.yaml configs are.")] = Path("configs"),
+    device: DeviceOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only progress lines, not every epoch.")] = False,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Reproduce chapter 6: every config of its table with repeats, the dropout-net ensemble, plots,
+    and a markdown report beside the book's figures (chapter6.md).
+
+    The full chapter is ~13 configs x 3 runs x 60 epochs: a GPU job. For a quick look on a CPU:
+
+        nnbook chapter6 --epochs-scale 0.02 --train-limit 5000
+    """
+    from nnbook.analysis.chapter6 import run_chapter6
+
+    target = out or Path("chapters") / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
+                 quiet, command="nnbook " + shlex.join(sys.argv[1:]))

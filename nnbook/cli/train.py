@@ -1,0 +1,137 @@
+"""`nnbook train` (with --resume and --dry-run) and `nnbook gradients`: the commands that train."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nnbook.cli.options import ConfigArg, DataDirOpt, DeviceOpt, QuietOpt, RunsDirOpt, SeedOpt, SetOpt, config_overrides
+from nnbook.config import load_config
+from nnbook.errors import ConfigError
+
+
+def train(
+    config: Annotated[Optional[Path], typer.Argument(
+        help="An experiment YAML (see configs/), or a run's config.yaml.", show_default=False)] = None,
+    set_: SetOpt = None,
+    runs_dir: RunsDirOpt = Path("runs"),
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    repeats: Annotated[Optional[int], typer.Option(
+        help="Train N runs with seeds seed, seed+1, ... (overrides `repeats`).", show_default=False)] = None,
+    sequential: Annotated[bool, typer.Option(
+        "--sequential", help="Train repeats one at a time instead of together in one stacked model.")] = False,
+    data_dir: DataDirOpt = None,
+    dry_run: Annotated[bool, typer.Option(
+        "--dry-run", help="Print the resolved config and the model, then exit without training.")] = False,
+    quiet: QuietOpt = False,
+    threads: Annotated[Optional[int], typer.Option(
+        min=1, show_default=False,
+        help="CPU threads torch may use (default: one per core). Mini-batch-10 steps are tiny: when other "
+        "programs keep the cores busy, --threads 1 avoids thread contention that can slow training "
+        "many times over.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", metavar="RUN_DIR", show_default=False,
+        help="Continue an interrupted or killed run in its own directory, from its last completed epoch "
+        "(with the runs trained together with it). Give no CONFIG.")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="With --resume: continue even though --set or an edited config.yaml changes the "
+        "config (not its layers, seed or repeats).")] = False,
+) -> None:
+    """Train the network a config describes and report the test accuracy at the best validation epoch.
+
+    Each run writes a new directory RUNS_DIR/NAME-YYYYmmdd-HHMMSS/ with config.yaml, metrics.jsonl
+    (one line per epoch), summary.json, model.pt (best-validation weights) and test_predictions.npy.
+
+    Examples:
+
+        nnbook train configs/ch6_shallow.yaml --set epochs=1
+
+        nnbook train configs/ch6_dbl_conv_relu.yaml --set train_limit=1000 --set epochs=2
+
+        nnbook train configs/ch6_relu_dropout.yaml --repeats 5 --device cuda
+
+        nnbook train --resume runs/ch6_shallow-20261123-113949
+
+    Ctrl-C (or SIGTERM) stops a run cleanly, keeping every completed epoch; a second Ctrl-C stops at once.
+    """
+    overrides = config_overrides(set_, seed=seed, device=device, repeats=repeats)
+    if threads is not None and not dry_run:
+        import torch  # deferred: --help and config errors answer without loading torch
+
+        torch.set_num_threads(threads)  # recorded in each run's summary.json
+    if resume is not None:
+        if config is not None:
+            raise ConfigError(f"give either a CONFIG to train or --resume RUN_DIR, not both (the run's own "
+                              f"config is {resume / 'config.yaml'}; change it with --set ... --force)")
+        if dry_run or sequential:
+            raise ConfigError("--dry-run and --sequential do not apply to --resume")
+        resume_run(resume, overrides, force, data_dir, quiet)
+        return
+    if config is None:
+        raise ConfigError("give a CONFIG to train (e.g. nnbook train configs/ch6_shallow.yaml) "
+                          "or --resume RUN_DIR to continue a run")
+    if force:
+        raise ConfigError("--force only applies to --resume")
+    cfg = load_config(config, overrides)
+    if dry_run:
+        from nnbook.ui.dry_run import show_dry_run
+
+        show_dry_run(cfg)
+        return
+    from nnbook.runs.experiment import raise_if_diverged, train_experiment
+    from nnbook.ui.train_display import TrainDisplay
+
+    results = train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
+                               sequential=sequential, config_source=str(config))
+    raise_if_diverged(results, cfg)
+
+
+def resume_run(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:
+    from nnbook.runs.experiment import raise_if_diverged, resume_experiment
+    from nnbook.runs.resume import plan_resume
+    from nnbook.ui.train_display import TrainDisplay
+
+    plan = plan_resume(run_dir, overrides, force)
+    display = TrainDisplay(quiet=quiet)
+    if plan.finished:
+        display.print(plan.finished)
+        return
+    if plan.changes:
+        display.print(f"[yellow]--force: continuing with {', '.join(plan.changes)}[/]")
+    raise_if_diverged(resume_experiment(plan, display, data_dir=data_dir), plan.config)
+
+
+def gradients(
+    config: ConfigArg,
+    set_: SetOpt = None,
+    networks: Annotated[int, typer.Option(
+        min=1, help="Random networks measured (seeds seed, seed+1, ...); the book shows one.")] = 3,
+    sample: Annotated[int, typer.Option(min=1, help="The gradient is the mean over the first N training images.")]
+    = 1000,
+    epochs: Annotated[int, typer.Option(
+        min=0, help="Then train this many epochs of full-batch gradient descent on those images (eta, lmbda "
+        "from the config) and plot the norms per epoch; 0: initialisation only.")] = 500,
+    out: Annotated[Path, typer.Option(help="Where NAME-gradients.png and NAME-gradients.json are written.")]
+    = Path("gradients"),
+    seed: SeedOpt = None,
+    device: DeviceOpt = None,
+    data_dir: DataDirOpt = None,
+) -> None:
+    """Chapter 5's speed of learning: ||dC/db|| of each hidden layer at initialisation, then over training.
+
+    The book: [784,30,30,10] 0.07, 0.31; [784,30,30,30,10] 0.012, 0.060, 0.283; four hidden layers
+    0.003, 0.017, 0.070, 0.285 (one random network each: the pattern is what reproduces).
+
+    Example:
+
+        nnbook gradients configs/ch5_784_30_30_30_10.yaml
+    """
+    cfg = load_config(config, config_overrides(set_, seed=seed, device=device))
+    from nnbook.analysis.learning_speed import measure
+    from nnbook.ui.gradients_display import show_gradients
+
+    result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
+    show_gradients(cfg, result, sample, epochs, modified=bool(set_))

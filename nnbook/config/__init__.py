@@ -1,0 +1,18 @@
+"""The experiment config: its schema (`schema.py`) and how a YAML file becomes one (`loading.py`).
+
+One YAML file is one experiment; `load_config` turns it into a validated `Config`
+or raises `ConfigError` with one line naming the file, the key, the value and what
+would be valid. The names below are the package's public face.
+"""
+
+from nnbook.config.loading import (apply_override, dump_config, load_config, read_yaml, set_key,
+                                   validate)
+from nnbook.config.schema import (IMAGE_SIDE, LAYER_TYPES, N_CLASSES, SCHEDULE_TYPES, Augment,
+                                  Config, ConvPoolLayer, EarlyStopping, Elastic, FullyConnectedLayer,
+                                  GeometricSchedule, HalvingSchedule, Layer, ListSchedule, Monitor, Schedule,
+                                  SoftmaxLayer, StepSchedule, infer_shapes, n_features)
+
+__all__ = ["apply_override", "dump_config", "load_config", "read_yaml", "set_key", "validate",
+           "IMAGE_SIDE", "LAYER_TYPES", "N_CLASSES", "SCHEDULE_TYPES", "Augment", "Config", "ConvPoolLayer",
+           "EarlyStopping", "Elastic", "FullyConnectedLayer", "GeometricSchedule", "HalvingSchedule", "Layer",
+           "ListSchedule", "Monitor", "Schedule", "SoftmaxLayer", "StepSchedule", "infer_shapes", "n_features"]

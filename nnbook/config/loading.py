@@ -1,0 +1,173 @@
+"""Reading an experiment YAML: `--set` overrides, validation against the schema,
+and one-line errors naming the file, the key, the value and what would be valid.
+
+Never imports torch.
+"""
+
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from nnbook.config.schema import LAYER_TYPES, SCHEDULE_TYPES, Augment, Config, EarlyStopping, Elastic, Monitor
+from nnbook.errors import ConfigError
+
+
+def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+    """Read, override and validate one experiment file."""
+    path = Path(path)
+    raw = read_yaml(path)
+    if "sweep" in raw:
+        raise ConfigError(f"{path}: is a sweep config (it has a `sweep:` block); run it with `nnbook sweep {path}`")
+    raw.setdefault("name", path.stem)
+    for assignment in overrides:
+        apply_override(raw, assignment)
+    return validate(raw, source=str(path))
+
+
+def read_yaml(path: Path) -> dict:
+    if not path.exists():
+        raise ConfigError(f"{path}: no such config file")
+    if path.is_dir():
+        raise ConfigError(f"{path}: is a directory, not a config file (for a run, use {path}/config.yaml)")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        # The context is where the broken construct began, often the line to fix
+        # (an unclosed `[` is only noticed on a later line).
+        context, start = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if context and start and (not mark or start.line != mark.line):
+            problem += f" ({context} on line {start.line + 1})"
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not a text file") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping of keys (name, layers, epochs, ...), "
+                          f"got {type(raw).__name__}")
+    return raw
+
+
+def apply_override(raw: dict, assignment: str) -> None:
+    """Apply one `--set KEY=VALUE`: dotted paths reach into lists (`layers.2.units=300`);
+    the value is parsed as YAML."""
+    key, sep, text = assignment.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set {assignment!r}: expected KEY=VALUE, e.g. --set epochs=5 or --set layers.2.units=300")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"--set {assignment!r}: the value {text!r} is not valid YAML") from None
+    set_key(raw, key, value, origin=f"--set {key}")
+
+
+def set_key(raw: dict, key: str, value: Any, origin: str) -> None:
+    """Set the dotted `key` of a raw config to `value`; `origin` starts the error message."""
+    node: Any = raw
+    parts = key.split(".")
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        here = ".".join(parts[: depth + 1])
+        if isinstance(node, list):
+            if not part.lstrip("-").isdigit() or not -len(node) <= int(part) <= len(node):
+                raise ConfigError(f"{origin}: {here!r} must be a list index 0..{len(node) - 1} "
+                                  f"(or {len(node)} to append)")
+            index = int(part)
+            if index == len(node):
+                node.append(None if last else {})
+            if last:
+                node[index] = value
+            else:
+                if node[index] is None:
+                    node[index] = {}
+                node = node[index]
+        elif isinstance(node, dict):
+            if last:
+                node[part] = value
+            else:
+                if node.get(part) is None:
+                    node[part] = {}
+                node = node[part]
+        else:
+            parent = ".".join(parts[:depth])
+            raise ConfigError(f"{origin}: {parent!r} is a {type(node).__name__}, not a mapping or list")
+
+
+def validate(raw: dict, source: str) -> Config:
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as e:
+        # A misspelled key also shows up as a missing one: name the misspelling first.
+        errors = sorted(e.errors(), key=lambda err: err["type"] != "extra_forbidden")
+        message = describe_error(errors[0], raw, source)
+        if len(errors) > 1:
+            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
+        raise ConfigError(message) from None
+
+
+def describe_error(error: dict, raw: dict, source: str) -> str:
+    """One line for one pydantic error: file, key, value, what is valid."""
+    loc = [part for part in error["loc"] if not (isinstance(part, str) and _is_tag(error["loc"], part))]
+    key = ".".join(str(p) for p in loc)
+    kind = error["type"]
+    value = error.get("input")
+    if kind == "missing":
+        return f"{source}: missing required key {key!r}"
+    if kind == "extra_forbidden":
+        name = str(loc[-1])
+        valid = _valid_keys(loc[:-1], raw)
+        close = difflib.get_close_matches(name, valid, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        return f"{source}: unknown key {key!r} — {hint}(valid keys here: {', '.join(valid)})"
+    message = error["msg"].removeprefix("Value error, ")
+    if not key:  # a whole-config rule (the layer stack)
+        return f"{source}: {message}"
+    return f"{source}: {key} = {_show(value)}: {message}"
+
+
+def _is_tag(loc: tuple, part: str) -> bool:
+    """pydantic puts the union tag into the location: a layer's ('fc') after its list index,
+    a schedule's ('halving') after 'schedule'."""
+    i = loc.index(part)
+    if part in LAYER_TYPES:
+        return i > 0 and isinstance(loc[i - 1], int)
+    return part in SCHEDULE_TYPES and i > 0 and loc[i - 1] == "schedule"
+
+
+def _valid_keys(parent: list, raw: dict) -> list[str]:
+    model: type[BaseModel] = Config
+    node: Any = raw
+    for part in parent:
+        node = node[part] if isinstance(node, (dict, list)) else None
+        if isinstance(part, int):
+            tag = node.get("type") if isinstance(node, dict) else None
+            model = LAYER_TYPES.get(tag, model)
+        elif part == "early_stopping":
+            model = EarlyStopping
+        elif part == "augment":
+            model = Augment
+        elif part == "elastic" and model is Augment:
+            model = Elastic
+        elif part == "monitor":
+            model = Monitor
+        elif part == "schedule":
+            tag = node.get("type") if isinstance(node, dict) else None
+            model = SCHEDULE_TYPES.get(tag, model)
+    return list(model.model_fields)
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def dump_config(config: Config) -> str:
+    """The fully resolved config as YAML: `nnbook train <run>/config.yaml` reruns it."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, default_flow_style=None)
