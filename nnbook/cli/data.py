@@ -38,10 +38,9 @@ def expand_mnist(
     programs read it too; `data: mnist_expanded` in a config finds it.
     """
     from nnbook.data import mnist
-    from nnbook.data.expand import make_expanded
 
     target = out or mnist.output_dir(data_dir) / mnist.EXPANDED_FILE
-    make_expanded(target, data_dir=data_dir, seed=seed, train_limit=train_limit, force=force)
+    mnist.make_expanded(target, data_dir=data_dir, seed=seed, train_limit=train_limit, force=force)
 
 
 def augment_preview(

@@ -29,13 +29,35 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     return validate(raw, source=str(path))
 
 
+class DuplicateKey(Exception):
+    """A mapping names one key twice: YAML would keep the last value without a word."""
+
+
+class UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that refuses a mapping with a repeated key, naming it and both lines."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                first = seen.get(key)
+            except TypeError:  # an unhashable key: SafeLoader's own error says so
+                break
+            if first is not None:
+                raise DuplicateKey(f"key {key!r} appears twice in one mapping, on line {first + 1} and line "
+                                   f"{key_node.start_mark.line + 1}; keep one")
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path) -> dict:
     if not path.exists():
         raise ConfigError(f"{path}: no such config file")
     if path.is_dir():
         raise ConfigError(f"{path}: is a directory, not a config file (for a run, use {path}/config.yaml)")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=UniqueKeyLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -46,6 +68,8 @@ def read_yaml(path: Path) -> dict:
         if context and start and (not mark or start.line != mark.line):
             problem += f" ({context} on line {start.line + 1})"
         raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    except DuplicateKey as e:
+        raise ConfigError(f"{path}: {e}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"{path}: not a text file") from None
     if not isinstance(raw, dict):

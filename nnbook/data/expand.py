@@ -17,7 +17,7 @@ Memory: the expanded images are never held whole. The pickle opcodes are
 written by hand, so the 784 MB of training pixels stream into gzip in
 chunks of shifted images: peak memory is the source data set plus one chunk.
 
-Owns expansion and writing; loading stays in `data.py`.
+Owns expansion and writing; reading is book_format.py's, finding the files mnist.py's.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from nnbook.data.mnist import Dataset, Split
+from nnbook.data.book_format import Dataset, Split
 from nnbook.errors import NnbookError
 
 SIDE = 28
@@ -188,23 +188,21 @@ def _int(i: int) -> bytes:
     return b"J" + struct.pack("<i", i)
 
 
-def make_expanded(target: Path, data_dir=None, seed: int = 0, train_limit: Optional[int] = None,
-                  force: bool = False, say: Callable[[str], None] = print) -> Path:
-    """`nnbook expand-mnist`: reuse an existing file unless `force`, else build it with a progress bar."""
+def make_expanded(target: Path, load_source: Callable[[], Dataset], source_name: str, seed: int = 0,
+                  train_limit: Optional[int] = None, force: bool = False,
+                  say: Callable[[str], None] = print) -> Path:
+    """Reuse an existing `target` unless `force`, else build it from the data set `load_source()`
+    returns (named `source_name` in messages), with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from nnbook.data import mnist
-
-    target = Path(target).expanduser()
     if target.is_dir():
-        raise NnbookError(f"--out {target} is a directory; name a file, e.g. {target / mnist.EXPANDED_FILE}")
+        raise NnbookError(f"--out {target} is a directory; name a file, e.g. {target / 'mnist_expanded.pkl.gz'}")
     if target.exists() and not force:
         say(f"{target} already exists; reusing it (--force rebuilds it)")
         return target
-    source = mnist.find_mnist(data_dir)
-    dataset = mnist.load_file(source)
+    dataset = load_source()
     n = min(train_limit or len(dataset.training), len(dataset.training))
-    say(f"expanding {n:,} training images of {source} into {COPIES * n:,} (original + 1-pixel shifts "
+    say(f"expanding {n:,} training images of {source_name} into {COPIES * n:,} (original + 1-pixel shifts "
         f"down, up, right, left; shuffle seed {seed})")
     start = time.perf_counter()
     with Progress(TextColumn("writing"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -16,17 +16,16 @@ Returns numpy arrays; putting them on a device is the trainer's job.
 
 from __future__ import annotations
 
-import gzip
+import fcntl
 import hashlib
 import os
-import pickle
 import tempfile
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-import numpy as np
-
+from nnbook.data import expand
+from nnbook.data.book_format import Dataset, read_book_file
 from nnbook.errors import ConfigError, NnbookError
 
 MNIST_FILE = "mnist.pkl.gz"
@@ -34,25 +33,6 @@ MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416
 MNIST_BYTES = 17_051_982
 MNIST_URL = "https://raw.githubusercontent.com/mnielsen/neural-networks-and-deep-learning/master/data/mnist.pkl.gz"
 EXPANDED_FILE = "mnist_expanded.pkl.gz"
-SPLITS = ("training", "validation", "test")
-
-
-@dataclass
-class Split:
-    x: np.ndarray  # (n, 784) float32 in [0, 1)
-    y: np.ndarray  # (n,) int64
-
-    def __len__(self) -> int:
-        return len(self.y)
-
-
-@dataclass
-class Dataset:
-    training: Split
-    validation: Split
-    test: Split
-    source: str  # the file it came from
-    test_sha256: str  # fingerprint of the test split: ensembles refuse to mix test sets
 
 
 def cache_dir() -> Path:
@@ -150,6 +130,51 @@ def download_mnist(target: Path) -> Path:
     return target
 
 
+def make_expanded(target: Path, data_dir=None, seed: int = 0, train_limit: int | None = None,
+                  force: bool = False, say: Callable[[str], None] = print) -> Path:
+    """`nnbook expand-mnist`: the expanded set of the book's file, written to `target`."""
+    source = find_mnist(data_dir)
+    return expand.make_expanded(Path(target).expanduser(), lambda: load_file(source), str(source), seed,
+                                train_limit, force, say)
+
+
+def make_expanded_on_first_use(data_dir=None, say: Callable[[str], None] = print) -> Path:
+    """Make the expanded set where `data: mnist_expanded` looks first, as torchvision makes a data set on
+    first use. Two processes that need it at once make it once: the file is written under an exclusive
+    lock and renamed into place whole; the one that waited reuses it."""
+    directory = output_dir(data_dir)
+    target = directory / EXPANDED_FILE
+    way_out = ("make it elsewhere with `nnbook expand-mnist --out FILE` and name that file in the config "
+               "(data: FILE), or point --data-dir / NNBOOK_DATA at a writable directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        lock = open(directory / f".{EXPANDED_FILE}.lock", "a")
+    except OSError as e:
+        raise NnbookError(f"{EXPANDED_FILE} is not in {directory} and cannot be made there "
+                          f"({e.strerror or e}); {way_out}") from None
+    with lock:
+        waited = not _try_lock(lock)
+        if waited:
+            say(f"waiting for another nnbook process that is making {target} ...")
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        if target.exists():
+            return target
+        say(f"{EXPANDED_FILE} is not in {directory}: making it now, once (about 20 s; `nnbook expand-mnist` "
+            "makes it ahead of time)")
+        try:
+            return make_expanded(target, data_dir, say=say)
+        except NnbookError as e:
+            raise NnbookError(f"{e}; {way_out}") from None
+
+
+def _try_lock(f) -> bool:
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+
+
 def find_expanded(data_dir: str | Path | None = None) -> Path | None:
     """The expanded training set in the first data directory that has it, or None."""
     for d in data_dirs(data_dir):
@@ -163,11 +188,7 @@ def resolve_data_path(data: str, data_dir: str | Path | None = None, source: str
     if data == "mnist":
         return find_mnist(data_dir)
     if data == "mnist_expanded":
-        found = find_expanded(data_dir)
-        if found:
-            return found
-        raise NnbookError(f"{source}: data: mnist_expanded, but {EXPANDED_FILE} is not in "
-                          f"{output_dir(data_dir)}; make it with `nnbook expand-mnist` (a minute or two)")
+        return find_expanded(data_dir) or make_expanded_on_first_use(data_dir)
     path = Path(data).expanduser()
     if not path.exists():
         raise ConfigError(f"{source}: data: {data!r} is not mnist, mnist_expanded or an existing file")
@@ -178,33 +199,10 @@ def resolve_data_path(data: str, data_dir: str | Path | None = None, source: str
 
 
 def load_file(path: Path) -> Dataset:
-    """Read a file in the book's format; anything else is a one-line error, never a pickle crash."""
+    """Read a file in the book's format; the book's own mnist.pkl.gz is checksum-verified first."""
     if path.name == MNIST_FILE and path.stat().st_size == MNIST_BYTES:
         verify_mnist(path)
-    try:
-        with gzip.open(path, "rb") as f:
-            triple = pickle.load(f, encoding="latin1")
-    except (OSError, EOFError, pickle.UnpicklingError, ValueError, TypeError, AttributeError,
-            ImportError, IndexError, KeyError) as e:
-        raise NnbookError(f"{path}: not a data file in the book's format (a gzip'd pickle of "
-                          f"(training, validation, test)): {type(e).__name__}: {e}") from None
-    try:
-        training, validation, test = (_split(part, name) for part, name in zip(triple, SPLITS))
-        if len(triple) != 3:
-            raise ValueError(f"{len(triple)} parts instead of 3")
-    except (ValueError, TypeError) as e:
-        raise NnbookError(f"{path}: not a data file in the book's format: {e}") from None
-    return Dataset(training, validation, test, source=str(path),
-                   test_sha256=hashlib.sha256(test.x.tobytes() + test.y.tobytes()).hexdigest())
-
-
-def _split(part, name: str) -> Split:
-    x, y = part
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    y = np.ascontiguousarray(y, dtype=np.int64)
-    if x.ndim != 2 or x.shape[1] != 784 or y.shape != (x.shape[0],):
-        raise ValueError(f"{name} split has images {x.shape} and labels {y.shape}; expected (n, 784) and (n,)")
-    return Split(x, y)
+    return read_book_file(path)
 
 
 def load(data: str, data_dir: str | Path | None = None, source: str = "config") -> Dataset:

@@ -1,0 +1,121 @@
+"""The package's shape: layers that import only downwards, no import cycle, modules of
+a readable size. Read from the source with `ast` (every import, including those inside
+functions: an import deferred to dodge a cycle is still a cycle)."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "nnbook"
+MAX_LINES = 400
+
+# What each layer may import from nnbook (besides itself, `errors` and `config`).
+ALLOWED = {
+    "data": set(),
+    "nn": set(),
+    "training": {"nn", "data"},
+    "runs": {"training", "nn", "data"},
+    "sweep": {"runs", "training", "nn", "data"},
+    "analysis": {"runs", "training", "nn", "data"},
+    "ui": {"nn"},  # the dry run describes a model; no display reads files (runs/) or trains
+    "cli": {"ui", "runs", "sweep", "analysis", "training", "nn", "data"},
+}
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path) -> set[str]:
+    """The nnbook modules `path` imports, resolved to module names (a name imported from a
+    package that is itself a module counts as that module)."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("nnbook")}
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import (nnbook imports absolutely)"
+            target = node.module or ""
+            if not target.startswith("nnbook"):
+                continue
+            found.add(target)
+            found |= {f"{target}.{a.name}" for a in node.names}
+    return found
+
+
+def graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: {m for m in imports_of(path) if m in modules and m != name}
+            for name, path in modules.items()}
+
+
+def layer(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else ""
+
+
+def test_the_import_graph_has_no_cycle():
+    edges = graph()
+    # A package's __init__ that re-exports its own submodules is a facade, not a cycle:
+    # drop the edge from a submodule up to its own package.
+    for name in edges:
+        edges[name] = {m for m in edges[name] if not name.startswith(m + ".")}
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(edges[node]):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt):] + [nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(edges):
+        if node not in state:
+            visit(node)
+
+
+@pytest.mark.parametrize("layer_name", sorted(ALLOWED))
+def test_each_layer_imports_only_what_lies_below_it(layer_name):
+    shared = {"", "errors", "config", layer_name}
+    wrong = []
+    for module, targets in graph().items():
+        if layer(module) != layer_name:
+            continue
+        for target in targets:
+            if layer(target) not in shared | ALLOWED[layer_name]:
+                wrong.append(f"{module} imports {target}")
+    assert not wrong, wrong
+
+
+def test_nothing_below_the_command_line_imports_it():
+    wrong = [f"{m} imports {t}" for m, ts in graph().items() for t in ts
+             if layer(t) == "cli" and layer(m) != "cli" and m != "nnbook.__main__"]
+    assert not wrong, wrong
+
+
+def test_no_module_is_too_long_to_read():
+    long = {str(p.relative_to(PACKAGE)): n for p in PACKAGE.rglob("*.py")
+            if (n := len(p.read_text().splitlines())) > MAX_LINES}
+    assert not long, f"modules over {MAX_LINES} lines: {long}"
+
+
+def test_only_the_runs_layer_names_the_files_of_a_run_directory():
+    names = ("summary.json", "metrics.jsonl", "checkpoint.pt", "test_predictions.npy", "model.pt")
+    wrong = []
+    for path in PACKAGE.rglob("*.py"):
+        if layer(module_name(path)) == "runs":
+            continue
+        text = path.read_text()
+        # Docstrings may describe a run directory; code must not open its files by name.
+        code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", '"', "'")))
+        wrong += [f"{path.relative_to(PACKAGE)}: {n}" for n in names if f'"{n}"' in code or f"'{n}'" in code]
+    assert not wrong, wrong
