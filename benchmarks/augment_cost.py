@@ -33,7 +33,8 @@ from nnbook.data import augment  # noqa: E402
 from nnbook.data import mnist  # noqa: E402
 from nnbook.config import Augment, load_config  # noqa: E402
 from nnbook.nn.net import build_model  # noqa: E402
-from nnbook.training.loop import resolve_device, to_device, train  # noqa: E402
+from nnbook.training.devices import resolve_device, to_device  # noqa: E402
+from nnbook.training.loop import train  # noqa: E402
 
 EPOCH_IMAGES = 50_000
 EPOCH_STEPS = 5_000  # mini-batches of 10

@@ -36,15 +36,18 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nnbook.data import mnist  # noqa: E402
+from nnbook.data import augment, mnist  # noqa: E402
 from nnbook.config import Config, ConvPoolLayer, infer_shapes, load_config, n_features  # noqa: E402
+from nnbook.nn.activations import ACTIVATIONS  # noqa: E402
+from nnbook.nn.costs import one_hot  # noqa: E402
 from nnbook.nn.net import StackedNet, build_model  # noqa: E402
-from nnbook.nn.step import make_step, one_hot  # noqa: E402
-from nnbook.training.loop import l2_decay, member_generators, mini_batches  # noqa: E402
+from nnbook.nn.sgd import l2_decay  # noqa: E402
+from nnbook.nn.step import make_step  # noqa: E402
+from nnbook.training.batches import mini_batches  # noqa: E402
+from nnbook.training.state import member_generators  # noqa: E402
 
 NETS = ["ch6_shallow", "ch6_dbl_conv_relu", "ch6_relu_dropout"]
 EPOCH_IMAGES = 50_000
-ACTIVATIONS = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu, "linear": lambda z: z}
 
 
 # ----------------------------------------------------------------------------- the plain loop
@@ -68,14 +71,14 @@ class PlainNet(nn.Module):
         last = len(self.specs) - 1
         for i, (spec, mod) in enumerate(zip(self.specs, self.mods)):
             if isinstance(spec, ConvPoolLayer):
-                h = ACTIVATIONS[spec.activation](F.max_pool2d(mod(h), spec.pool))
+                h = ACTIVATIONS[spec.activation].fn(F.max_pool2d(mod(h), spec.pool))
                 continue
             h = h.flatten(1)
             if spec.p_dropout > 0:  # given masks (the check) or fresh ones (the timing)
                 h = h * (masks[i][0] if masks else torch.rand_like(h) < 1 - spec.p_dropout)
             h = mod(h)
             if i < last:
-                h = ACTIVATIONS[spec.activation](h)
+                h = ACTIVATIONS[spec.activation].fn(h)
         return h
 
     def load_member(self, net: StackedNet, m: int = 0) -> "PlainNet":
@@ -145,7 +148,7 @@ class Runner:
             self.opt = self.model.optimizer(config, decay)
         else:
             self.step = make_step(self.net, config, decay, fast=fast)
-        self.mask_gens = member_generators(seeds, torch.device("cpu"))[1]
+        self.mask_gens = member_generators(seeds, torch.device("cpu")).mask
         self.cost_sum = torch.zeros(len(seeds))
 
     def run(self, n: int, record: bool = False) -> list[float]:
@@ -173,7 +176,7 @@ def same_computation(config: Config, x, y, steps: int) -> tuple[float, float]:
     nb = Runner(config, [0], x, y)
     plain = PlainNet(config).load_member(nb.net)
     opt = plain.optimizer(config, l2_decay(config, EPOCH_IMAGES))
-    gens = member_generators([0], torch.device("cpu"))[1]
+    gens = member_generators([0], torch.device("cpu")).mask
     plain_costs = [plain_step(plain, opt, xb, tb.argmax(-1), masks).item()
                    for xb, tb, masks in mini_batches(nb.net, x, nb.t, config.mini_batch_size, steps, None, gens)]
     nb_costs = nb.run(steps, record=True)
@@ -259,8 +262,6 @@ def main() -> None:
 
 def time_distortions(x: torch.Tensor, rounds: int) -> float:
     """Median seconds to distort one member's epoch of images as beyond_ensemble.yaml does."""
-    from nnbook.data import augment
-
     spec = load_config(ROOT / "configs" / "beyond_ensemble.yaml").augment
     gen = augment.generators([0], x.device)[0]
     augment.distort(x[:1000], spec, gen)  # warm-up

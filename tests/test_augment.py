@@ -7,13 +7,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nnbook.data import augment
-from nnbook.training import loop as train_module
-from nnbook.data.augment import Distortion, apply, distort, draw, gaussian_matrix, smooth
 from nnbook.config import Augment, load_config
+from nnbook.data import augment
+from nnbook.data.augment import Distortion, apply, distort, draw, gaussian_matrix, smooth
 from nnbook.errors import ConfigError
 from nnbook.nn.net import build_model
-from nnbook.training.loop import accuracy, distorted_epoch, member_checkpoint, restore, to_device, train
+from nnbook.training import loop as train_module
+from nnbook.training.batches import distorted_epoch
+from nnbook.training.devices import to_device
+from nnbook.training.loop import train
+from nnbook.training.monitor import accuracy
+from nnbook.training.state import member_checkpoint, member_generators, restore
 
 from .conftest import CONFIGS, nnbook
 
@@ -315,7 +319,7 @@ def test_resume_continues_the_distortions_exactly(mnist):
         assert torch.equal(a, b), name
 
     plain = build_model(c, [0])
-    snapshot = member_checkpoint(plain, state, 0, *[[torch.Generator()]] * 2)
+    snapshot = member_checkpoint(plain, state, 0, member_generators([0], torch.device("cpu")))
     assert snapshot["augment_generator"] is None  # a run without distortions saves none
 
 

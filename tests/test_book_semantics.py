@@ -10,10 +10,12 @@ import pytest
 import torch
 
 from nnbook.config import Config
+from nnbook.nn.costs import COSTS
 from nnbook.nn.measure import bias_gradient_norms, evaluate, l2_penalty, mean_gradients
-from nnbook.nn.net import COSTS, build_model
-from nnbook.nn.step import sgd_update
-from nnbook.training.loop import DeviceData, l2_decay, train
+from nnbook.nn.net import build_model
+from nnbook.nn.sgd import SGD, l2_decay
+from nnbook.training.devices import DeviceData
+from nnbook.training.loop import train
 
 
 def tiny_config(**overrides) -> Config:
@@ -144,30 +146,34 @@ def mean_gradients_train_mode(net, data, config):
     return torch.autograd.grad(cost.sum(), list(net.parameters()))
 
 
-def test_sgd_update_plain_and_momentum_by_hand():
+def test_the_update_rule_plain_and_momentum_by_hand():
+    """The update rule (sgd.SGD, the one both steps and chapter 5's descent use), two steps by hand:
+    plain w <- (1 - eta*c) w - eta g, b <- b - eta g; momentum v <- mu v - eta (g + c w), w <- w + v."""
     eta, mu, c = 0.1, 0.9, 0.01
     w0 = torch.tensor([[[1.0, -2.0]]])  # (K=1, 1, 2)
     b0 = torch.tensor([[0.5, 0.5]])
     g1w, g1b = torch.tensor([[[0.2, 0.4]]]), torch.tensor([[1.0, -1.0]])
     g2w, g2b = torch.tensor([[[-0.1, 0.3]]]), torch.tensor([[0.5, 0.5]])
-    etas = [torch.full((1, 1, 1), eta), torch.full((1, 1), eta)]
-    shrinks = [1 - etas[0] * c, None]
 
     w, b = w0.clone(), b0.clone()
-    sgd_update([w, b], [g1w, g1b], etas, shrinks)  # plain: w <- (1 - eta*c) w - eta g
+    sgd = SGD([w, b], [w], c)
+    sgd.set_eta([eta])
+    sgd.update([g1w, g1b])
     torch.testing.assert_close(w, (1 - eta * c) * w0 - eta * g1w)
     torch.testing.assert_close(b, b0 - eta * g1b)
+    assert sgd.velocity is None
 
     w, b = w0.clone(), b0.clone()
-    velocity = [torch.zeros_like(w), torch.zeros_like(b)]
-    sgd_update([w, b], [g1w, g1b], etas, shrinks, velocity, mu)
+    sgd = SGD([w, b], [w], c, mu)  # makes its own zero velocity
+    sgd.set_eta([eta])
+    sgd.update([g1w, g1b])
     v1w, v1b = -eta * (g1w + c * w0), -eta * g1b
     w1, b1 = w0 + v1w, b0 + v1b
     torch.testing.assert_close(w, w1)
     torch.testing.assert_close(b, b1)
-    sgd_update([w, b], [g2w, g2b], etas, shrinks, velocity, mu)
+    sgd.update([g2w, g2b])
     v2w, v2b = mu * v1w - eta * (g2w + c * w1), mu * v1b - eta * g2b
-    torch.testing.assert_close(velocity[0], v2w)
+    torch.testing.assert_close(sgd.velocity[0], v2w)
     torch.testing.assert_close(w, w1 + v2w)
     torch.testing.assert_close(b, b1 + v2b)
 

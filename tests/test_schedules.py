@@ -1,10 +1,11 @@
 """Learning-rate schedules and early-stopping rules, by hand."""
 
-import pytest
-
-from nnbook.config import (EarlyStopping, GeometricSchedule, HalvingSchedule, ListSchedule, StepSchedule)
 from pathlib import Path
 
+import pytest
+
+from nnbook.config import (EarlyStopping, GeometricSchedule, HalvingSchedule, ListSchedule, StepSchedule,
+                           dump_config, load_config)
 from nnbook.training.schedules import eta_at, halve_on_plateau, min_improvement, no_improvement, stop_reason
 
 CH3 = Path(__file__).resolve().parents[1] / "configs" / "ch3_784_30_10_xent.yaml"
@@ -98,8 +99,6 @@ def test_min_delta_defaults_for_its_rule_only():
 @pytest.mark.parametrize("schedule", ["{type: steps, at: {11: 0.05, 21: 0.01}}", "{type: halving}",
                                       "{type: list, etas: [0.1, 0.05]}", "{type: geometric, eta_end: 0.001}"])
 def test_resolved_schedules_round_trip(tmp_path, schedule):
-    from nnbook.config import dump_config, load_config
-
     first = load_config(CH3, [f"schedule={schedule}", "eta=0.1", "early_stopping={rule: min_improvement, patience: 3}"])
     (tmp_path / "again.yaml").write_text(dump_config(first))
     assert load_config(tmp_path / "again.yaml") == first.model_copy(update={"name": "ch3_784_30_10_xent"})

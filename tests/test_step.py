@@ -10,9 +10,14 @@ import pytest
 import torch
 
 from nnbook.config import validate
+from nnbook.nn.costs import one_hot
 from nnbook.nn.net import build_model
-from nnbook.nn.step import AutogradStep, FastStep, make_step, one_hot
-from nnbook.training.loop import l2_decay, member_generators, mini_batches, to_device, train
+from nnbook.nn.sgd import SGD, l2_decay
+from nnbook.nn.step import AutogradStep, FastStep, make_step
+from nnbook.training.batches import mini_batches
+from nnbook.training.devices import to_device
+from nnbook.training.loop import train
+from nnbook.training.state import member_generators
 
 STEPS = 12
 
@@ -60,10 +65,10 @@ def trajectory(step_cls, c, seeds, etas, mnist, shuffle=False):
     step.set_eta(etas)
     x = torch.from_numpy(mnist.training.x[:STEPS * 10])
     t = one_hot(torch.from_numpy(mnist.training.y[:STEPS * 10]))
-    data_gens, mask_gens = member_generators(seeds, torch.device("cpu"))
-    order = torch.stack([torch.randperm(len(x), generator=g) for g in data_gens]) if shuffle else None
+    gens = member_generators(seeds, torch.device("cpu"))
+    order = torch.stack([torch.randperm(len(x), generator=g) for g in gens.data]) if shuffle else None
     costs, cost_sum = [], torch.zeros(len(seeds))
-    for xb, tb, masks in mini_batches(net, x, t, 10, STEPS, order, mask_gens):
+    for xb, tb, masks in mini_batches(net, x, t, 10, STEPS, order, gens.mask):
         before = cost_sum.clone()
         step(xb, tb, masks, cost_sum)
         costs.append(cost_sum - before)
@@ -99,6 +104,30 @@ def test_stacked_members_are_their_single_runs(shuffle, mnist):
         single_costs, single_params = trajectory(FastStep, c, [seed], [c.eta], mnist, shuffle)
         torch.testing.assert_close(costs[:, m], single_costs[:, 0], rtol=1e-4, atol=1e-5)
         assert_close_params([p[m] for p in params], [p[0] for p in single_params])
+
+
+@pytest.mark.parametrize("mu", [0.0, 0.5], ids=["plain", "momentum"])
+@pytest.mark.parametrize("etas", [[0.1, 0.1], [0.1, 0.05]], ids=["one eta", "eta per member"])
+def test_the_fused_update_is_the_update_rule(mu, etas):
+    """The fast step hands SGD eta-scaled gradients, a weight's as the two factors of a
+    matrix product; the reference hands it plain gradients: one rule either way."""
+    g = torch.Generator().manual_seed(0)
+    w, b = torch.randn(2, 5, 3, generator=g), torch.randn(2, 3, generator=g)
+    h, delta = torch.randn(2, 5, 4, generator=g), torch.randn(2, 4, 3, generator=g)  # weight gradient h @ delta
+    grad_b = torch.randn(2, 3, generator=g)
+    eta = torch.tensor(etas)
+    fused_w, fused_b, ref_w, ref_b = w.clone(), b.clone(), w.clone(), b.clone()
+    fused = SGD([fused_w, fused_b], [fused_w], 0.3, mu)
+    ref = SGD([ref_w, ref_b], [ref_w], 0.3, mu)
+    for sgd in (fused, ref):
+        sgd.set_eta(etas)
+    for _ in range(3):  # momentum carries over steps
+        fused.matmul(fused_w, h * eta.view(2, 1, 1), delta)  # gradient h @ delta, eta folded into h
+        fused.bias(fused_b, grad_b * eta.view(2, 1))
+        ref.update([h @ delta, grad_b])
+    torch.testing.assert_close(fused_w, ref_w)
+    torch.testing.assert_close(fused_b, ref_b)
+    assert not torch.allclose(fused_w, w)
 
 
 def test_training_with_either_step_gives_the_same_epoch(mnist):

@@ -5,7 +5,9 @@ import torch
 from nnbook.config import EarlyStopping, load_config
 from nnbook.nn.net import build_model
 from nnbook.training.schedules import stop_reason
-from nnbook.training.loop import Best, record_validation, to_device, train
+from nnbook.training.devices import to_device
+from nnbook.training.loop import train
+from nnbook.training.state import Best, record_validation
 
 from .conftest import CONFIGS
 

@@ -22,7 +22,8 @@ then shear, rotation, translation); output pixel p reads the clean image at
 A^-1 (p - t) + field(p).
 
 When the training loop distorts, which images it distorts and which generator
-it uses are its business (`train.py`); this module never sees labels.
+it uses are its business (training/batches.py, training/state.py); this module
+never sees labels.
 """
 
 from __future__ import annotations
@@ -31,15 +32,17 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nnbook.config import IMAGE_SIDE, Augment
+from nnbook.errors import ConfigError
 
 CHUNK = 8192  # images per batched op: the grid, field and images take ~75 MB per chunk (float32)
 TRUNCATE = 4.0  # the Gaussian kernel reaches 4 sigma each side (scipy's default)
 PIXEL = 2.0 / IMAGE_SIDE  # one pixel in affine_grid's normalised [-1, 1] coordinates
-SEED_OFFSET = 3_000_003  # a member's augmentation generator: seed + this (train.py's data/mask use others)
+SEED_OFFSET = 3_000_003  # a member's distortion generator: seed + this (training/state.py seeds the others)
 
 
 @dataclass
@@ -54,7 +57,9 @@ class Distortion:
 
 
 def generators(seeds: list[int], device: torch.device) -> list[torch.Generator]:
-    """One augmentation generator per member, on the device the images live on."""
+    """One distortion generator per member, on the device the images live on: those a
+    training member uses (training/state.py's member_generators calls this), and so
+    those the preview shows for a seed."""
     return [torch.Generator(device=device).manual_seed(seed + SEED_OFFSET) for seed in seeds]
 
 
@@ -197,13 +202,10 @@ def describe(spec: Augment) -> str:
 
 def save_preview(mosaic: torch.Tensor, path, title: str) -> None:
     """Write the mosaic as an image (format from the suffix), black digits on white."""
-    import matplotlib
+    import matplotlib  # deferred: slow to import, and only the preview draws
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    import numpy as np
-
-    from nnbook.errors import ConfigError
 
     h, w = mosaic.shape
     inches = (max(w / 40, 4), h / 40)  # 2.5 screen pixels per image pixel at 100 dpi

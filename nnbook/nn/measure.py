@@ -1,13 +1,15 @@
-"""Diagnostics the book asks for: training-set accuracy and cost (chapter 3's
-overfitting) and each layer's bias-gradient norm ||dC/db|| (chapter 5's "speed
-of learning").
+"""Measurements of the network as evaluated (dropout off, network3's (1-p)
+scaling on): accuracy and cost over any images (`evaluate`: the loop's
+validation accuracy, chapter 3's training-set accuracy and cost that show
+overfitting), the L2 term, and each layer's bias-gradient norm ||dC/db||
+(chapter 5's "speed of learning").
 
-Everything here measures the network as evaluated (dropout off, network3's
-(1-p) scaling on), on a fixed slice of the training data, without touching the
-parameters -- except `gradient_trajectory`, which reproduces chapter 5's
-experiment: full-batch gradient descent on 1,000 images, recording the norms
-before every step. `plot_gradient_norms` draws it (matplotlib, imported only
-there, Agg backend: no display needed).
+None of it touches the parameters -- except `gradient_trajectory`, which
+reproduces chapter 5's experiment: full-batch gradient descent on 1,000 images
+(the training step's update rule, `sgd.SGD`), recording the norms before every
+step.
+`plot_gradient_norms` draws it (matplotlib, imported only there because it is
+slow to import and only `nnbook gradients` needs it; Agg backend: no display).
 
 Knows nothing of configs on disk or the command line.
 """
@@ -20,28 +22,32 @@ from typing import Callable, Optional
 import torch
 
 from nnbook.nn.net import StackedNet
+from nnbook.nn.sgd import SGD
 
 CHUNK = 1000  # images per forward pass: bounds memory for conv nets with K members
 
 
 @torch.no_grad()
-def evaluate(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Callable) -> tuple[list, list]:
-    """(accuracy, mean cost without the L2 term) per member over N images."""
+def evaluate(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Optional[Callable] = None,
+             batch: int = CHUNK) -> tuple[list[float], Optional[list[float]]]:
+    """(accuracy, mean cost without the L2 term) per member over N images, `batch` images
+    per forward pass; the cost is None without a `cost_fn`. Counted on the device, read once."""
     correct = torch.zeros(net.k, dtype=torch.long, device=x.device)
-    total = torch.zeros(net.k, dtype=torch.float64, device=x.device)
-    for i in range(0, len(x), CHUNK):
-        z = net(x[i:i + CHUNK], training=False)  # (K, B, 10)
-        yb = y[i:i + CHUNK]
+    total = None if cost_fn is None else torch.zeros(net.k, dtype=torch.float64, device=x.device)
+    for i in range(0, len(x), batch):
+        z = net(x[i:i + batch], training=False)  # (K, B, 10)
+        yb = y[i:i + batch]
         correct += (z.argmax(-1) == yb).sum(dim=1)
-        total += cost_fn(z, yb).double() * len(yb)
+        if total is not None:
+            total += cost_fn(z, yb).double() * len(yb)
     n = len(x)
-    return [c / n for c in correct.tolist()], [t / n for t in total.tolist()]
+    return [c / n for c in correct.tolist()], None if total is None else [t / n for t in total.tolist()]
 
 
 @torch.no_grad()
 def l2_penalty(net: StackedNet, decay: float) -> list[float]:
     """The L2 term of the cost per member, 0.5 * c * sum(w^2) over every weight, where c
-    is the decay coefficient of `train.l2_decay` (lmbda/n for network2, lmbda/num_batches
+    is the decay coefficient of `sgd.l2_decay` (lmbda/n for network2, lmbda/num_batches
     for network3): the term whose gradient is c*w."""
     if decay == 0:
         return [0.0] * net.k
@@ -85,13 +91,8 @@ def gradient_trajectory(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_
     (one step per epoch, L2 as the weight decay c = `decay`), the norms recorded before each
     step and after the last. Returns norms[epoch][member][layer], epochs + 1 rows, row 0 at
     initialisation."""
-    from nnbook.nn.step import sgd_update
-
-    params = list(net.parameters())
-    weights = {id(w) for w in net.weights()}
-    etas = [torch.full((net.k,) + (1,) * (p.dim() - 1), eta, device=p.device) for p in params]
-    shrinks = [1.0 - e * decay if id(p) in weights else None for e, p in zip(etas, params)]
-    velocity = [torch.zeros_like(p) for p in params] if mu > 0 else None
+    sgd = SGD(list(net.parameters()), net.weights(), decay, mu)
+    sgd.set_eta([eta] * net.k)
     history = []
     for epoch in range(epochs + 1):
         grads = mean_gradients(net, x, y, cost_fn)
@@ -99,7 +100,7 @@ def gradient_trajectory(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_
         if epoch == epochs:
             break
         with torch.no_grad():
-            sgd_update(params, grads, etas, shrinks, velocity, mu)
+            sgd.update(grads)
         if on_epoch:
             on_epoch(epoch + 1)
     return history

@@ -1,0 +1,46 @@
+"""The initialisation rules by name (the config's `init`): network3, default, large, he.
+
+One place for the conventions the book's programs disagree on:
+  - weights ~ N(0, std^2), std from `weight_std`: network3 divides by the
+    layer's n_out where its author meant n_in (the book's numbers were made
+    so); network2's default by n_in; chapter 1's large is 1; He et al.'s
+    sqrt(2/n_in) is nnbook's answer to chapter 6's ReLU problem;
+  - network3's n_out of a conv layer is filters*kh*kw / pool area (`conv_fans`);
+  - biases ~ N(0, 1), except he (zeros) and network3's softmax layer, whose
+    weights and biases both start at zero.
+
+The layers (`layers.py`) call `draw` once per member with that member's
+generator: the weights first, then the biases, so a member's numbers do not
+depend on how many members are drawn beside it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+
+def weight_std(init: str, fan_in: int, n_out: float) -> float:
+    """Standard deviation of the initial weights of a layer with `fan_in` inputs per unit."""
+    return {
+        "network3": math.sqrt(1.0 / n_out),
+        "default": math.sqrt(1.0 / fan_in),
+        "large": 1.0,
+        "he": math.sqrt(2.0 / fan_in),
+    }[init]
+
+
+def conv_fans(filters: int, in_channels: int, kernel: int, pool: int) -> tuple[int, float]:
+    """(fan_in, network3's n_out) of a conv-pool layer: n_out = filters*kernel^2 / pool^2."""
+    return in_channels * kernel * kernel, filters * kernel * kernel / (pool * pool)
+
+
+def draw(init: str, weight_shape: tuple[int, ...], n_biases: int, fan_in: int, n_out: float,
+         gen: torch.Generator, softmax: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """One member's initial (weights, biases) of one layer, weights drawn first."""
+    if softmax and init == "network3":  # network3's SoftmaxLayer starts at zero
+        return torch.zeros(weight_shape), torch.zeros(n_biases)
+    w = torch.randn(weight_shape, generator=gen) * weight_std(init, fan_in, n_out)
+    b = torch.zeros(n_biases) if init == "he" else torch.randn(n_biases, generator=gen)
+    return w, b

@@ -1,0 +1,58 @@
+"""Where training runs: the device a config names, and the data moved onto it once.
+
+`resolve_device` turns the config's `device` (auto, cpu, cuda, cuda:N, mps) into
+a torch.device, or a ConfigError saying what this machine has instead;
+`to_device` copies the three splits of a loaded dataset there as tensors
+(`DeviceData`), so that no mini-batch ever crosses from the host. Reading the
+files is data/mnist.py's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import torch
+
+from nnbook.data.book_format import Dataset
+from nnbook.errors import ConfigError
+
+
+@dataclass
+class DeviceData:
+    """The splits on the device: images float32 (n, 784), labels int64 (n,)."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    validation_x: torch.Tensor
+    validation_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device: {name} asked for, but this torch ({torch.__version__}) sees no CUDA GPU; "
+                              "use device: auto or cpu")
+        index = int(name.split(":")[1]) if ":" in name else 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"device: {name} asked for, but only {torch.cuda.device_count()} CUDA GPU(s) exist")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device: mps asked for, but MPS is not available; use device: auto or cpu")
+    return torch.device(name)
+
+
+def to_device(dataset: Dataset, device: torch.device, train_limit: Optional[int] = None) -> DeviceData:
+    """All three splits as tensors on the device, the training set cut to its first
+    `train_limit` images."""
+    tr = dataset.training
+    n = min(train_limit or len(tr), len(tr))
+
+    def put(a):
+        return torch.from_numpy(a).to(device)
+
+    return DeviceData(put(tr.x[:n]), put(tr.y[:n]), put(dataset.validation.x), put(dataset.validation.y),
+                      put(dataset.test.x), put(dataset.test.y))
