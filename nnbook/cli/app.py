@@ -16,7 +16,7 @@ from typing import Annotated, Optional
 import typer
 from rich.text import Text
 
-from nnbook.cli import analyse, data, sweep, train
+from nnbook.cli import analyse, catalogue, data, sweep, train
 from nnbook.errors import NnbookError
 from nnbook.runs.interrupts import ForcedExit, exit_at_once_on_signals
 from nnbook.ui.console import error_console
@@ -44,6 +44,7 @@ def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full traceba
     DEBUG["on"] = debug or bool(os.environ.get("NNBOOK_DEBUG"))
 
 
+app.command("list")(catalogue.list_experiments)
 app.command()(train.train)
 app.command()(train.gradients)
 app.command()(data.data)

@@ -138,6 +138,9 @@ class Monitor(_Strict):
                            "monitor_training_*) on the training data after every epoch: overfitting shows")
     training_sample: Optional[int] = Field(None, gt=0, description="measure on the first N training "
                                            "images only (null: all of them)")
+    test: bool = Field(False, description="the test accuracy after every epoch, as network.py and network2.py "
+                       "evaluated it (chapters 1 and 3 quote its peak); off by default: network3 (chapter 6) "
+                       "looks at the test data only at a new best validation accuracy")
     bias_gradients: bool = Field(False, description="||dC/db|| of every layer but the output after "
                                  "every epoch (chapter 5's speed of learning)")
     gradient_sample: int = Field(1000, gt=0, description="the bias gradients are the mean over the "

@@ -55,6 +55,7 @@ class EpochRecord:
     # Diagnostics, null unless `monitor` asks for them:
     train_accuracy: Optional[float] = None  # on the training data (or its first training_sample images)
     train_eval_cost: Optional[float] = None  # the same images, evaluation mode, L2 term included
+    test_accuracy_each_epoch: Optional[float] = None  # the test accuracy of this epoch's weights (monitor.test)
     bias_gradient_norms: Optional[list[float]] = None  # ||dC/db|| per layer, output layer excluded
 
 
@@ -110,7 +111,7 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         improved = record_validations(state, epoch, train_cost, validation)
         test_probs, test_acc = evaluate_test(net, data) if any(improved) else (None, None)
         seconds = time.perf_counter() - start  # the diagnostics below are not training time
-        extra = monitor_epoch(net, config, data, decay)
+        extra = monitor_epoch(net, config, data, decay, test_acc)
 
         records, reasons = close_epoch(state, config, epoch, train_cost, validation, test_acc, improved,
                                        seconds, extra)

@@ -2,13 +2,16 @@
 network3's (1-p) scaling on): the validation accuracy of every member, the test
 set's class probabilities when some member has a new best, and the optional
 diagnostics of `config.monitor` (network2's monitor_training_accuracy and
-monitor_training_cost, chapter 5's bias-gradient norms).
+monitor_training_cost, its monitor_evaluation_accuracy on the test set, chapter 5's
+bias-gradient norms).
 
 The diagnostics' arithmetic is nn/measure.py's; which epoch is a new best is
 state.py's; this module only runs them over the right images.
 """
 
 from __future__ import annotations
+
+from typing import Optional
 
 import torch
 
@@ -36,11 +39,15 @@ def evaluate_test(net: StackedNet, data: DeviceData) -> tuple[torch.Tensor, list
     return probs, [c / len(data.test_y) for c in correct]
 
 
-def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, decay: float) -> dict[str, list]:
+def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, decay: float,
+                  test_accuracy: Optional[list[float]] = None) -> dict[str, list]:
     """The diagnostics `config.monitor` asks for, per member: {EpochRecord field: [K values]}.
-    decay: the L2 coefficient c, for the cost with its L2 term."""
+    decay: the L2 coefficient c, for the cost with its L2 term; test_accuracy: the members' test
+    accuracy when the loop has just measured it (a new best), so it is not measured twice."""
     extra: dict[str, list] = {}
     monitor, cost = config.monitor, COSTS[config.cost]
+    if monitor.test:
+        extra["test_accuracy_each_epoch"] = test_accuracy or accuracy(net, data.test_x, data.test_y)
     if monitor.training:
         n = monitor.training_sample or len(data.train_y)
         acc, costs = evaluate(net, data.train_x[:n], data.train_y[:n], cost)

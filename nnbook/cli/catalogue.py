@@ -1,0 +1,44 @@
+"""`nnbook list`: the shipped experiments, so a reader can choose one without opening YAML files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from nnbook.cli.options import DeviceOpt
+
+
+def list_experiments(
+    chapter: Annotated[Optional[str], typer.Option(
+        help="Only this chapter's configs: 1, 3, 5, 6 or beyond.", show_default=False)] = None,
+    configs_dir: Annotated[Path, typer.Option(help="Where the configs are.")] = Path("configs"),
+    timing: Annotated[bool, typer.Option(
+        "--timing/--no-timing", help="Measure a rough time per run on this machine's device (a few seconds).")]
+    = True,
+    device: DeviceOpt = None,
+) -> None:
+    """The book's experiments: chapter, config, network, data, epochs, the book's figure and which
+    statistic it is, and a rough time per run measured on this machine.
+
+    Examples:
+
+        nnbook list
+
+        nnbook list --chapter 6 --no-timing
+
+    Then `nnbook train configs/NAME.yaml` trains one (`nnbook sweep` for the sweep configs).
+    """
+    from nnbook.analysis.catalogue import catalogue
+    from nnbook.ui.catalogue_display import show_catalogue
+
+    entries = catalogue(configs_dir, chapter)
+    measured_on = None
+    if timing and entries:
+        from nnbook.analysis.timing import seconds_per_run  # deferred: torch
+
+        seconds, measured_on = seconds_per_run([e.config for e in entries], device or "auto")
+        for entry, s in zip(entries, seconds):
+            entry.seconds_per_run = s
+    show_catalogue(entries, measured_on)
