@@ -1,30 +1,24 @@
-"""Shared helpers: run the real CLI in a subprocess, on the real MNIST."""
+"""Shared fixtures: a private cache directory, the real MNIST, a small slice of it
+written once per session, and the real CLI run in this process.
 
-import json
+The helpers themselves (`nnbook` in a subprocess, `run_in_process`, `run_dirs`,
+`read_json`) are tests/cli.py's; they are imported here too, where the test
+modules have always found them.
+"""
+
+import functools
+import gzip
 import os
-import subprocess
-import sys
+import pickle
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIGS = ROOT / "configs"
+from .cli import CONFIGS, ROOT, nnbook, read_json, run_dirs, run_in_process  # noqa: F401 (the modules' imports)
 
-
-def nnbook(*args, cwd=None, env=None, timeout=600):
-    """Run `python -m nnbook ARGS` as a user would; returns the CompletedProcess."""
-    full_env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
-    return subprocess.run([sys.executable, "-m", "nnbook", *map(str, args)], cwd=cwd or ROOT, env=full_env,
-                          capture_output=True, text=True, timeout=timeout)
-
-
-def run_dirs(runs_dir: Path) -> list[Path]:
-    return sorted(p for p in Path(runs_dir).iterdir() if p.is_dir())
-
-
-def read_json(path: Path):
-    return json.loads(Path(path).read_text())
+# The slice of the real mnist.pkl.gz that end-to-end tests train on (`--set data=PATH`):
+# the first images of each split, enough for a network to learn well above chance.
+SLICE = {"training": 2_000, "validation": 1_000, "test": 1_000}
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -46,3 +40,23 @@ def mnist():
     from nnbook.data import mnist as data
 
     return data.load("mnist")
+
+
+@pytest.fixture(scope="session")
+def mnist_slice(tmp_path_factory, mnist) -> Path:
+    """The first SLICE images of each split of the real mnist.pkl.gz, in the book's format
+    (a gzip'd protocol-2 pickle of (training, validation, test), each (x, y)), written once
+    per session: a run reads it in milliseconds instead of the 17 MB file."""
+    path = tmp_path_factory.mktemp("data") / "mnist_slice.pkl.gz"
+    splits = (mnist.training, mnist.validation, mnist.test)
+    parts = tuple((split.x[:n], split.y[:n]) for split, n in zip(splits, SLICE.values()))
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        pickle.dump(parts, f, protocol=2)
+    return path
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch):
+    """`cli("train", CONFIG, ...) -> Result`: the real command line, run in this process
+    (tests/cli.py); stdout and stderr are the command's own."""
+    return functools.partial(run_in_process, capsys, monkeypatch)

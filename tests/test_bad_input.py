@@ -10,9 +10,14 @@ itself) whose leading comments say what to run and what must come out:
     # lines: any                                  (only for click's own usage messages)
 
 {case} is the case file; {tmp} and the named fixtures below (bad data files,
-fake run directories) are paths made for the test. The real CLI runs in a subprocess; besides the exit code and the
-words, every case must print no traceback, one line on stderr (unless `lines:
-any`) and create no run directory.
+fake run directories) are paths made for the test. Besides the exit code and
+the words, every case must print no traceback, one line on stderr (unless
+`lines: any`) and create no run directory.
+
+Every case runs the real CLI in this process (`nnbook.cli.run`, the console
+entry's own error mapping); a few representative ones run again as a user runs
+them, `python -m nnbook` in a subprocess, where the message and exit code must
+be the same.
 """
 
 import gzip
@@ -24,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from .conftest import ROOT, nnbook
+from .cli import ROOT, nnbook
 
 CASES = sorted((ROOT / "tests" / "cases").glob("*.yaml"))
 
@@ -100,17 +105,23 @@ def test_the_corpus_is_complete():
         assert fields["exit"] in ("1", "2"), case.name
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
-def test_bad_input(case, fixtures, tmp_path):
+# One of each kind: a config mistake, a data file that is not the book's, Click's own usage
+# message, a command reading run directories (ensemble), a --resume that cannot be.
+IN_A_SUBPROCESS = ["unknown_key_misspelled", "data_truncated", "unknown_option", "ensemble_different_test_data",
+                   "resume_not_a_run"]
+
+
+def command_line(case: Path, places: dict[str, Path], runs_dir: Path) -> list[str]:
     fields = header(case)
-    runs_dir = tmp_path / "runs"
-    places = {"case": case, "tmp": tmp_path, **fixtures}
     args = [fill(a, places) for a in shlex.split(fields.get("run", "train {case}"))]
     if args[0] == "train" and "--runs-dir" not in args:
         args += ["--runs-dir", str(runs_dir)]
-    result = nnbook(*args, env={"NNBOOK_DATA": ""})
-    message = result.stderr.strip()
+    return args
 
+
+def check(case: Path, places: dict[str, Path], runs_dir: Path, result) -> None:
+    fields = header(case)
+    message = result.stderr.strip()
     assert result.returncode == int(fields["exit"]), f"{case.name}: rc {result.returncode}\n{result.stderr}"
     for words in fill(fields["expect"], places).split(" | "):
         assert words in message, f"{case.name}: {words!r} not in\n{message}"
@@ -118,6 +129,21 @@ def test_bad_input(case, fixtures, tmp_path):
     if fields.get("lines") != "any":
         assert message.startswith("error: ") and len(message.splitlines()) == 1, message
     assert not runs_dir.exists() or not [p for p in runs_dir.iterdir() if p.is_dir()], "a run directory was made"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.stem for c in CASES])
+def test_bad_input(case, fixtures, tmp_path, cli):
+    places = {"case": case, "tmp": tmp_path, **fixtures}
+    runs_dir = tmp_path / "runs"
+    check(case, places, runs_dir, cli(*command_line(case, places, runs_dir), env={"NNBOOK_DATA": ""}))
+
+
+@pytest.mark.parametrize("name", IN_A_SUBPROCESS)
+def test_bad_input_in_a_subprocess(name, fixtures, tmp_path):
+    case = ROOT / "tests" / "cases" / f"{name}.yaml"
+    places = {"case": case, "tmp": tmp_path, **fixtures}
+    runs_dir = tmp_path / "runs"
+    check(case, places, runs_dir, nnbook(*command_line(case, places, runs_dir), env={"NNBOOK_DATA": ""}))
 
 
 def test_debug_shows_the_traceback(tmp_path):

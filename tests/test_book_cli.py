@@ -1,14 +1,15 @@
 """Chapters 1, 3 and 5 end to end: their configs, `nnbook gradients`, and a network2-style
-run with the training diagnostics, on real MNIST slices."""
+run with the training diagnostics: the real CLI, in this process, on a slice of the real MNIST."""
 
 import json
+import re
 
 import yaml
 
 from nnbook.config import load_config
 from nnbook.analysis.book import FIGURES, GRADIENT_NORMS
 
-from .conftest import CONFIGS, nnbook, read_json, run_dirs
+from .cli import CONFIGS, read_json, run_dirs
 
 BOOK_CONFIGS = sorted(p for p in CONFIGS.glob("ch[135]_*.yaml"))
 
@@ -30,13 +31,18 @@ def test_every_book_table_row_has_a_config_and_every_config_validates():
         assert config.cost in ("quadratic", "cross_entropy") and config.l2_scaling == "train_size"
 
 
-def test_gradients_prints_the_speed_of_learning_and_plots_it(tmp_path):
-    result = nnbook("gradients", CONFIGS / "ch5_784_30_30_30_10.yaml", "--epochs", "3", "--networks", "2",
-                    "--out", tmp_path)
+def mean_rows(out: str) -> list[list[str]]:
+    """The numbers of each table row labelled `mean`, as printed."""
+    return [re.findall(r"\d+\.\d+", line) for line in out.splitlines() if re.match(r"\W*mean\b", line)]
+
+
+def test_gradients_prints_the_speed_of_learning_and_plots_it(tmp_path, cli, mnist_slice):
+    result = cli("gradients", CONFIGS / "ch5_784_30_30_30_10.yaml", "--set", f"data={mnist_slice}",
+                 "--epochs", "3", "--networks", "2", "--out", tmp_path)
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "layer 3" in out and "layer 4" not in out
-    assert "seed 0" in out and "seed 1" in out and "mean" in out
+    assert "seed 0" in out and "seed 1" in out
     assert "0.283" in out  # the book's row
     saved = json.loads((tmp_path / "ch5_784_30_30_30_10-gradients.json").read_text())
     assert saved["book_at_initialisation"] == GRADIENT_NORMS["ch5_784_30_30_30_10"]
@@ -45,21 +51,28 @@ def test_gradients_prints_the_speed_of_learning_and_plots_it(tmp_path):
     for net in norms[0]:  # chapter 5's pattern at initialisation: earlier layers learn slower
         assert net[0] < net[1] < net[2]
     assert norms[3] != norms[0]  # gradient descent moved the network
+    # The mean of the 2 networks, layer by layer, at initialisation and after the 3 epochs
+    # (the last column: how much faster the last hidden layer learns than the first).
+    expected = []
+    for nets in (norms[0], norms[3]):
+        mean = [sum(layer) / len(layer) for layer in zip(*nets)]
+        expected.append([f"{g:.4f}" for g in mean] + [f"{mean[-1] / mean[0]:.1f}"])
+    assert mean_rows(out) == expected, out
     png = (tmp_path / "ch5_784_30_30_30_10-gradients.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_gradients_needs_a_hidden_layer(tmp_path):
-    result = nnbook("gradients", CONFIGS / "ch5_784_30_10.yaml", "--set", "layers=[{type: fc, units: 10}]",
-                    "--out", tmp_path)
+def test_gradients_needs_a_hidden_layer(tmp_path, cli):
+    result = cli("gradients", CONFIGS / "ch5_784_30_10.yaml", "--set", "layers=[{type: fc, units: 10}]",
+                 "--out", tmp_path)
     assert result.returncode == 2
     assert "no hidden layer" in result.stderr and "Traceback" not in result.stderr
 
 
-def test_network2_run_records_training_diagnostics(tmp_path):
-    result = nnbook("train", CONFIGS / "ch3_overfit_1000.yaml", "--set", "epochs=2", "--set", "train_limit=200",
-                    "--set", "monitor.bias_gradients=true", "--set", "mu=0.2",
-                    "--set", "schedule={type: steps, at: {2: 0.25}}", "--runs-dir", tmp_path)
+def test_network2_run_records_training_diagnostics(tmp_path, cli, mnist_slice):
+    result = cli("train", CONFIGS / "ch3_overfit_1000.yaml", "--set", f"data={mnist_slice}", "--set", "epochs=2",
+                 "--set", "train_limit=200", "--set", "monitor.bias_gradients=true", "--set", "mu=0.2",
+                 "--set", "schedule={type: steps, at: {2: 0.25}}", "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "training " in result.stdout and "||dC/db||" in result.stdout
     (run,) = run_dirs(tmp_path)

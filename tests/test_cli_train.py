@@ -1,17 +1,20 @@
-"""`nnbook train` end to end: the real CLI on slices of the real MNIST."""
+"""`nnbook train` end to end: the real CLI, in this process, on a slice of the real MNIST
+(conftest.SLICE). `nnbook data` runs in a subprocess, on the book's own file."""
 
 import json
+import statistics
 
 import numpy as np
 import torch
 import yaml
 
-from .conftest import CONFIGS, nnbook, read_json, run_dirs
+from .cli import CONFIGS, nnbook, read_json, run_dirs
+from .conftest import SLICE
 
 
-def test_train_writes_a_complete_run_directory(tmp_path):
-    result = nnbook("train", CONFIGS / "ch6_dbl_conv_relu.yaml", "--set", "train_limit=1000", "--set", "epochs=2",
-                    "--runs-dir", tmp_path)
+def test_train_writes_a_complete_run_directory(tmp_path, cli, mnist_slice, mnist):
+    result = cli("train", CONFIGS / "ch6_dbl_conv_relu.yaml", "--set", f"data={mnist_slice}",
+                 "--set", "train_limit=1000", "--set", "epochs=2", "--device", "cpu", "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Epoch 1: validation" in result.stdout and "Result" in result.stdout
     (run,) = run_dirs(tmp_path)
@@ -28,77 +31,94 @@ def test_train_writes_a_complete_run_directory(tmp_path):
     assert summary["best_epoch"] == best["epoch"]
     assert summary["test_accuracy"] == best["test_accuracy"] > 0.5  # far above chance
     assert summary["torch"].startswith("2.") and summary["device"] == "cpu"
+    assert summary["data"] == str(mnist_slice)
 
     predictions = np.load(run / "test_predictions.npy")
-    assert predictions.shape == (10000, 10) and predictions.dtype == np.float32
+    assert predictions.shape == (SLICE["test"], 10) and predictions.dtype == np.float32
     assert np.allclose(predictions.sum(1), 1, atol=1e-4)
-    from nnbook.data import mnist as data
-
-    test = data.load("mnist").test
-    assert (predictions.argmax(1) == test.y).mean() == summary["test_accuracy"]
+    assert (predictions.argmax(1) == mnist.test.y[:SLICE["test"]]).mean() == summary["test_accuracy"]
     weights = torch.load(run / "model.pt", weights_only=True)
     assert weights["layers.0.weight"].shape == (20, 1, 5, 5)
     resolved = yaml.safe_load((run / "config.yaml").read_text())
     assert resolved["train_limit"] == 1000 and resolved["epochs"] == 2 and resolved["seed"] == 0
 
 
-def test_resolved_config_reruns_and_never_overwrites(tmp_path):
-    first = nnbook("train", CONFIGS / "ch6_shallow.yaml", "--set", "train_limit=500", "--set", "epochs=1",
-                   "--seed", "3", "--runs-dir", tmp_path)
+def test_resolved_config_reruns_and_never_overwrites(tmp_path, cli, mnist_slice):
+    first = cli("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set", "train_limit=500",
+                "--set", "epochs=1", "--seed", "3", "--device", "cpu", "--runs-dir", tmp_path)
     assert first.returncode == 0, first.stderr
     (run,) = run_dirs(tmp_path)
-    again = nnbook("train", run / "config.yaml", "--runs-dir", tmp_path)
+    again = cli("train", run / "config.yaml", "--runs-dir", tmp_path)
     assert again.returncode == 0, again.stderr
     runs = run_dirs(tmp_path)
     assert len(runs) == 2
     a, b = (read_json(r / "summary.json") for r in runs)
-    assert a["seed"] == b["seed"] == 3
+    assert a["seed"] == b["seed"] == 3 and a["device"] == b["device"] == "cpu"
     assert a["test_accuracy"] == b["test_accuracy"]  # same config and seed on the CPU: same result
 
 
-def test_repeats_make_one_run_directory_per_seed(tmp_path):
-    result = nnbook("train", CONFIGS / "ch6_shallow.yaml", "--set", "train_limit=500", "--set", "epochs=1",
-                    "--repeats", "3", "--runs-dir", tmp_path)
+def test_repeats_make_one_run_directory_per_seed(tmp_path, cli, mnist_slice):
+    result = cli("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set", "train_limit=500",
+                 "--set", "epochs=1", "--repeats", "3", "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stderr
-    runs = run_dirs(tmp_path)
-    assert sorted(read_json(r / "summary.json")["seed"] for r in runs) == [0, 1, 2]
-    assert "Best of 3 runs by validation" in result.stdout and "mean ± std" in result.stdout
+    summaries = [read_json(r / "summary.json") for r in run_dirs(tmp_path)]
+    assert sorted(s["seed"] for s in summaries) == [0, 1, 2]
+    tests = [s["test_accuracy"] for s in summaries]
+    top = max(summaries, key=lambda s: s["best_validation_accuracy"])
+    assert len(set(tests)) > 1  # three seeds, three networks
+    assert (f"Best of 3 runs by validation: test {100 * top['test_accuracy']:.2f}% (seed {top['seed']}); "
+            f"mean ± std of test: {100 * statistics.mean(tests):.2f}% ± {100 * statistics.stdev(tests):.2f}"
+            in result.stdout), result.stdout
 
 
-def test_dry_run_prints_the_model_and_trains_nothing(tmp_path):
-    result = nnbook("train", CONFIGS / "ch6_relu_dropout.yaml", "--dry-run", "--runs-dir", tmp_path)
+def test_dry_run_prints_the_model_and_trains_nothing(tmp_path, cli):
+    result = cli("train", CONFIGS / "ch6_relu_dropout.yaml", "--dry-run", "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "40x4x4" in result.stdout and "1,672,570" in result.stdout and "p_dropout 0.5" in result.stdout
     assert "Dry run" in result.stdout
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
-def test_config_mistake_is_one_line_and_exit_2(tmp_path):
+def test_config_mistake_is_one_line_and_exit_2(tmp_path, cli):
     bad = tmp_path / "bad.yaml"
     bad.write_text((CONFIGS / "ch6_shallow.yaml").read_text().replace("eta:", "etta:"))
-    result = nnbook("train", bad)
+    result = cli("train", bad)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "unknown key 'etta'" in result.stderr and "did you mean 'eta'" in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_help_teaches():
-    result = nnbook("train", "--help")
+def test_help_teaches(cli):
+    result = cli("train", "--help")
     assert result.returncode == 0
     for words in ("--set", "--dry-run", "--runs-dir", "metrics.jsonl", "Examples"):
         assert words in result.stdout
 
 
-def test_data_command_finds_the_verified_book_file():
-    result = nnbook("data")
+def test_data_command_finds_the_verified_book_file(tmp_path):
+    """In a subprocess from an empty directory with an empty HOME: finding and verifying the
+    book's file writes nothing anywhere (the trainings of test_resume.py read a slice)."""
+    work, home = tmp_path / "work", tmp_path / "home"
+    work.mkdir()
+    home.mkdir()
+    result = nnbook("data", cwd=work, env={"HOME": str(home), "XDG_CACHE_HOME": "", "NNBOOK_DATA": "",
+                                           "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": ""})
     assert result.returncode == 0, result.stderr
     assert "mnist.pkl.gz" in result.stdout and "sha256 verified" in result.stdout
+    assert list(work.iterdir()) == [] and list(home.rglob("*")) == []
 
 
-def test_threads_option_is_applied_and_recorded(tmp_path):
-    result = nnbook("train", CONFIGS / "ch6_shallow.yaml", "--set", "train_limit=300", "--set", "epochs=1",
-                    "--threads", "1", "--runs-dir", tmp_path, "-q")
+def test_threads_option_is_applied_and_recorded(tmp_path, cli, mnist_slice):
+    before = torch.get_num_threads()
+    threads = 2 if before == 1 else 1  # not what torch already uses
+    try:
+        result = cli("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set", "train_limit=300",
+                     "--set", "epochs=1", "--threads", threads, "--runs-dir", tmp_path, "-q")
+        assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)  # the option sets it for the whole process, which runs the other tests too
     assert result.returncode == 0, result.stderr
+    assert result.stdout == ""  # -q
     (run,) = run_dirs(tmp_path)
-    assert read_json(run / "summary.json")["threads"] == 1
+    assert read_json(run / "summary.json")["threads"] == threads

@@ -1,4 +1,7 @@
-"""The expanded training set: the book's shifts on real images, its file format, the command."""
+"""The expanded training set: the book's shifts on real images, its file format, the command.
+
+The expansion itself runs on the session's slice of the real MNIST (conftest.mnist_slice);
+`nnbook expand-mnist` runs in this process on the book's own file."""
 
 import gzip
 import pickle
@@ -12,7 +15,7 @@ import pytest
 from nnbook.data import mnist as data
 from nnbook.data import expand
 
-from .conftest import nnbook
+from .cli import CONFIGS
 
 N = 300  # real training images expanded in these tests (1,500 pairs)
 
@@ -32,17 +35,23 @@ def book_shifts(image: np.ndarray) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def small_file(tmp_path_factory, mnist):
+def source(mnist_slice):
+    """Real images to expand: the slice's validation and test splits are what the expanded file carries over."""
+    return data.load_file(mnist_slice)
+
+
+@pytest.fixture(scope="module")
+def small_file(tmp_path_factory, source):
     path = tmp_path_factory.mktemp("expanded") / "small.pkl.gz"
-    assert expand.expand(mnist, path, seed=0, train_limit=N) == 5 * N
+    assert expand.expand(source, path, seed=0, train_limit=N) == 5 * N
     return path
 
 
-def test_every_original_and_every_shift_is_present_once(small_file, mnist):
+def test_every_original_and_every_shift_is_present_once(small_file, source):
     got = data.load_file(small_file)
     assert got.training.x.shape == (5 * N, 784) and got.training.x.dtype == np.float32
     want = Counter()
-    for x, y in zip(mnist.training.x[:N], mnist.training.y[:N]):
+    for x, y in zip(source.training.x[:N], source.training.y[:N]):
         want[(x.tobytes(), int(y))] += 1
         for copy in book_shifts(x):
             want[(copy.astype(np.float32).tobytes(), int(y))] += 1
@@ -60,17 +69,17 @@ def test_shifts_move_pixels_one_place_and_fill_with_zeros():
     assert np.array_equal(expand.shift(image, "original"), image)
 
 
-def test_shuffled_once_seeded_and_validation_test_unchanged(small_file, mnist, tmp_path):
+def test_shuffled_once_seeded_and_validation_test_unchanged(small_file, source, tmp_path):
     got = data.load_file(small_file)
     # Not in the generating order (image 0 and its 4 shifts first).
-    assert not np.array_equal(got.training.y[:5], np.repeat(mnist.training.y[0], 5))
-    assert np.array_equal(got.validation.x, mnist.validation.x) and np.array_equal(got.test.y, mnist.test.y)
-    assert got.test_sha256 == mnist.test_sha256
+    assert not np.array_equal(got.training.y[:5], np.repeat(source.training.y[0], 5))
+    assert np.array_equal(got.validation.x, source.validation.x) and np.array_equal(got.test.y, source.test.y)
+    assert got.test_sha256 == source.test_sha256
     again = tmp_path / "again.pkl.gz"
-    expand.expand(mnist, again, seed=0, train_limit=N)
+    expand.expand(source, again, seed=0, train_limit=N)
     assert np.array_equal(data.load_file(again).training.x, got.training.x)
     other = tmp_path / "other.pkl.gz"
-    expand.expand(mnist, other, seed=1, train_limit=N)
+    expand.expand(source, other, seed=1, train_limit=N)
     assert not np.array_equal(data.load_file(other).training.y, got.training.y)
 
 
@@ -98,38 +107,42 @@ def test_file_has_the_books_pickle_structure(small_file):
     assert as_bytes[0][0].shape == (5 * N, 784)
 
 
-def test_loads_a_file_made_by_the_books_script(tmp_path, mnist):
+def test_loads_a_file_made_by_the_books_script(tmp_path, source):
     # expand_mnist.py pickles lists of per-image arrays and labels, not 2-D arrays.
-    x, y = list(mnist.training.x[:20]), list(mnist.training.y[:20])
+    x, y = list(source.training.x[:20]), list(source.training.y[:20])
     path = tmp_path / "mnist_expanded.pkl.gz"
-    with gzip.open(path, "wb") as f:
-        pickle.dump(((x, y), (mnist.validation.x, mnist.validation.y), (mnist.test.x, mnist.test.y)), f, protocol=2)
+    with gzip.open(path, "wb", compresslevel=1) as f:
+        pickle.dump(((x, y), (source.validation.x, source.validation.y), (source.test.x, source.test.y)), f,
+                    protocol=2)
     got = data.load_file(path)
-    assert np.array_equal(got.training.x, mnist.training.x[:20]) and got.training.y.dtype == np.int64
+    assert np.array_equal(got.training.x, source.training.x[:20]) and got.training.y.dtype == np.int64
 
 
-def test_command_writes_reuses_forces_and_trains_from_the_file(tmp_path):
+def test_command_writes_reuses_forces_and_trains_from_the_file(tmp_path, cli):
     out = tmp_path / "exp.pkl.gz"
-    first = nnbook("expand-mnist", "--out", out, "--train-limit", 40)
+    first = cli("expand-mnist", "--out", out, "--train-limit", 40)
     assert first.returncode == 0, first.stderr
     assert "200" in first.stdout and out.exists()
     stamp = out.stat().st_mtime_ns
-    again = nnbook("expand-mnist", "--out", out, "--train-limit", 40)
+    again = cli("expand-mnist", "--out", out, "--train-limit", 40)
     assert again.returncode == 0 and "reusing" in again.stdout and out.stat().st_mtime_ns == stamp
-    forced = nnbook("expand-mnist", "--out", out, "--train-limit", 40, "--force", "--seed", "3")
+    forced = cli("expand-mnist", "--out", out, "--train-limit", 40, "--force", "--seed", "3")
     assert forced.returncode == 0 and "wrote" in forced.stdout and out.stat().st_mtime_ns != stamp
-    trained = nnbook("train", "configs/ch6_shallow.yaml", "--set", f"data={out}", "--set", "epochs=1",
-                     "--runs-dir", tmp_path / "runs", "--quiet")
+    trained = cli("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={out}", "--set", "epochs=1",
+                  "--runs-dir", tmp_path / "runs", "--quiet")
     assert trained.returncode == 0, trained.stderr
     (run,) = (tmp_path / "runs").iterdir()
     assert '"data": "' + str(out) in (run / "summary.json").read_text()
 
 
-def test_default_location_is_found_by_data_mnist_expanded(tmp_path):
+def test_default_location_is_found_by_data_mnist_expanded(tmp_path, cli):
     env = {"NNBOOK_DATA": str(tmp_path)}
-    made = nnbook("expand-mnist", "--train-limit", 20, env=env)
+    before = cli("data", env=env)
+    assert before.returncode == 0 and "mnist_expanded.pkl.gz: not made yet" in before.stdout
+    made = cli("expand-mnist", "--train-limit", 20, env=env)
     assert made.returncode == 0, made.stderr
-    assert (tmp_path / data.EXPANDED_FILE).exists()
-    assert data.resolve_data_path("mnist_expanded", tmp_path) == tmp_path / data.EXPANDED_FILE
-    bad = nnbook("expand-mnist", "--out", tmp_path, env=env)
+    target = tmp_path / data.EXPANDED_FILE
+    assert target.exists() and f"mnist_expanded.pkl.gz: {target}" in cli("data", env=env).stdout
+    assert data.resolve_data_path("mnist_expanded", tmp_path) == target
+    bad = cli("expand-mnist", "--out", tmp_path, env=env)
     assert bad.returncode == 1 and "is a directory" in bad.stderr

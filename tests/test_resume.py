@@ -1,19 +1,29 @@
-"""Real trainings stopped by SIGINT, SIGTERM and SIGKILL at several moments, then resumed.
+"""Real trainings stopped by SIGINT, SIGTERM and SIGKILL at chosen moments, then resumed.
 
-Every test runs the real CLI on a slice of MNIST (2,000 images, 6 epochs,
-dropout, reshuffling, L2 and momentum on, so that the data-order and dropout
-generators, the weights and the velocities all have to be restored exactly)
-and compares the resumed run
-with one that was never interrupted: on the CPU they must be identical,
-timings aside.
+Every training that receives a signal is `python -m nnbook train` in a
+subprocess, on the session's slice of the real MNIST (1,000 training images,
+6 epochs, dropout, reshuffling, L2 and momentum on, so that the data-order and
+dropout generators, the weights and the velocities all have to be restored
+exactly), and every resumed run is compared with one that was never
+interrupted: on the CPU they must be identical, timings aside. Resuming needs
+no signal, so it runs in this process (`cli`), as do most runs compared with.
+
+The moment of a signal is not left to chance. The training is frozen (SIGSTOP)
+once its files show the moment wanted, checked while it cannot move on, sent
+the signal and continued (SIGCONT), which delivers the signal at once: it
+cannot land after the run has ended. Linux only: /proc shows a process's state.
 """
 
+import fcntl
 import json
 import os
+import platform
+import select
 import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -22,22 +32,29 @@ import torch
 
 from nnbook.config import load_config
 
-from .conftest import CONFIGS, ROOT, nnbook, read_json, run_dirs
+from .cli import CONFIGS, ROOT, read_json, run_dirs
 
 EPOCHS = 6
-SLICE = ["--set", "train_limit=2000", "--set", f"epochs={EPOCHS}", "--set", "mini_batch_size=20",
-         "--set", "shuffle=true", "--set", "layers.0.p_dropout=0.2", "--set", "lmbda=0.5", "--set", "mu=0.5",
-         "--device", "cpu"]
+SETTINGS = ["--set", "train_limit=1000", "--set", f"epochs={EPOCHS}", "--set", "mini_batch_size=20",
+            "--set", "shuffle=true", "--set", "layers.0.p_dropout=0.2", "--set", "lmbda=0.5", "--set", "mu=0.5",
+            "--device", "cpu"]
 CONFIG = CONFIGS / "ch6_shallow.yaml"
+# The number of the write(2) system call, as /proc/PID/syscall shows it.
+WRITE_SYSCALL = {"x86_64": "1", "aarch64": "64"}.get(platform.machine())
 
 
-def start(runs_dir: Path, *extra, cwd=ROOT, env=None) -> subprocess.Popen:
+@pytest.fixture(scope="module")
+def args(mnist_slice) -> list[str]:
+    """`nnbook train ARGS` as every training here is run."""
+    return ["train", str(CONFIG), "--set", f"data={mnist_slice}", *SETTINGS]
+
+
+def start(args: list[str], runs_dir: Path, *extra, cwd=ROOT, env=None, stdout=subprocess.PIPE) -> subprocess.Popen:
     """`nnbook train` in the background, with SIGINT at its default even if this
     shell ignores it (a background job of a script)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "nnbook", "train", str(CONFIG), *SLICE, "--runs-dir",
-                             str(runs_dir), *extra], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
+    return subprocess.Popen([sys.executable, "-m", "nnbook", *args, "--runs-dir", str(runs_dir), *map(str, extra)],
+                            cwd=cwd, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
@@ -53,6 +70,29 @@ def wait_until(proc: subprocess.Popen, ready, what: str, timeout: float = 300) -
         time.sleep(0.01)
 
 
+def main_thread(pid: int) -> dict[str, str]:
+    """/proc's view of the process's main thread, the one that runs Python's signal
+    handlers and writes the run's files: its status fields and `syscall`, the system
+    call it is blocked in (number and arguments) or `running`."""
+    task = Path(f"/proc/{pid}/task/{pid}")
+    fields = dict(line.split(":", 1) for line in (task / "status").read_text().splitlines() if ":" in line)
+    fields = {key: value.strip() for key, value in fields.items()}
+    fields["syscall"] = (task / "syscall").read_text().strip()
+    return fields
+
+
+@contextmanager
+def frozen(proc: subprocess.Popen):
+    """The training stopped by SIGSTOP inside the block, so that what its files show stays
+    true; continued after it, which delivers any signal sent meanwhile."""
+    proc.send_signal(signal.SIGSTOP)
+    wait_until(proc, lambda: main_thread(proc.pid)["State"].startswith("T"), "a stop on SIGSTOP")
+    try:
+        yield
+    finally:
+        proc.send_signal(signal.SIGCONT)
+
+
 def the_run(runs_dir: Path) -> Path:
     dirs = run_dirs(runs_dir) if runs_dir.exists() else []
     return dirs[0] if dirs else runs_dir / "none-yet"
@@ -63,17 +103,22 @@ def metrics_lines(run_dir: Path) -> int:
     return file.read_text().count("\n") if file.exists() else 0
 
 
-def interrupt_after(runs_dir: Path, lines: int, signum: int, *extra) -> tuple[Path, subprocess.CompletedProcess]:
-    """Start a training, send `signum` once `lines` epochs are in metrics.jsonl
-    (0: once the run directory exists), wait for it to end."""
-    proc = start(runs_dir, *extra)
+def interrupt_after(args, runs_dir: Path, lines: int, signum: int) -> tuple[Path, int, subprocess.CompletedProcess]:
+    """Start a training and send `signum` once `lines` epochs are in metrics.jsonl
+    (0: once the run directory exists), with at least one more epoch to come after the
+    one under way; wait for it to end. Returns the run, the epochs in metrics.jsonl
+    when the signal was sent, and how the training ended."""
+    proc = start(args, runs_dir)
     if lines:
         wait_until(proc, lambda: metrics_lines(the_run(runs_dir)) >= lines, f"{lines} metrics lines")
     else:
         wait_until(proc, lambda: (the_run(runs_dir) / "summary.json").exists(), "a run directory")
-    proc.send_signal(signum)
+    with frozen(proc):
+        sent_at = metrics_lines(the_run(runs_dir))
+        assert sent_at <= EPOCHS - 2, f"{sent_at} epochs done already: the signal would come too late to test"
+        proc.send_signal(signum)
     out, err = proc.communicate(timeout=300)
-    return the_run(runs_dir), subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    return the_run(runs_dir), sent_at, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
 def metrics(run_dir: Path) -> list[dict]:
@@ -120,7 +165,7 @@ def assert_consistent(run_dir: Path, killed: bool = False) -> int:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory):
+def reference(tmp_path_factory, args):
     """One uninterrupted run, made from an empty working directory with an empty
     HOME, so that what it writes outside its runs directory can be seen."""
     base = tmp_path_factory.mktemp("reference")
@@ -129,7 +174,7 @@ def reference(tmp_path_factory):
     home.mkdir()
     env = {"HOME": str(home), "XDG_CACHE_HOME": "", "NNBOOK_DATA": "", "PYTHONDONTWRITEBYTECODE": "1",
            "MPLCONFIGDIR": ""}
-    proc = start(work / "runs", cwd=work, env=env)
+    proc = start(args, work / "runs", cwd=work, env=env)
     out, err = proc.communicate(timeout=600)
     assert proc.returncode == 0, err
     return {"run": the_run(work / "runs"), "work": work, "home": home}
@@ -142,117 +187,185 @@ def test_nothing_is_written_outside_the_runs_directory(reference):
     assert assert_consistent(reference["run"]) == EPOCHS
 
 
-def test_same_config_and_seed_give_identical_metrics(reference, tmp_path):
-    proc = start(tmp_path / "runs")
-    proc.communicate(timeout=600)
-    assert proc.returncode == 0
+def test_same_config_and_seed_give_identical_metrics(reference, tmp_path, args, cli):
+    result = cli(*args, "--runs-dir", tmp_path / "runs")  # this process, the reference another one
+    assert result.returncode == 0, result.stderr
     again = the_run(tmp_path / "runs")
     assert_same_result(again, reference["run"])
     seconds = [json.loads(line)["seconds"] for line in (again / "metrics.jsonl").read_text().splitlines()]
     assert all(s > 0 for s in seconds)
 
 
-def test_ctrl_c_keeps_completed_epochs_and_resume_is_exact(reference, tmp_path):
-    run, done = interrupt_after(tmp_path / "runs", 2, signal.SIGINT)
+def test_ctrl_c_keeps_completed_epochs_and_resume_is_exact(reference, tmp_path, args, cli):
+    run, sent_at, done = interrupt_after(args, tmp_path / "runs", 2, signal.SIGINT)
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr
     assert f"nnbook train --resume {run}" in done.stderr
     summary = read_json(run / "summary.json")
     assert summary["status"] == "interrupted"
     n = assert_consistent(run)
-    assert 2 <= n < EPOCHS, "the signal must land before the run ends"
+    # It stops in the epoch under way, or after the one whose files were being written.
+    assert n in (sent_at, sent_at + 1) and n >= 2
     assert f"epochs 1-{n} are saved" in done.stderr and f"Epoch {n}: validation" in done.stdout
     assert summary["best_epoch"] is not None and (run / "model.pt").exists()  # the best model so far
 
-    resumed = nnbook("train", "--resume", run)
+    resumed = cli("train", "--resume", run)
     assert resumed.returncode == 0, resumed.stderr
     assert f"Resuming after epoch {n} of {EPOCHS}" in resumed.stdout
     assert_same_result(run, reference["run"])
     assert not (tmp_path / "runs" / "other").exists() and run_dirs(tmp_path / "runs") == [run]
 
-    again = nnbook("train", "--resume", run)  # a finished run says so and does nothing
+    again = cli("train", "--resume", run)  # a finished run says so and does nothing
     assert again.returncode == 0
     assert "already completed" in again.stdout and "nothing to resume" in again.stdout
     assert_same_result(run, reference["run"])
 
 
-def test_sigterm_before_the_first_epoch_then_resume_from_the_start(reference, tmp_path):
-    run, done = interrupt_after(tmp_path / "runs", 0, signal.SIGTERM)
-    assert done.returncode == 143, done.stderr
-    assert "Traceback" not in done.stderr and "SIGTERM" in done.stderr
-    n = assert_consistent(run)
-    assert n < EPOCHS
-    resumed = nnbook("train", "--resume", run)
+def test_sigterm_before_the_first_epoch_then_resume_from_the_start(reference, tmp_path, args, cli):
+    runs_dir = tmp_path / "runs"
+    proc = start(args, runs_dir)
+    wait_until(proc, lambda: (the_run(runs_dir) / "summary.json").exists(), "a run directory")
+    with frozen(proc):
+        # No file of epoch 1 is begun (nor a temporary one of them): the signal comes before
+        # the epoch's files. The only moment this cannot tell apart, between entering the
+        # epoch's protected block and opening its first file, lasts microseconds.
+        written = [p.name for p in the_run(runs_dir).iterdir()]
+        assert not [name for name in written if any(f in name for f in ("model", "predictions", "checkpoint",
+                                                                         "metrics"))], written
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=300)
+    run = the_run(runs_dir)
+    assert proc.returncode == 143, err
+    assert "Traceback" not in err and "SIGTERM" in err and f"nnbook train --resume {run}" in err
+    assert read_json(run / "summary.json")["status"] == "interrupted"
+    assert assert_consistent(run) == 0
+    resumed = cli("train", "--resume", run)
     assert resumed.returncode == 0, resumed.stderr
+    assert "Resuming from the start" in resumed.stdout
     assert_same_result(run, reference["run"])
 
 
 @pytest.mark.parametrize("lines", [0, 1, 3])
-def test_sigkill_at_several_moments_leaves_valid_files_and_resumes_exactly(reference, tmp_path, lines):
-    run, done = interrupt_after(tmp_path / "runs", lines, signal.SIGKILL)
+def test_sigkill_at_several_moments_leaves_valid_files_and_resumes_exactly(reference, tmp_path, args, cli, lines):
+    run, sent_at, done = interrupt_after(args, tmp_path / "runs", lines, signal.SIGKILL)
     assert done.returncode == -signal.SIGKILL
     n = assert_consistent(run, killed=True)
-    assert n < EPOCHS, "the kill must land before the run ends"
+    assert n == sent_at  # a kill writes nothing more
     assert read_json(run / "summary.json")["status"] == "running"
-    resumed = nnbook("train", "--resume", run)
+    resumed = cli("train", "--resume", run)
     assert resumed.returncode == 0, resumed.stderr
     assert_same_result(run, reference["run"])
     assert_consistent(run)
 
 
-def test_a_second_ctrl_c_stops_at_once_and_damaged_files_are_repaired(reference, tmp_path):
-    proc = start(tmp_path / "runs")
-    run_dir = lambda: the_run(tmp_path / "runs")  # noqa: E731
-    wait_until(proc, lambda: metrics_lines(run_dir()) >= 2, "2 metrics lines")
-    proc.send_signal(signal.SIGINT)
-    time.sleep(0.002)
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=300)
-    # Where the second signal lands decides what is said: "stopped at once ... resume with",
-    # "interrupted by SIGINT ... resume with", or nothing when it comes while the process
-    # is already on its way out. Never a traceback, and the files are whole either way.
-    assert proc.returncode == 130 and "Traceback" not in err, err
-    run = run_dir()
-    n = assert_consistent(run, killed=True)
-    assert n < EPOCHS
+def fill_pipe(fd: int) -> None:
+    """Write NULs into a non-blocking pipe until it holds no more."""
+    for size in (4096, 1):
+        try:
+            while True:
+                os.write(fd, b"\0" * size)
+        except BlockingIOError:
+            pass
+
+
+def drain(fd: int, timeout: float = 300) -> str:
+    """Everything left in the pipe until its last writer closes it, without the NULs."""
+    chunks, deadline = [], time.monotonic() + timeout
+    while True:
+        if not select.select([fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            pytest.fail(f"the training still writes its output after {timeout} s")
+        chunk = os.read(fd, 1 << 16)
+        if not chunk:
+            os.close(fd)
+            return b"".join(chunks).decode(errors="replace").replace("\0", "")
+        chunks.append(chunk)
+
+
+def blocked_writing_stdout(pid: int) -> bool:
+    thread = main_thread(pid)
+    return thread["State"].startswith("S") and thread["syscall"].split()[:2] == [WRITE_SYSCALL, "0x1"]
+
+
+def handled(pid: int, signum: int, switches_before: int) -> bool:
+    """The signal is no longer pending, and the main thread has run since (its Python handler
+    runs before write(2) is retried) and is blocked writing its output again."""
+    thread = main_thread(pid)
+    pending = int(thread["SigPnd"], 16) | int(thread["ShdPnd"], 16)
+    return (not pending & (1 << (signum - 1)) and int(thread["voluntary_ctxt_switches"]) > switches_before
+            and blocked_writing_stdout(pid))
+
+
+@pytest.mark.skipif(WRITE_SYSCALL is None, reason=f"write(2)'s number on {platform.machine()} is not known here")
+def test_a_second_ctrl_c_stops_at_once_and_damaged_files_are_repaired(reference, tmp_path, args, cli):
+    """The first Ctrl-C comes while an epoch's files are being finished, so it is held back
+    until they are (interrupts.protected); the second one stops the training at once.
+
+    The moment is made, not waited for: this test stops reading the training's output, so
+    the line it prints at the end of an epoch, inside the protected block, after the
+    epoch's files, blocks on a full pipe, as when a terminal is paused with Ctrl-S."""
+    runs_dir = tmp_path / "runs"
+    read_end, write_end = os.pipe()
+    proc = start(args, runs_dir, stdout=write_end)
+    filler = os.open(f"/proc/self/fd/{write_end}", os.O_WRONLY | os.O_NONBLOCK)  # its own O_NONBLOCK, not the child's
+    os.close(write_end)
+    try:
+        wait_until(proc, lambda: metrics_lines(the_run(runs_dir)) >= 2, "2 metrics lines")
+        fill_pipe(filler)
+        wait_until(proc, lambda: blocked_writing_stdout(proc.pid), "a training blocked on its output")
+        blocked_at = metrics_lines(the_run(runs_dir))
+        assert blocked_at < EPOCHS
+        switches = int(main_thread(proc.pid)["voluntary_ctxt_switches"])
+        proc.send_signal(signal.SIGINT)
+        wait_until(proc, lambda: handled(proc.pid, signal.SIGINT, switches), "the first SIGINT handled")
+        proc.send_signal(signal.SIGINT)
+    finally:
+        os.close(filler)
+    out = drain(read_end)
+    err = proc.communicate(timeout=300)[1]
+    run = the_run(runs_dir)
+    assert proc.returncode == 130, err
+    assert err.strip() == f"stopped at once (SIGINT twice); resume with: nnbook train --resume {run}", err
+    assert f"Epoch {blocked_at - 1}: validation" in out
+    # Every file of the epoch was written before the line that blocked; nothing after it.
+    assert read_json(run / "summary.json")["status"] == "running"
+    assert assert_consistent(run) == blocked_at
 
     # What a power cut can leave: a half-written last line, and only checkpoint.prev.pt
     # (a kill between the two renames of save_checkpoint).
     (run / "checkpoint.pt").unlink()
     with open(run / "metrics.jsonl", "a") as f:
         f.write('{"epoch": 99, "train_co')
-    resumed = nnbook("train", "--resume", run)
+    resumed = cli("train", "--resume", run)
     assert resumed.returncode == 0, resumed.stderr
-    assert "Resuming after epoch" in resumed.stdout
+    assert f"Resuming after epoch {blocked_at - 1} of {EPOCHS}" in resumed.stdout
     assert_same_result(run, reference["run"])
     assert_consistent(run)
 
 
-def test_resume_refuses_a_changed_config_unless_forced(tmp_path):
-    run, done = interrupt_after(tmp_path / "runs", 1, signal.SIGINT)
+def test_resume_refuses_a_changed_config_unless_forced(tmp_path, args, cli):
+    run, _, done = interrupt_after(args, tmp_path / "runs", 1, signal.SIGINT)
     assert done.returncode == 130
     n = assert_consistent(run)
     before = (run / "metrics.jsonl").read_text()
 
-    refused = nnbook("train", "--resume", run, "--set", "eta=0.05")
+    refused = cli("train", "--resume", run, "--set", "eta=0.05")
     assert refused.returncode == 2
     assert "eta: 0.1 -> 0.05" in refused.stderr and "--force" in refused.stderr
     config = run / "config.yaml"
     config.write_text(config.read_text().replace("mini_batch_size: 20", "mini_batch_size: 25"))
-    refused = nnbook("train", "--resume", run)
+    refused = cli("train", "--resume", run)
     assert refused.returncode == 2 and "mini_batch_size: 20 -> 25" in refused.stderr
-    fixed = nnbook("train", "--resume", run, "--set", "layers.0.units=50", "--force")
+    fixed = cli("train", "--resume", run, "--set", "layers.0.units=50", "--force")
     assert fixed.returncode == 2 and "layers.0.units: 100 -> 50" in fixed.stderr
     assert "cannot change" in fixed.stderr
-    import fcntl
 
     with open(run / ".lock", "a") as held:  # as if another process were training it
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        second = nnbook("train", "--resume", run, "--force")
+        second = cli("train", "--resume", run, "--force")
     assert second.returncode == 1 and "being trained by another nnbook process" in second.stderr
     assert (run / "metrics.jsonl").read_text() == before  # nothing was touched
 
-    forced = nnbook("train", "--resume", run, "--set", f"epochs={n}", "--force")
+    forced = cli("train", "--resume", run, "--set", f"epochs={n}", "--force")
     assert forced.returncode == 0, forced.stderr
     summary = read_json(run / "summary.json")
     assert summary["status"] == "completed" and summary["epochs_completed"] == n
@@ -260,8 +373,8 @@ def test_resume_refuses_a_changed_config_unless_forced(tmp_path):
     assert load_config(config).epochs == n
 
 
-def test_divergence_stops_at_once_keeps_what_was_written_and_suggests_a_smaller_eta(tmp_path):
-    done = nnbook("train", CONFIG, *SLICE, "--set", "eta=1e38", "--runs-dir", tmp_path / "runs")
+def test_divergence_stops_at_once_keeps_what_was_written_and_suggests_a_smaller_eta(tmp_path, args, cli):
+    done = cli(*args, "--set", "eta=1e38", "--runs-dir", tmp_path / "runs")
     assert done.returncode == 1, done.stderr
     assert "diverged" in done.stderr and "smaller eta" in done.stderr and "--set eta=2.5e+37" in done.stderr
     assert "Traceback" not in done.stderr
@@ -269,31 +382,32 @@ def test_divergence_stops_at_once_keeps_what_was_written_and_suggests_a_smaller_
     summary = read_json(run / "summary.json")
     assert summary["status"] == "diverged" and summary["diverged_in_epoch"] == 1
     assert_consistent(run)
-    again = nnbook("train", "--resume", run)
+    again = cli("train", "--resume", run)
     assert again.returncode == 1 and "diverged in epoch 1" in again.stderr and "--set eta=" in again.stderr
 
 
-def test_runs_trained_together_resume_together_exactly(tmp_path):
+def test_runs_trained_together_resume_together_exactly(tmp_path, args, cli):
     """repeats: 2 in one stacked model. A kill can leave one member's files an epoch
     behind the other's; the group resumes from the epoch both have."""
-    ref = start(tmp_path / "ref", "--repeats", "2")
-    ref.communicate(timeout=600)
-    assert ref.returncode == 0
+    together = cli(*args, "--repeats", "2", "--runs-dir", tmp_path / "ref")
+    assert together.returncode == 0, together.stderr
     references = run_dirs(tmp_path / "ref")
 
-    proc = start(tmp_path / "runs", "--repeats", "2")
     runs_dir = tmp_path / "runs"
+    proc = start(args, runs_dir, "--repeats", "2")
     wait_until(proc, lambda: runs_dir.exists() and len(run_dirs(runs_dir)) == 2
-               and metrics_lines(run_dirs(runs_dir)[1]) >= 2,
-               "2 metrics lines of both members")
-    proc.send_signal(signal.SIGKILL)
+               and metrics_lines(run_dirs(runs_dir)[1]) >= 2, "2 metrics lines of both members")
+    with frozen(proc):
+        assert metrics_lines(run_dirs(runs_dir)[0]) <= EPOCHS - 2
+        proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=300)
+    assert proc.returncode == -signal.SIGKILL
     first, second = run_dirs(runs_dir)
     n = assert_consistent(second, killed=True)
     assert n < EPOCHS
     # As if the kill had come while the second member's checkpoint was being replaced:
     (second / "checkpoint.pt").unlink()
-    resumed = nnbook("train", "--resume", second)
+    resumed = cli("train", "--resume", second)
     assert resumed.returncode == 0, resumed.stderr
     assert "resum" in resumed.stdout.lower()
     for run, reference_run in zip((first, second), references):
