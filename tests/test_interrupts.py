@@ -3,14 +3,20 @@ the choice of the epoch to resume, atomic files."""
 
 import os
 import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 
 from nnbook.errors import NnbookError
-from nnbook.runs.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
-from nnbook.runs.resume import common_epoch, config_changes
 from nnbook.runs.directory import Run, atomic_text, atomic_write, check_runs_dir
+from nnbook.runs.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
+from nnbook.runs.records import Summary
+from nnbook.runs.resume import common_epoch, config_changes
+
+from .conftest import ROOT
 
 
 def test_first_signal_interrupts_second_forces_exit():
@@ -62,20 +68,38 @@ def test_handlers_are_installed_and_restored_and_ignored_signals_stay_ignored():
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def test_after_a_signal_a_further_one_ends_the_process_at_once():
-    before_int = signal.getsignal(signal.SIGINT)
+# A process that takes a first signal inside catch_interrupts, then a second one after the block:
+# the second must end it at once with the shell's code, unwinding nothing (no `finally`, no traceback).
+AFTER_A_SIGNAL = textwrap.dedent("""
+    import os, signal, sys, time
+    from nnbook.runs.interrupts import Interrupt, catch_interrupts
+
     try:
-        with pytest.raises(Interrupt):
-            with catch_interrupts():
-                os.kill(os.getpid(), signal.SIGINT)
-                for _ in range(1000):  # the handler runs between bytecodes, at once
-                    pass
-        handler = signal.getsignal(signal.SIGINT)
-        assert handler not in (before_int, signal.SIG_DFL, signal.SIG_IGN)
-        assert "exit_at_once_on_signals" in handler.__qualname__  # os._exit: no unwinding, no traceback
+        with catch_interrupts():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(5)  # the handler raises at once
+    except Interrupt:
+        print("stopped cleanly", flush=True)
+    try:
+        os.kill(os.getpid(), signal.{second})
+        time.sleep(5)
     finally:
-        signal.signal(signal.SIGINT, before_int)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        print("unwound", flush=True)
+    sys.exit(3)
+""")
+
+
+@pytest.mark.parametrize("second, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_after_a_signal_a_further_one_ends_the_process_at_once(second, code):
+    def default_handlers():  # even where this shell ignores them (a background job of a script)
+        for s in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(s, signal.SIG_DFL)
+
+    result = subprocess.run([sys.executable, "-c", AFTER_A_SIGNAL.format(second=second)], cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
+                            timeout=60, preexec_fn=default_handlers)
+    assert result.returncode == code
+    assert result.stdout == "stopped cleanly\n" and result.stderr == ""
 
 
 def test_config_changes_name_every_difference_with_dotted_keys():
@@ -132,7 +156,7 @@ def test_runs_dir_must_be_writable(tmp_path):
 
 
 def test_leftover_temporary_files_are_removed_and_others_kept(tmp_path):
-    run = Run(tmp_path, {})
+    run = Run(tmp_path, Summary())
     atomic_text(tmp_path / "summary.json", "{}")
     (tmp_path / ".summary.json.abc123").write_text("{")
     (tmp_path / ".lock").write_text("")
@@ -151,4 +175,4 @@ def test_a_checkpoint_with_code_in_it_is_refused(tmp_path):
 
     (tmp_path / "checkpoint.pt").write_bytes(pickle.dumps({"epoch": 1, "net": Evil()}, protocol=2))
     with pytest.raises(NnbookError, match="not a readable nnbook checkpoint"):
-        Run(tmp_path, {}).load_checkpoints()
+        Run(tmp_path, Summary()).load_checkpoints()

@@ -11,12 +11,16 @@ import yaml
 from nnbook.config import dump_config, load_config
 from nnbook.errors import ConfigError
 from nnbook.runs.experiment import run_config
-from nnbook.sweep.grid import format_value, grid_markdown, grid_results, load_sweep, plan, plot_grid
+from nnbook.sweep.grid import format_value, load_sweep
+from nnbook.sweep.plan import plan
+from nnbook.sweep.results import grid_markdown, grid_results, plot_grid
 
 from .conftest import CONFIGS, nnbook, read_json, run_dirs
 
-# A sweep small enough for a test: the shallow net, 500 images, 1 epoch, 2 points x 2 seeds.
-TINY = ["--set", "train_limit=500", "--set", "epochs=1", "--grid", "lmbda=0,1", "--repeats", "2"]
+# A sweep small enough for a test: the shallow net, 500 images, 1 epoch, 2 points x 2 seeds; on the
+# CPU, so that every executor computes the same numbers on a machine with a GPU too.
+TINY = ["--set", "device=cpu", "--set", "train_limit=500", "--set", "epochs=1", "--grid", "lmbda=0,1",
+        "--repeats", "2"]
 STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
 
 
@@ -227,8 +231,8 @@ def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path):
 
 
 def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
-    from nnbook.ui.display import TrainDisplay
-    from nnbook.sweep.grid import train_job
+    from nnbook.ui.train_display import TrainDisplay
+    from nnbook.sweep.local import train_job
 
     class Breaks(TrainDisplay):
         def epoch(self, *args, **kwargs):
@@ -246,8 +250,8 @@ def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
 
 def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path):
     """The multi-GPU path of the local executor (a process per device), on two CPU 'devices'."""
-    from nnbook.ui.display import SweepDisplay
-    from nnbook.sweep.grid import run_local
+    from nnbook.ui.sweep_display import SweepDisplay
+    from nnbook.sweep.local import run_local
 
     sweep = load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=500", "epochs=1"], ["lmbda=0,1"], 2)
     jobs, _ = plan(sweep, tmp_path)
@@ -258,11 +262,12 @@ def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path):
 
 @pytest.fixture(scope="module")
 def ray_cluster():
-    """A single-node Ray cluster with 2 CPUs, started here (a new one even if the machine runs
-    another); the CLI joins it with --address. ray.init also sets RAY_AUTH_MODE in this
-    process's environment, which the CLI inherits, so it sends the cluster's token."""
+    """A single-node Ray cluster with 2 CPUs and no GPU (even on a machine that has one), started
+    here (a new one even if the machine runs another); the CLI joins it with --address. ray.init
+    also sets RAY_AUTH_MODE in this process's environment, which the CLI inherits, so it sends the
+    cluster's token."""
     ray = pytest.importorskip("ray")
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, log_to_driver=False)
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 

@@ -7,7 +7,8 @@
     OUT/*.png                 tanh vs sigmoid accuracy curves; the final net's first-layer filters
 
 `epochs_scale` (and `train_limit`) shrink the runs for a quick pass on a CPU;
-the report then says in its first lines that it is scaled down.
+the report then says in its first lines that it is scaled down. What is shown
+while each config trains is the display the command gives (`new_display`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,16 @@ from __future__ import annotations
 import platform
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
+from nnbook.analysis.ensemble import run_ensemble
+from nnbook.analysis.plots import first_conv_filters, plot_accuracy, plot_filters
+from nnbook.analysis.report import collect, render
+from nnbook.config import load_config
+from nnbook.data import mnist
 from nnbook.errors import ConfigError
+from nnbook.runs.experiment import Display, Silent, train_experiment
+from nnbook.runs.records import Summary
 
 CHAPTER6 = ["ch6_shallow", "ch6_conv", "ch6_conv_only", "ch6_dbl_conv", "ch6_dbl_conv_tanh", "ch6_dbl_conv_relu",
             "ch6_expanded", "ch6_expanded_fc300", "ch6_expanded_fc1000", "ch6_expanded_2fc100",
@@ -31,18 +39,10 @@ def scaled_epochs(epochs: int, scale: float) -> int:
 
 def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_limit: Optional[int] = None,
                  repeats: int = 3, ensemble_size: int = 5, only: Optional[list[str]] = None,
-                 device: Optional[str] = None, data_dir=None, quiet: bool = False, say=print,
-                 command: str = "") -> Path:
-    """Train, ensemble, plot and report; returns the report's path."""
-    from nnbook.data import mnist
-    from nnbook.config import load_config
-    from nnbook.ui.train_display import TrainDisplay
-    from nnbook.analysis.ensemble import run_ensemble
-    from nnbook.runs.experiment import train_experiment
-    from nnbook.data.expand import make_expanded
-    from nnbook.analysis.plots import first_conv_filters, plot_accuracy, plot_filters
-    from nnbook.analysis.report import collect, render
-
+                 device: Optional[str] = None, data_dir=None, new_display: Callable[[], Display] = Silent,
+                 say=print, command: str = "") -> Path:
+    """Train, ensemble, plot and report; returns the report's path. `new_display()`: a
+    fresh training display for each config (`nnbook train`'s, or a quiet one)."""
     names = only or CHAPTER6
     unknown = [n for n in names if n not in CHAPTER6]
     if unknown:
@@ -67,15 +67,15 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
         expanded = [d / mnist.EXPANDED_FILE for d in mnist.data_dirs(data_dir) if (d / mnist.EXPANDED_FILE).exists()]
         if not expanded:
             say(f"the expanded configs need {mnist.EXPANDED_FILE}; making it now (nnbook expand-mnist)")
-            make_expanded(mnist.output_dir(data_dir) / mnist.EXPANDED_FILE, data_dir=data_dir, say=say)
+            mnist.make_expanded(mnist.output_dir(data_dir) / mnist.EXPANDED_FILE, data_dir=data_dir, say=say)
     datasets: dict = {}  # data name -> Dataset, each file read once
     results = {}
-    env = {}
+    env = Summary()  # the last run's: where and with what the chapter ran
     for name, config in configs.items():
         say(f"== {name}: {config.repeats} run(s), {config.epochs} epoch(s)")
         if config.data not in datasets:
             datasets[config.data] = mnist.load(config.data, data_dir, source=name)
-        results[name] = train_experiment(config, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
+        results[name] = train_experiment(config, runs_dir, new_display(), data_dir=data_dir,
                                          config_source=name, dataset=datasets[config.data])
         env = results[name][0].summary
     datasets.clear()
@@ -107,8 +107,8 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
                   + ". The accuracies are far below the book's and the differences mean nothing.", ""]
     lines += [f"- Runs per config: {repeats} (seeds 0..{repeats - 1}); {ENSEMBLE_OF}: "
               f"{configs[ENSEMBLE_OF].repeats if ENSEMBLE_OF in configs else '—'} runs, also the ensemble's members.",
-              f"- Hardware: {env.get('device', '?')} ({env.get('hardware', '?')}), {env.get('threads', '?')} threads; "
-              f"torch {env.get('torch', '?')}, nnbook {env.get('nnbook', '?')}, Python {platform.python_version()}.",
+              f"- Hardware: {_known(env.device)} ({_known(env.hardware)}), {_known(env.threads)} threads; "
+              f"torch {_known(env.torch)}, nnbook {_known(env.nnbook)}, Python {platform.python_version()}.",
               f"- Started {started}; took {minutes:.1f} minutes in all.",
               "- `test % (best val run)` is the book's figure of merit: the test accuracy at the best validation "
               "epoch of the run with the best validation accuracy. `diff` is it minus the book's figure, in points.",
@@ -122,3 +122,7 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     report.write_text("\n".join(lines) + "\n")
     say(f"report: {report}")
     return report
+
+
+def _known(value) -> str:
+    return "?" if value is None else str(value)

@@ -11,29 +11,49 @@ mixed runs; members evaluated on different test data are refused outright,
 as their predictions do not describe the same images.
 
 Writes `ensemble.json` and `ensemble_errors.png` (the book's grid of
-misclassified digits) into an output directory.
+misclassified digits) into an output directory. Reads runs only through runs/.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from nnbook.runs import directory as runs
+from nnbook.analysis.plots import plot_errors
+from nnbook.data import mnist
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs import directory as runs
+from nnbook.runs.records import FINISHED, Summary
 
-METHODS = ("vote", "mean")
 ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"
+
+
+class Method(str, Enum):
+    """How members combine: `vote`, the book's plurality vote of labels; `mean`, of probabilities."""
+
+    vote = "vote"
+    mean = "mean"
+
+    def __str__(self) -> str:  # as written on the command line
+        return self.value
+
+
+def method_of(method: Method | str) -> Method:
+    try:
+        return Method(method)
+    except ValueError:
+        raise ConfigError(f"--method {method!r}: choose one of {', '.join(m.value for m in Method)}") from None
 
 
 @dataclass
 class Member:
     path: Path
-    summary: dict
+    summary: Summary
     probabilities: np.ndarray  # (n_test, 10)
 
 
@@ -50,13 +70,13 @@ def select_members(paths: list[Path], only: Optional[str] = None) -> Selection:
         why = unusable(path)
         if why is None:
             summary = runs.read_summary(path)
-            if only and summary.get("name") != only:
-                why = f"config {summary.get('name')}, not {only}"
+            if only and summary.name != only:
+                why = f"config {summary.name}, not {only}"
         if why:
             skipped.append((path, why))
             continue
         try:
-            probabilities = np.load(path / runs.PREDICTIONS)
+            probabilities = runs.load_predictions(path)
         except (OSError, ValueError) as e:
             skipped.append((path, f"unreadable {runs.PREDICTIONS} ({e})"))
             continue
@@ -76,9 +96,9 @@ def unusable(path: Path) -> Optional[str]:
         summary = runs.read_summary(path)
     except NnbookError as e:
         return str(e)
-    if summary.get("status") not in runs.FINISHED:
-        return f"unfinished (status {summary.get('status')}, {summary.get('epochs_completed', 0)} epochs)"
-    if not (path / runs.PREDICTIONS).exists():
+    if summary.status not in FINISHED:
+        return f"unfinished (status {summary.status}, {summary.epochs_completed} epochs)"
+    if not runs.has_predictions(path):
         return f"no saved test predictions ({runs.PREDICTIONS})"
     return None
 
@@ -86,9 +106,9 @@ def unusable(path: Path) -> Optional[str]:
 def check_same_test_data(members: list[Member]) -> None:
     groups: dict[str, list[Member]] = {}
     for m in members:
-        groups.setdefault(m.summary.get("test_sha256"), []).append(m)
+        groups.setdefault(m.summary.test_sha256, []).append(m)
     if len(groups) > 1:
-        parts = [f"{len(ms)} on test set {str(sha)[:12]} ({ms[0].path.name}, data {ms[0].summary.get('data')})"
+        parts = [f"{len(ms)} on test set {str(sha)[:12]} ({ms[0].path.name}, data {ms[0].summary.data})"
                  for sha, ms in groups.items()]
         raise NnbookError("these runs were evaluated on different test data, so their predictions cannot be "
                           f"combined: {'; '.join(parts)}")
@@ -114,18 +134,16 @@ def plurality_vote(predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
     return np.where(tied, first_vote, m + 1).argmin(axis=1)
 
 
-def combine(probabilities: np.ndarray, method: str = "vote") -> np.ndarray:
+def combine(probabilities: np.ndarray, method: Method | str = Method.vote) -> np.ndarray:
     """probabilities: (M, N, 10) -> the ensemble's labels (N,)."""
-    if method == "vote":
+    if method_of(method) is Method.vote:
         return plurality_vote(probabilities.argmax(-1), probabilities.shape[-1])
-    if method == "mean":
-        return probabilities.mean(axis=0).argmax(-1)
-    raise NnbookError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+    return probabilities.mean(axis=0).argmax(-1)
 
 
 @dataclass
 class EnsembleResult:
-    method: str
+    method: str  # a Method's value
     labels: np.ndarray  # (N,) true
     predicted: np.ndarray  # (N,) the ensemble's
     member_accuracies: list[float]
@@ -141,11 +159,12 @@ class EnsembleResult:
         return float((self.predicted == self.labels).mean())
 
 
-def evaluate_ensemble(probabilities: np.ndarray, labels: np.ndarray, method: str = "vote") -> EnsembleResult:
+def evaluate_ensemble(probabilities: np.ndarray, labels: np.ndarray,
+                      method: Method | str = Method.vote) -> EnsembleResult:
     votes = probabilities.argmax(-1)  # (M, N)
     m = len(votes)
     pairs = [(votes[i] != votes[j]).mean() for i in range(m) for j in range(i + 1, m)]
-    return EnsembleResult(method, labels, combine(probabilities, method),
+    return EnsembleResult(method_of(method).value, labels, combine(probabilities, method),
                           [float((v == labels).mean()) for v in votes],
                           float((votes != votes[0]).any(axis=0).mean()), float(np.mean(pairs)) if pairs else 0.0)
 
@@ -153,20 +172,18 @@ def evaluate_ensemble(probabilities: np.ndarray, labels: np.ndarray, method: str
 # ----------------------------------------------------------------------------- the command
 
 
-def find_test_split(summary: dict, data_dir=None):
+def find_test_split(summary: Summary, data_dir=None):
     """The test images and labels a run was evaluated on, found by their fingerprint:
     the book's mnist.pkl.gz first (the expanded set shares its test split), then the
     run's own data file."""
-    from nnbook.data import mnist
-
-    wanted = summary.get("test_sha256")
+    wanted = summary.test_sha256
     candidates = []
     try:
         candidates.append(mnist.find_mnist(data_dir, download=False))
     except NnbookError:
         pass
-    if summary.get("data"):
-        candidates.append(Path(summary["data"]))
+    if summary.data:
+        candidates.append(Path(summary.data))
     for path in candidates:
         if path.exists():
             dataset = mnist.load_file(path)
@@ -183,7 +200,7 @@ def default_out_dir(members: list[Member], root: Path = Path("ensembles")) -> Pa
 
 def ensemble_name(members: list[Member]) -> str:
     """The name `nnbook report` groups this ensemble under."""
-    names = sorted({m.summary.get("name", "run") for m in members})
+    names = sorted({m.summary.name or "run" for m in members})
     return f"{names[0]}_ensemble" if len(names) == 1 else "ensemble"
 
 
@@ -192,9 +209,9 @@ def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, tes
     record = {
         "name": ensemble_name(members),
         "method": result.method,
-        "members": [{"path": str(m.path), "name": m.summary.get("name"), "seed": m.summary.get("seed"),
+        "members": [{"path": str(m.path), "name": m.summary.name, "seed": m.summary.seed,
                      "test_accuracy": acc} for m, acc in zip(members, result.member_accuracies)],
-        "test_sha256": members[0].summary.get("test_sha256"),
+        "test_sha256": members[0].summary.test_sha256,
         "n_test": int(len(result.labels)),
         "accuracy": result.accuracy,
         "n_errors": int(len(errors)),
@@ -205,8 +222,6 @@ def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, tes
     }
     out.mkdir(parents=True, exist_ok=True)
     runs.atomic_text(out / ENSEMBLE_FILE, json.dumps(record, indent=1) + "\n")
-    from nnbook.analysis.plots import plot_errors
-
     plot_errors(out / ERRORS_PNG, test_images, result.labels, result.predicted, errors)
     return record
 
@@ -218,11 +233,10 @@ def read_ensemble(path: Path) -> dict:
         raise NnbookError(f"{path}: unreadable {ENSEMBLE_FILE} ({e})") from None
 
 
-def run_ensemble(paths: list[Path], method: str = "vote", out: Optional[Path] = None, only: Optional[str] = None,
-                 data_dir=None, say=print) -> tuple[Path, dict]:
+def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Optional[Path] = None,
+                 only: Optional[str] = None, data_dir=None, say=print) -> tuple[Path, dict]:
     """`nnbook ensemble`: choose members, combine, write, and say what was done."""
-    if method not in METHODS:
-        raise ConfigError(f"--method {method!r}: choose one of {', '.join(METHODS)}")
+    method = method_of(method)
     selection = select_members(paths, only)
     for path, why in selection.skipped:
         say(f"skipped {path}: {why}")
@@ -242,9 +256,9 @@ def run_ensemble(paths: list[Path], method: str = "vote", out: Optional[Path] = 
     record = write_ensemble(out, members, result, test.x)
     names = {}
     for m in members:
-        names[m.summary.get("name")] = names.get(m.summary.get("name"), 0) + 1
+        names[m.summary.name] = names.get(m.summary.name, 0) + 1
     say(f"combined {len(members)} runs ({', '.join(f'{n} x {k}' for k, n in names.items())}) by "
-        f"{'plurality vote' if method == 'vote' else 'mean probability'}"
+        f"{'plurality vote' if method is Method.vote else 'mean probability'}"
         + (f"; skipped {len(selection.skipped)}" if selection.skipped else ""))
     if len(names) > 1:
         say(f"note: the members come from {len(names)} configs; --only NAME keeps the runs of one")

@@ -1,28 +1,40 @@
 """The accuracy of a saved network on any data set (a chapter 6 problem).
 
-Loads a run's config.yaml and best-validation weights (model.pt), and
+Loads a run's config and best-validation weights (through runs/), and
 measures accuracy and the confusion matrix on a split of the configured
-data or of any file in the book's format. Never trains.
+data or of any file in the book's format. Never trains. torch (with nn/ and
+training/) is imported only when a network is loaded, so `--help` stays fast.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from nnbook.runs import directory as runs
+from nnbook.data import mnist
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs import directory as runs
 
-SPLITS = ("training", "validation", "test")
+
+class Split(str, Enum):
+    """A part of the data set, as `Dataset` names it."""
+
+    training = "training"
+    validation = "validation"
+    test = "test"
+
+    def __str__(self) -> str:  # as written on the command line
+        return self.value
 
 
 @dataclass
 class Evaluation:
     source: str  # the data file
-    split: str
+    split: str  # a Split's value
     accuracy: float
     confusion: np.ndarray  # (10, 10) counts: row = true label, column = predicted
 
@@ -41,45 +53,42 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int =
 
 def load_network(path: Path, device):
     """The run's config and its saved best-validation network (K = 1)."""
-    import torch
-
-    from nnbook.config import load_config
     from nnbook.nn.net import StackedNet
 
     runs.read_summary(path)  # a clear message for a path that is not a run
-    if not (path / runs.MODEL).exists():
+    if not runs.has_model(path):
         raise NnbookError(f"{path}: no saved network ({runs.MODEL}); the run finished no epoch")
-    config = load_config(path / runs.CONFIG)
+    config = runs.read_config(path)
     net = StackedNet(config, k=1)
     try:
-        state = torch.load(path / runs.MODEL, map_location="cpu", weights_only=True)
-        net.load_member_state(0, state)
+        net.load_member_state(0, runs.load_best_weights(path))
     except (RuntimeError, KeyError, OSError) as e:
         raise NnbookError(f"{path / runs.MODEL}: cannot be loaded into the network of {runs.CONFIG} ({e})") from None
     return config, net.to(device)
 
 
-def evaluate_run(path: Path, split: str = "test", data: Optional[str] = None, data_dir=None,
+def evaluate_run(path: Path, split: Split | str = Split.test, data: Optional[str] = None, data_dir=None,
                  device: str = "auto") -> Evaluation:
     import torch
 
-    from nnbook.data import mnist
-    from nnbook.training.loop import resolve_device
+    from nnbook.training.devices import resolve_device
 
-    if split not in SPLITS:
-        raise ConfigError(f"--split {split!r}: choose one of {', '.join(SPLITS)}")
+    try:
+        split = Split(split)
+    except ValueError:
+        raise ConfigError(f"--split {split!r}: choose one of {', '.join(s.value for s in Split)}") from None
     path = Path(path)
     dev = resolve_device(device)
     config, net = load_network(path, dev)
     if data is None:
-        dataset = mnist.load(config.data, data_dir, source=str(path / runs.CONFIG))
+        dataset = mnist.load(config.data, data_dir, source=str(runs.config_file(path)))
     else:
         dataset = mnist.load_file(mnist.resolve_data_path(data, data_dir, source="--data"))
-    part = getattr(dataset, split)
+    part = getattr(dataset, split.value)
     x = torch.from_numpy(part.x).to(dev)
     predicted = net.probabilities(x)[0].argmax(-1).cpu().numpy()
     confusion = confusion_matrix(part.y, predicted)
-    return Evaluation(dataset.source, split, float(np.trace(confusion) / len(part)), confusion)
+    return Evaluation(dataset.source, split.value, float(np.trace(confusion) / len(part)), confusion)
 
 
 def render_confusion(confusion: np.ndarray) -> str:

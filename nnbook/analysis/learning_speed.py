@@ -6,6 +6,8 @@ initialisation, the mean gradient over the first `sample` training images ->
 optionally `epochs` steps of full-batch gradient descent on those images (the
 book: 1,000 images, 500 epochs; eta and lmbda from the config) -> a table beside
 the book's figures, a JSON file and a PNG of the norms per epoch.
+
+torch (with nn/ and training/) is imported inside `measure`, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from nnbook.config import Config
-from nnbook.errors import ConfigError
 from nnbook.analysis.book import GRADIENT_NORMS
+from nnbook.config import Config
+from nnbook.data import mnist
+from nnbook.errors import ConfigError
 
 
 @dataclass
@@ -34,10 +37,11 @@ def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Op
             data_dir: Optional[str] = None, source: str = "config", on_epoch=None) -> GradientResult:
     import torch
 
-    from nnbook.data import mnist
     from nnbook.nn.measure import gradient_trajectory, plot_gradient_norms
-    from nnbook.nn.net import COSTS, build_model
-    from nnbook.training.loop import l2_decay, resolve_device
+    from nnbook.nn.costs import COSTS
+    from nnbook.nn.net import build_model
+    from nnbook.nn.sgd import l2_decay
+    from nnbook.training.devices import resolve_device
 
     if len(config.layers) < 2:
         raise ConfigError(f"{source}: the network has no hidden layer, so there is no speed of learning to measure")

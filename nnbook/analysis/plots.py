@@ -3,7 +3,7 @@ book's grid of an ensemble's misclassified digits.
 
 matplotlib is imported inside each function, with the Agg backend (files
 only, no display), so importing nnbook never pays for it. Reads run
-directories; never trains.
+directories through runs/; never trains.
 """
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnbook.runs import directory as runs
 from nnbook.errors import NnbookError
+from nnbook.runs import directory as runs
+from nnbook.runs.records import Summary
 
 SIDE = 28
 
@@ -35,8 +36,8 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def run_label(path: Path, summary: dict) -> str:
-    return f"{summary.get('name', path.name)} (seed {summary.get('seed')})"
+def run_label(path: Path, summary: Summary) -> str:
+    return f"{summary.name or path.name} (seed {summary.seed})"
 
 
 def plot_accuracy(paths: list[Path], out: Path) -> Path:
@@ -50,14 +51,14 @@ def plot_accuracy(paths: list[Path], out: Path) -> Path:
         metrics = runs.read_metrics(path)
         if not metrics:
             continue
-        epochs = [m["epoch"] for m in metrics]
-        line, = ax.plot(epochs, [100 * m["validation_accuracy"] for m in metrics], marker="." if len(epochs) < 30 else None,
+        epochs = [m.epoch for m in metrics]
+        line, = ax.plot(epochs, [100 * m.validation_accuracy for m in metrics], marker="." if len(epochs) < 30 else None,
                         label=run_label(path, summary) + " validation")
-        if all(m.get("train_accuracy") is not None for m in metrics):
-            ax.plot(epochs, [100 * m["train_accuracy"] for m in metrics], linestyle="--", color=line.get_color(),
+        if all(m.train_accuracy is not None for m in metrics):
+            ax.plot(epochs, [100 * m.train_accuracy for m in metrics], linestyle="--", color=line.get_color(),
                     label=run_label(path, summary) + " training")
-        if summary.get("best_epoch"):
-            ax.plot([summary["best_epoch"]], [100 * summary["best_validation_accuracy"]], marker="o",
+        if summary.best_epoch:
+            ax.plot([summary.best_epoch], [100 * summary.best_validation_accuracy], marker="o",
                     color=line.get_color(), fillstyle="none", markersize=9)
         plotted += 1
     if not plotted:
@@ -77,13 +78,9 @@ def plot_accuracy(paths: list[Path], out: Path) -> Path:
 def first_conv_filters(path: Path) -> np.ndarray | None:
     """The first layer's filters of a run's saved network, (F, kh, kw), or None when
     the first layer is not convolutional or no network was saved."""
-    import torch
-
-    file = path / runs.MODEL
-    if not file.exists():
+    if not runs.has_model(path):
         return None
-    state = torch.load(file, map_location="cpu", weights_only=True)
-    weight = state.get("layers.0.weight")
+    weight = runs.load_best_weights(path).get("layers.0.weight")
     if weight is None or weight.dim() != 4:  # conv: (F, C, kh, kw); fc: (n_in, n_out)
         return None
     return weight[:, 0].numpy()

@@ -6,24 +6,39 @@ the best validation accuracy, the test accuracy at the best validation epoch
 as the book reports it (the run with the best validation accuracy) and as
 mean ± standard deviation over the runs, seconds per epoch, and the book's
 figure with the difference. `render` prints it as a rich table, markdown or
-CSV. Reads files only; never trains.
+CSV. Reads runs only through runs/ (ensembles through ensemble.py); never trains.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import shutil
 import statistics
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
-from nnbook.runs import directory as runs
+from rich.console import Console
+from rich.table import Table
+
+from nnbook.analysis.book import FIGURES
 from nnbook.analysis.ensemble import ENSEMBLE_FILE, read_ensemble
 from nnbook.errors import ConfigError
-from nnbook.analysis.book import FIGURES
+from nnbook.runs import directory as runs
+from nnbook.runs.records import FINISHED, Summary
 
-FORMATS = ("table", "markdown", "csv")
+
+class Format(str, Enum):
+    """How `render` writes the rows: a rich table for the terminal, markdown, or CSV."""
+
+    table = "table"
+    markdown = "markdown"
+    csv = "csv"
+
+    def __str__(self) -> str:  # as written on the command line
+        return self.value
 
 
 @dataclass
@@ -62,30 +77,30 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 
 
 def collect(paths: list[Path]) -> list[Row]:
-    groups: dict[str, list[dict]] = {}
+    groups: dict[str, list[Summary]] = {}
     ensembles: list[dict] = []
     for path in expand_paths(paths):
         if (path / ENSEMBLE_FILE).exists():
             ensembles.append(read_ensemble(path))
         else:
             summary = runs.read_summary(path)
-            groups.setdefault(summary.get("name", path.name), []).append(summary)
+            groups.setdefault(summary.name or path.name, []).append(summary)
     rows = [run_row(name, summaries) for name, summaries in groups.items()]
     rows += [ensemble_row(e) for e in ensembles]
     order = {name: i for i, name in enumerate(FIGURES)}
     return sorted(rows, key=lambda r: (order.get(r.name, len(order)), r.name))
 
 
-def run_row(name: str, summaries: list[dict]) -> Row:
-    done = [s for s in summaries if s.get("status") in runs.FINISHED and s.get("test_accuracy") is not None]
-    epochs = sorted({s.get("epochs_completed", 0) for s in done})
-    tests = [s["test_accuracy"] for s in done]
-    top = max(done, key=lambda s: s["best_validation_accuracy"]) if done else None
-    per_epoch = [s["seconds"] / s["epochs_completed"] for s in done if s.get("epochs_completed")]
+def run_row(name: str, summaries: list[Summary]) -> Row:
+    done = [s for s in summaries if s.status in FINISHED and s.test_accuracy is not None]
+    epochs = sorted({s.epochs_completed for s in done})
+    tests = [s.test_accuracy for s in done]
+    top = max(done, key=lambda s: s.best_validation_accuracy) if done else None
+    per_epoch = [s.seconds / s.epochs_completed for s in done if s.epochs_completed]
     figure = FIGURES.get(name)
     return Row(name, len(done), len(summaries) - len(done),
                "—" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}",
-               top["best_validation_accuracy"] if top else None, top["test_accuracy"] if top else None,
+               top.best_validation_accuracy if top else None, top.test_accuracy if top else None,
                statistics.fmean(tests) if tests else None, statistics.stdev(tests) if len(tests) > 1 else None,
                statistics.fmean(per_epoch) if per_epoch else None,
                figure["figure"] if figure else None, figure["note"] if figure else "")
@@ -118,12 +133,16 @@ def cells(row: Row) -> list[str]:
             "—" if row.difference is None else f"{row.difference:+.2f}", row.note]
 
 
-def render(rows: list[Row], fmt: str = "table") -> str:
-    if fmt == "markdown":
+def render(rows: list[Row], fmt: Format | str = Format.table) -> str:
+    try:
+        fmt = Format(fmt)
+    except ValueError:
+        raise ConfigError(f"--format {fmt!r}: choose one of {', '.join(f.value for f in Format)}") from None
+    if fmt is Format.markdown:
         lines = ["| " + " | ".join(HEADER) + " |", "|" + "|".join("---" for _ in HEADER) + "|"]
         lines += ["| " + " | ".join(c.replace("|", "\\|") for c in cells(r)) + " |" for r in rows]
         return "\n".join(lines) + "\n"
-    if fmt == "csv":
+    if fmt is Format.csv:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["config", "runs", "unfinished", "epochs", "best_validation", "test_at_best_validation",
@@ -133,19 +152,12 @@ def render(rows: list[Row], fmt: str = "table") -> str:
                              r.test_std, r.seconds_per_epoch, r.book,
                              None if r.difference is None else round(r.difference, 4), r.note])
         return buffer.getvalue()
-    if fmt == "table":
-        from rich.console import Console
-        from rich.table import Table
-
-        table = Table(title="Test accuracy at the best validation epoch, against the book", title_justify="left")
-        for h in HEADER:
-            table.add_column(h, justify="left" if h in ("config", "note") else "right")
-        for r in rows:
-            table.add_row(*cells(r))
-        import shutil
-
-        width = shutil.get_terminal_size((200, 24)).columns  # a pipe or a file gets room for every column
-        console = Console(file=io.StringIO(), width=width, highlight=False)
-        console.print(table)
-        return console.file.getvalue()
-    raise ConfigError(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    table = Table(title="Test accuracy at the best validation epoch, against the book", title_justify="left")
+    for h in HEADER:
+        table.add_column(h, justify="left" if h in ("config", "note") else "right")
+    for r in rows:
+        table.add_row(*cells(r))
+    width = shutil.get_terminal_size((200, 24)).columns  # a pipe or a file gets room for every column
+    console = Console(file=io.StringIO(), width=width, highlight=False)
+    console.print(table)
+    return console.file.getvalue()

@@ -122,7 +122,8 @@ def chapter6(
         nnbook chapter6 --epochs-scale 0.02 --train-limit 5000
     """
     from nnbook.analysis.chapter6 import run_chapter6
+    from nnbook.ui.train_display import TrainDisplay
 
     target = out or Path("chapters") / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
     run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
-                 quiet, command="nnbook " + shlex.join(sys.argv[1:]))
+                 lambda: TrainDisplay(quiet=quiet), command="nnbook " + shlex.join(sys.argv[1:]))

@@ -56,7 +56,8 @@ def sweep(
 
         nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
     """
-    from nnbook.sweep.grid import load_sweep, run_sweep
+    from nnbook.sweep.grid import load_sweep
+    from nnbook.sweep.run import run_sweep
     from nnbook.ui.sweep_display import SweepDisplay
 
     plan = load_sweep(config, list(set_ or []), list(grid or []), repeats)

@@ -2,8 +2,8 @@
 
     RUNS_DIR/<name>-<YYYYmmdd-HHMMSS>[-N]/
         config.yaml             the fully resolved config (`nnbook train` reruns it)
-        metrics.jsonl           one JSON object per finished epoch, appended and flushed
-        summary.json            status and the result; rewritten after every epoch
+        metrics.jsonl           one JSON object per finished epoch (a MetricsRow), appended and flushed
+        summary.json            status and the result (a Summary); rewritten after every epoch
         model.pt                the best-validation weights (torch.load(..., weights_only=True))
         test_predictions.npy    (10000, 10) class probabilities of that model on the test images
         checkpoint.pt           the last finished epoch, resumable (`nnbook train --resume`)
@@ -16,26 +16,30 @@ kill at any moment leaves the old or the new version, never a torn one.
 metrics.jsonl only ever grows by whole lines (resuming rewrites it, atomically,
 from the checkpoint's history). A directory is never reused for a new run.
 
-Never trains; reads and writes files only.
+This is the one module that opens these files: everything else reads and writes a
+run through `Run` and the functions below (records.py says what the records hold).
+Never trains. torch and numpy are imported only where weights or predictions are
+read or written, so that reading summaries (report, sweep plans) stays light.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import platform
+import pickle
 import tempfile
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, Optional
+from typing import Callable, Optional, Sequence
 
+from nnbook.config import Config, load_config
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs.records import DIVERGED, RUNNING, MetricsRow, Summary
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
     "checkpoint.prev.pt", ".lock")
-FINISHED = ("completed", "early_stopped")
 
 
 def atomic_write(path: Path, write, keep_previous: Optional[Path] = None) -> None:
@@ -107,17 +111,23 @@ def new_run_dir(runs_dir: Path, name: str, stamp: Optional[str] = None) -> Path:
 class Run:
     """One run directory being written."""
 
-    def __init__(self, path: Path, summary: dict):
+    def __init__(self, path: Path, summary: Summary):
         self.path = path
         self.summary = summary
         self._lock = None  # the open .lock file while this process trains the run
+        # While training (begin_training): what each epoch's checkpoint records besides the loop's state.
+        self.trained_config: Optional[dict] = None
+        self.history: list[MetricsRow] = []
+        self._seconds = 0.0  # of the epochs in `history`
 
     @classmethod
-    def create(cls, runs_dir: Path, config_yaml: str, summary: dict, stamp: Optional[str] = None) -> "Run":
-        path = new_run_dir(runs_dir, summary["name"], stamp)
+    def create(cls, runs_dir: Path, config_yaml: str, summary: Summary, stamp: Optional[str] = None) -> "Run":
+        """A new run directory for what `summary` says the run is (name, seed, data, environment),
+        with its config; it starts `running`, with no epoch."""
+        path = new_run_dir(runs_dir, summary.name, stamp)
         atomic_text(path / CONFIG, config_yaml)
-        run = cls(path, {"status": "running", "epochs_completed": 0, "best_validation_accuracy": None,
-                         "best_epoch": None, "test_accuracy": None, "seconds": 0.0, **summary})
+        run = cls(path, replace(summary, status=RUNNING, epochs_completed=0, best_validation_accuracy=None,
+                                best_epoch=None, test_accuracy=None, seconds=0.0))
         run.write_summary()
         return run
 
@@ -126,17 +136,35 @@ class Run:
         return cls(path, read_summary(path))
 
     def write_summary(self) -> None:
-        atomic_text(self.path / SUMMARY, json.dumps(self.summary, indent=2) + "\n")
+        atomic_text(self.path / SUMMARY, json.dumps(self.summary.to_json(), indent=2) + "\n")
 
-    def log_epoch(self, record: Any) -> None:
+    def update(self, **fields) -> None:
+        """Set these Summary fields and rewrite summary.json."""
+        self.summary = replace(self.summary, **fields)
+        self.write_summary()
+
+    def finish(self, status: str, **fields) -> None:
+        """End a run that is still `running` with `status` (and `fields`); a run that stopped
+        on its own (early_stopped, diverged) keeps its status."""
+        if self.summary.status == RUNNING:
+            self.update(status=status, **fields)
+
+    def write_config(self, config_yaml: str) -> None:
+        atomic_text(self.path / CONFIG, config_yaml)
+
+    def log_epoch(self, row: MetricsRow) -> None:
         """Append one whole line and flush it to disk."""
-        line = json.dumps(asdict(record) if not isinstance(record, dict) else record) + "\n"
         with open(self.path / METRICS, "a") as f:
-            f.write(line)
+            f.write(json.dumps(row.to_json()) + "\n")
             f.flush()
             os.fsync(f.fileno())
 
+    def rewrite_metrics(self, rows: Sequence[MetricsRow]) -> None:
+        """Replace metrics.jsonl with exactly these epochs (a resume's history), atomically."""
+        atomic_text(self.path / METRICS, "".join(json.dumps(row.to_json()) + "\n" for row in rows))
+
     def save_best(self, weights: dict, test_probabilities) -> None:
+        """The best-validation weights and their (10000, 10) test probabilities (a numpy array)."""
         import numpy as np
         import torch
 
@@ -153,8 +181,6 @@ class Run:
         """The saved checkpoints, newest first (none before the first epoch ends).
         Loaded with weights_only=True: a checkpoint holds tensors, numbers, strings,
         lists and dicts, and a file holding anything else is refused, never run."""
-        import pickle
-
         import torch
 
         saved = []
@@ -172,9 +198,45 @@ class Run:
             saved.append(state)
         return sorted(saved, key=lambda s: -s["epoch"])
 
-    def rewrite_metrics(self, rows: list[dict]) -> None:
-        """Replace metrics.jsonl with exactly these epochs (a resume's history), atomically."""
-        atomic_text(self.path / METRICS, "".join(json.dumps(row) + "\n" for row in rows))
+    def begin_training(self, config: dict, history: Sequence[MetricsRow] = ()) -> None:
+        """Lock the run for this process; every epoch's checkpoint will record `config` (the
+        run's resolved config, as JSON) and the metrics history, which starts as `history`
+        (the epochs before, when resuming)."""
+        self.lock()
+        self.trained_config = config
+        self.history = list(history)
+        self._seconds = sum(row.seconds for row in self.history)
+
+    def record_epoch(self, epoch: int, row: Optional[MetricsRow], status: Optional[str], best,
+                     checkpoint: Callable[[], dict], best_model: Optional[tuple] = None) -> None:
+        """Write epoch `epoch` of this run. `row`: its metrics (None when the run trained no more:
+        stopped before, or diverged now); `status`: None while it trains, else why it stopped;
+        `best`: the best-validation bookkeeping (.epoch, .validation_accuracy, .test_accuracy);
+        `checkpoint()`: the loop's resumable state of the run; `best_model`: (weights, test
+        probabilities) when the epoch is a new best.
+
+        Written in this order so that a kill between any two writes loses nothing that
+        resuming cannot redo: the best model before the checkpoint that counts it, the
+        checkpoint (with the metrics history) before metrics.jsonl and summary.json, which
+        resume.py rebuilds from it."""
+        if row is None and self.summary.status != RUNNING:
+            return  # stopped in an earlier epoch: nothing of it changes
+        if best_model is not None:
+            self.save_best(*best_model)
+        if row is not None:
+            self.history.append(row)
+            self._seconds += row.seconds
+        saved = checkpoint()
+        saved["metrics"] = [r.to_json() for r in self.history]
+        saved["config"] = self.trained_config
+        self.save_checkpoint(saved)
+        if row is not None:
+            self.log_epoch(row)
+        diverged = {"diverged_in_epoch": epoch} if status == DIVERGED else {}
+        self.update(status=status or RUNNING, epochs_completed=len(self.history),
+                    best_validation_accuracy=best.validation_accuracy if best.epoch else None,
+                    best_epoch=best.epoch, test_accuracy=best.test_accuracy, seconds=round(self._seconds, 3),
+                    **diverged)
 
     def remove_temporary_files(self) -> list[str]:
         """Delete what a kill in the middle of atomic_write left behind (`.<file>.XXXX`)."""
@@ -209,9 +271,8 @@ class Run:
             self._lock.close()
             self._lock = None
 
-    def update(self, **fields) -> None:
-        self.summary.update(fields)
-        self.write_summary()
+
+# ----------------------------------------------------------------------------- reading run directories
 
 
 def is_run_dir(path: Path) -> bool:
@@ -225,7 +286,7 @@ def no_such_path(path: Path) -> str:
     return f"{path}: no such run directory"
 
 
-def read_summary(path: Path) -> dict:
+def read_summary(path: Path) -> Summary:
     """A run's summary.json. A path that is no run is a usage mistake (exit 2)."""
     path = Path(path)
     if not path.is_dir():
@@ -233,34 +294,84 @@ def read_summary(path: Path) -> dict:
     if not is_run_dir(path):
         raise ConfigError(f"{path}: not a run directory (no {SUMMARY} and {CONFIG})")
     try:
-        return json.loads((path / SUMMARY).read_text())
+        data = json.loads((path / SUMMARY).read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise NnbookError(f"{path / SUMMARY}: unreadable ({e})") from None
+    if not isinstance(data, dict):
+        raise NnbookError(f"{path / SUMMARY}: unreadable (a {type(data).__name__}, not an object)")
+    return Summary.from_json(data)
 
 
-def read_metrics(path: Path) -> list[dict]:
+def read_metrics(path: Path) -> list[MetricsRow]:
     """Every whole line of metrics.jsonl (a line torn by a crash is ignored)."""
     rows = []
     file = Path(path) / METRICS
     if file.exists():
         for line in file.read_text().splitlines():
             try:
-                rows.append(json.loads(line))
+                data = json.loads(line)
             except json.JSONDecodeError:
                 continue
+            if isinstance(data, dict) and "epoch" in data:
+                rows.append(MetricsRow.from_json(data))
     return rows
 
 
-def environment(device) -> dict:
-    """Versions and hardware, recorded with every run."""
-    import numpy
+def config_file(path: Path) -> Path:
+    """The run's config.yaml, for messages that tell the user what to run or edit."""
+    return Path(path) / CONFIG
+
+
+def read_config(path: Path, overrides: Sequence[str] = ()) -> Config:
+    """The run's resolved config (with `--set` overrides); ConfigError if it no longer validates."""
+    return load_config(config_file(path), list(overrides))
+
+
+def has_model(path: Path) -> bool:
+    return (Path(path) / MODEL).exists()
+
+
+def load_best_weights(path: Path) -> dict:
+    """The best-validation weights (model.pt) on the CPU, loaded with weights_only=True: tensors only."""
     import torch
 
-    from nnbook import __version__
+    return torch.load(Path(path) / MODEL, map_location="cpu", weights_only=True)
 
-    hardware = platform.processor() or platform.machine()
-    if device.type == "cuda":
-        hardware = torch.cuda.get_device_name(device)
-    return {"nnbook": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version(), "device": str(device), "hardware": hardware,
-            "threads": torch.get_num_threads()}
+
+def has_predictions(path: Path) -> bool:
+    return (Path(path) / PREDICTIONS).exists()
+
+
+def load_predictions(path: Path):
+    """The (10000, 10) test probabilities of the best-validation model, a numpy array."""
+    import numpy as np
+
+    return np.load(Path(path) / PREDICTIONS)
+
+
+# ----------------------------------------------------------------------------- moving runs between machines
+
+
+def run_files(path: Path) -> dict[str, bytes]:
+    """A run directory's files as bytes, to send it to another machine: every whole file,
+    none of the dot-files (half-written temporaries, the lock)."""
+    return {f.name: f.read_bytes() for f in sorted(Path(path).iterdir())
+            if f.is_file() and not f.name.startswith(".")}
+
+
+def write_run_files(runs_dir: Path, name: str, files: dict[str, bytes]) -> Path:
+    """Write a run directory received as `run_files` under `runs_dir` (a suffix if the
+    name is taken), summary.json last: until it is there the directory is not a run,
+    so a crash while writing never leaves a run that looks finished."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    for n in range(10_000):
+        path = runs_dir / (name + (f"-r{n}" if n else ""))
+        try:
+            path.mkdir()
+            break
+        except FileExistsError:
+            continue
+    for file_name in sorted(files, key=lambda f: f == SUMMARY):
+        data = files[file_name]
+        atomic_write(path / file_name, lambda f, data=data: f.write(data))
+    return path

@@ -8,6 +8,11 @@ the same path from a `ResumePlan` (resume.py) instead of a fresh model.
 While a group trains, SIGINT and SIGTERM stop it cleanly (interrupts.py): the
 epoch's files are written whole, the runs are marked `interrupted` and the
 message says how to resume.
+
+The rules for what a run's files hold after each epoch are the run's own
+(`Run.record_epoch`, directory.py); what is shown goes to a `Display` that the
+command passes in. torch (through nn/ and training/) is imported inside the
+functions that train, so that planning a sweep never loads it.
 """
 
 from __future__ import annotations
@@ -17,18 +22,62 @@ import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Protocol
 
 from nnbook.config import Config, dump_config
+from nnbook.data import mnist
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs.directory import Run, check_runs_dir, config_file
 from nnbook.runs.interrupts import ForcedExit, Interrupt, catch_interrupts
-from nnbook.runs.directory import Run, check_runs_dir, environment
+from nnbook.runs.records import COMPLETED, DIVERGED, INTERRUPTED, MetricsRow, Summary, environment
+from nnbook.runs.resume import ResumePlan, check_same_data, check_same_device, restore_state
 
 
 @dataclass
 class RunResult:
     path: Path
-    summary: dict
+    summary: Summary
+
+
+class Display(Protocol):
+    """What training tells the person watching it (ui/train_display.TrainDisplay shows it)."""
+
+    progress: Optional[Callable[[int, int], None]]  # (steps done, steps per epoch), set by begin_training
+
+    def start(self, config: Config, n_train: int, env: dict, k: int, sequential: bool) -> None: ...
+    def runs_created(self, paths: list[Path]) -> None: ...
+    def print(self, *args, **kwargs) -> None: ...
+    def begin_training(self) -> None: ...
+    def epoch(self, epoch: int, epochs: int, records, best, improved, status, seeds, reasons=None) -> None: ...
+    def end_training(self) -> None: ...
+    def finish(self, results: list[RunResult]) -> None: ...
+
+
+class Silent:
+    """A Display that shows nothing: for training where no one watches (a sweep's workers)."""
+
+    progress = None
+
+    def start(self, config, n_train, env, k, sequential) -> None:
+        pass
+
+    def runs_created(self, paths) -> None:
+        pass
+
+    def print(self, *args, **kwargs) -> None:
+        pass
+
+    def begin_training(self) -> None:
+        pass
+
+    def epoch(self, epoch, epochs, records, best, improved, status, seeds, reasons=None) -> None:
+        pass
+
+    def end_training(self) -> None:
+        pass
+
+    def finish(self, results) -> None:
+        pass
 
 
 class Interrupted(NnbookError):
@@ -52,12 +101,12 @@ def run_config(config: Config, seed: int) -> Config:
     return config.model_copy(update={"seed": seed, "repeats": 1})
 
 
-def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional[str] = None,
+def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir: Optional[str] = None,
                      sequential: bool = False, config_source: str = "config", dataset=None) -> list[RunResult]:
     """`dataset`: an already loaded `data.Dataset` for `config.data` (the chapter 6 runner
     shares one between configs); it is left intact."""
     from nnbook.nn.net import build_model
-    from nnbook.training.loop import resolve_device
+    from nnbook.training.devices import resolve_device
 
     check_runs_dir(runs_dir)  # before minutes of data loading, not after
     device = resolve_device(config.device)
@@ -78,8 +127,8 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
                 stamp = time.strftime("%Y%m%d-%H%M%S")
                 for s in group:
                     runs.append(Run.create(runs_dir, dump_config(run_config(config, s)),
-                                           {"name": config.name, "seed": s, "data": dataset.source,
-                                            "test_sha256": dataset.test_sha256, **env}, stamp))
+                                           Summary(name=config.name, seed=s, data=dataset.source,
+                                                   test_sha256=dataset.test_sha256, **env), stamp))
                 for run in runs:  # the runs trained together, resumed together (resume.py)
                     run.update(group=[r.path.name for r in runs])
                 display.runs_created([r.path for r in runs])
@@ -90,18 +139,17 @@ def train_experiment(config: Config, runs_dir: Path, display, data_dir: Optional
     return results
 
 
-def resume_experiment(plan, display, data_dir: Optional[str] = None) -> list[RunResult]:
-    """Continue `plan.runs` (a `resume.ResumePlan`) from `plan.epoch` completed epochs."""
+def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str] = None) -> list[RunResult]:
+    """Continue `plan.runs` from `plan.epoch` completed epochs."""
     from nnbook.nn.net import build_model
-    from nnbook.runs.resume import check_same_data, check_same_device, restore_state
-    from nnbook.training.loop import resolve_device
+    from nnbook.training.devices import resolve_device
 
     config = plan.config
     device = resolve_device(config.device)
     check_same_device(plan, device)
     with catch_interrupts() as interrupts:
         try:
-            dataset, tensors, n_train = load_data(config, device, data_dir, str(plan.runs[0].path / "config.yaml"))
+            dataset, tensors, n_train = load_data(config, device, data_dir, str(config_file(plan.runs[0].path)))
             check_same_data(plan, dataset)
             display.start(config, n_train, environment(device), len(plan.runs), False)
             display.runs_created([r.path for r in plan.runs])
@@ -111,8 +159,7 @@ def resume_experiment(plan, display, data_dir: Optional[str] = None) -> list[Run
             seed_everything(plan.seeds[0])
             net = build_model(config, plan.seeds).to(device)
             state = restore_state(net, plan)  # None when no epoch was completed
-            histories = [list(saved["metrics"]) for saved in plan.saved] if plan.saved else None
-            results = train_group(config, net, plan.runs, tensors, display, interrupts, state, histories)
+            results = train_group(config, net, plan.runs, tensors, display, interrupts, state, plan.histories)
         except Interrupt as stop:  # loading the data or restoring the checkpoints
             raise stopped_before_training(stop, plan.runs) from None
     display.finish(results)
@@ -123,8 +170,7 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     """The dataset and its splits on `device`. Returns (dataset, tensors, n_train).
     A dataset loaded here has its training images dropped from host memory once
     copied; a `dataset` passed in (shared by several configs) is left intact."""
-    from nnbook.data import mnist
-    from nnbook.training.loop import to_device
+    from nnbook.training.devices import to_device
 
     shared = dataset is not None
     if not shared:
@@ -149,47 +195,27 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
 
 
-def train_group(config: Config, net, runs: list[Run], tensors, display, interrupts, state=None,
-                histories: Optional[list[list[dict]]] = None) -> list[RunResult]:
+def train_group(config: Config, net, runs: list[Run], tensors, display: Display, interrupts, state=None,
+                histories: Optional[list[list[MetricsRow]]] = None) -> list[RunResult]:
     """Train the members of `net` (one per run) and write each epoch to their run
     directories; from `state` and `histories` when resuming. `interrupts`: the
     installed signal handlers (interrupts.catch_interrupts)."""
     from nnbook.training.loop import train
 
-    seeds = [run.summary["seed"] for run in runs]
-    histories = histories or [[] for _ in runs]
-    seconds = [sum(row["seconds"] for row in h) for h in histories]
+    seeds = [run.summary.seed for run in runs]
+    for run, history in zip(runs, histories or [[] for _ in runs]):
+        run.begin_training(run_config(config, run.summary.seed).model_dump(mode="json"), history)
     done = [state.epoch if state else 0]  # epochs completed, for the message if interrupted
-    for run in runs:
-        run.lock()
 
     def on_epoch(report) -> None:
-        # Written in this order so that a kill between any two writes loses
-        # nothing that resuming cannot redo: the best model before the
-        # checkpoint that counts it, the checkpoint (with the metrics history)
-        # before metrics.jsonl and summary.json, which resume.py rebuilds.
-        with interrupts.protected():
+        with interrupts.protected():  # a first signal waits until the epoch's files are written
             for m, run in enumerate(runs):
                 record = report.records[m]
-                if record is None and run.summary["status"] != "running":
-                    continue  # stopped in an earlier epoch
+                best_model = None
                 if report.improved[m]:
-                    run.save_best(report.net.member_state(m), report.test_probabilities[m].cpu().numpy())
-                if record is not None:
-                    histories[m].append(record.__dict__.copy())
-                    seconds[m] += record.seconds
-                saved = report.state(m)
-                saved["metrics"] = histories[m]
-                saved["config"] = run_config(config, seeds[m]).model_dump(mode="json")
-                run.save_checkpoint(saved)
-                if record is not None:
-                    run.log_epoch(record)
-                best = report.best[m]
-                extra = {"diverged_in_epoch": report.epoch} if report.status[m] == "diverged" else {}
-                run.update(status=report.status[m] or "running", epochs_completed=len(histories[m]),
-                           best_validation_accuracy=best.validation_accuracy if best.epoch else None,
-                           best_epoch=best.epoch, test_accuracy=best.test_accuracy,
-                           seconds=round(seconds[m], 3), **extra)
+                    best_model = (report.net.member_state(m), report.test_probabilities[m].cpu().numpy())
+                run.record_epoch(report.epoch, MetricsRow.of(record) if record is not None else None,
+                                 report.status[m], report.best[m], lambda m=m: report.state(m), best_model)
             done[0] = report.epoch
             display.epoch(report.epoch, config.epochs, report.records, report.best, report.improved,
                           report.status, seeds, reasons=report.reasons)
@@ -200,19 +226,17 @@ def train_group(config: Config, net, runs: list[Run], tensors, display, interrup
             train(net, config, tensors, seeds, on_epoch, on_progress=display.progress, state=state)
             with interrupts.protected():
                 for run in runs:
-                    if run.summary["status"] == "running":
-                        run.update(status="completed")
+                    run.finish(COMPLETED)
         except Interrupt as stop:
             for run in runs:
-                if run.summary["status"] == "running":
-                    run.update(status="interrupted")
+                run.finish(INTERRUPTED)
             n = done[0]
             kept = f"epochs 1-{n} are saved" if n > 1 else "epoch 1 is saved" if n else "no epoch was completed"
             raise Interrupted(f"interrupted by {stop} in epoch {n + 1}: {kept} in "
                               f"{', '.join(str(r.path) for r in runs)}; {resume_hint(runs)}",
                               stop.exit_code) from None
     except ForcedExit as forced:
-        forced.hint = resume_hint(runs)  # cli.py prints it; nothing more is written
+        forced.hint = resume_hint(runs)  # the CLI prints it; nothing more is written
         raise
     finally:
         display.end_training()
@@ -224,8 +248,7 @@ def train_group(config: Config, net, runs: list[Run], tensors, display, interrup
 def stopped_before_training(stop: Interrupt, runs: list[Run]) -> Interrupted:
     """The error for a signal that came before `runs` began (another epoch of) training."""
     for run in runs:
-        if run.summary["status"] == "running":
-            run.update(status="interrupted")
+        run.finish(INTERRUPTED)
     then = f"; {resume_hint(runs)}" if runs else "; nothing was trained"
     return Interrupted(f"interrupted by {stop} before training began{then}", stop.exit_code)
 
@@ -238,9 +261,9 @@ def resume_hint(runs: list[Run]) -> str:
 def raise_if_diverged(results: list[RunResult], config: Config) -> None:
     """For `nnbook train`: a diverged run is a failure of the command (exit 1). A sweep
     calls train_experiment too, and counts a diverged point as a result, not an error."""
-    diverged = [r for r in results if r.summary["status"] == "diverged"]
+    diverged = [r for r in results if r.summary.status == DIVERGED]
     if diverged:
-        where = ", ".join(f"{r.path} in epoch {r.summary.get('diverged_in_epoch', '?')}" for r in diverged)
+        where = ", ".join(f"{r.path} in epoch {r.summary.diverged_in_epoch or '?'}" for r in diverged)
         raise Diverged(f"diverged (the cost became NaN or infinite): {where}; the completed epochs and the "
                        f"best model so far are kept; try a smaller eta, e.g. --set eta={config.eta / 4:g} "
                        f"(this run used eta = {config.eta:g})")

