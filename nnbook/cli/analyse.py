@@ -11,14 +11,18 @@ from typing import Annotated, Optional
 
 import typer
 
+# The choices of --method, --split and --format are the library's own enums, so --help lists them.
+from nnbook.analysis.ensemble import Method
+from nnbook.analysis.evaluate import Split
+from nnbook.analysis.report import Format
 from nnbook.cli.options import DataDirOpt, DeviceOpt, RunDirsArg
 from nnbook.errors import ConfigError, NnbookError
 
 
 def ensemble(
     run_dirs: RunDirsArg,
-    method: Annotated[str, typer.Option(help="vote: the book's plurality vote of labels (ties: the first-seen "
-                                             "label); mean: average the members' probabilities.")] = "vote",
+    method: Annotated[Method, typer.Option(help="vote: the book's plurality vote of labels (ties: the first-seen "
+                                                "label); mean: average the members' probabilities.")] = Method.vote,
     out: Annotated[Optional[Path], typer.Option(help="Output directory (default: a new ensembles/NAME-TIME/).",
                                                 show_default=False)] = None,
     only: Annotated[Optional[str], typer.Option(help="Use only the runs of this config name.",
@@ -48,7 +52,7 @@ def ensemble(
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(help="A run directory with a saved network (model.pt).",
                                             show_default=False)],
-    split: Annotated[str, typer.Option(help="training | validation | test of the data set.")] = "test",
+    split: Annotated[Split, typer.Option(help="Which part of the data set.")] = Split.test,
     data: Annotated[Optional[str], typer.Option(
         help="Another data set: mnist, mnist_expanded or a file in the book's format (default: the run's own).",
         show_default=False)] = None,
@@ -68,7 +72,8 @@ def evaluate(
 
 def report(
     run_dirs: RunDirsArg,
-    format: Annotated[str, typer.Option("--format", "-f", help="table | markdown | csv")] = "table",
+    format: Annotated[Format, typer.Option("--format", "-f", help="A table for the terminal, markdown or CSV.")]
+    = Format.table,
 ) -> None:
     """Runs grouped by config: best validation, test at best validation (best of runs, mean ± std),
     time per epoch, and the book's figure with the difference. Ensemble directories become rows too.

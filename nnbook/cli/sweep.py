@@ -9,6 +9,7 @@ import typer
 
 from nnbook.cli.options import DataDirOpt, RunsDirOpt, SetOpt
 from nnbook.errors import NnbookError
+from nnbook.sweep.run import Executor
 
 
 def sweep(
@@ -25,9 +26,9 @@ def sweep(
         "--dry-run", help="List the points and the runs still to train, then exit.")] = False,
     fail_fast: Annotated[bool, typer.Option(
         "--fail-fast", help="Stop at the first failed batch instead of going on with the others.")] = False,
-    executor: Annotated[str, typer.Option(
+    executor: Annotated[Executor, typer.Option(
         help="local: this machine (one point at a time, or one per GPU when several are visible); "
-        "ray: a Ray cluster, one task per batch of runs.")] = "local",
+        "ray: a Ray cluster, one task per batch of runs.")] = Executor.local,
     address: Annotated[Optional[str], typer.Option(
         help="The Ray cluster to join (`ray start --head` prints it; `auto` finds a local one); implies "
         "--executor ray. Without it, --executor ray joins the cluster `ray start` runs here, or starts one.",
@@ -62,7 +63,7 @@ def sweep(
 
     plan = load_sweep(config, list(set_ or []), list(grid or []), repeats)
     if address:
-        executor = "ray"
+        executor = Executor.ray
     outcomes = run_sweep(plan, runs_dir, SweepDisplay(quiet=quiet), executor=executor, data_dir=data_dir,
                          fail_fast=fail_fast, dry_run=dry_run, address=address, cpus_per_task=cpus_per_task,
                          gpus_per_task=gpus_per_task)

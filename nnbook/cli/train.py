@@ -64,8 +64,10 @@ def train(
         torch.set_num_threads(threads)  # recorded in each run's summary.json
     if resume is not None:
         if config is not None:
+            from nnbook.runs.directory import config_file
+
             raise ConfigError(f"give either a CONFIG to train or --resume RUN_DIR, not both (the run's own "
-                              f"config is {resume / 'config.yaml'}; change it with --set ... --force)")
+                              f"config is {config_file(resume)}; change it with --set ... --force)")
         if dry_run or sequential:
             raise ConfigError("--dry-run and --sequential do not apply to --resume")
         resume_run(resume, overrides, force, data_dir, quiet)

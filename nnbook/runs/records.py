@@ -77,10 +77,6 @@ class Summary:
                 out[f.name] = value
         return {**out, **self.extra}
 
-    def __getitem__(self, key: str) -> Any:
-        """summary["key"], for ui/train_display.py, which still reads a summary as the dict it was."""
-        return self.to_json()[key]
-
 
 @dataclass
 class MetricsRow:

@@ -102,19 +102,19 @@ class TrainDisplay:
                              min_width=width if col == "run" else None)
         for r in results:
             s = r.summary
-            per_epoch = s["seconds"] / s["epochs_completed"] if s["epochs_completed"] else None
-            table.add_row(r.path.name, s["status"], str(s["epochs_completed"]), pct(s["best_validation_accuracy"]),
-                          str(s["best_epoch"] or "—"), pct(s["test_accuracy"]),
+            per_epoch = s.seconds / s.epochs_completed if s.epochs_completed else None
+            table.add_row(r.path.name, s.status, str(s.epochs_completed), pct(s.best_validation_accuracy),
+                          str(s.best_epoch or "—"), pct(s.test_accuracy),
                           f"{per_epoch:.2f}" if per_epoch else "—")
         self.print(table)
         if results:
             self.print(f"Run directories in {results[0].path.parent}/")
         if len(results) > 1:
-            finished = [r.summary for r in results if r.summary["test_accuracy"] is not None]
+            finished = [r.summary for r in results if r.summary.test_accuracy is not None]
             if finished:
-                top = max(finished, key=lambda s: s["best_validation_accuracy"])
-                tests = [s["test_accuracy"] for s in finished]
+                top = max(finished, key=lambda s: s.best_validation_accuracy)
+                tests = [s.test_accuracy for s in finished]
                 mean = sum(tests) / len(tests)
                 std = (sum((t - mean) ** 2 for t in tests) / max(1, len(tests) - 1)) ** 0.5
-                self.print(f"Best of {len(finished)} runs by validation: test {pct(top['test_accuracy'])} "
-                           f"(seed {top['seed']}); mean ± std of test: {pct(mean)} ± {100 * std:.2f}")
+                self.print(f"Best of {len(finished)} runs by validation: test {pct(top.test_accuracy)} "
+                           f"(seed {top.seed}); mean ± std of test: {pct(mean)} ± {100 * std:.2f}")
