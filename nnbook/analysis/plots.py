@@ -1,5 +1,5 @@
-"""Pictures: accuracy curves of runs, the first conv layer's filters, and the
-book's grid of an ensemble's misclassified digits.
+"""Pictures: accuracy curves of runs, chapter 3's overfitting curves, the first conv
+layer's filters, and the book's grid of an ensemble's misclassified digits.
 
 matplotlib is imported inside each function, with the Agg backend (files
 only, no display), so importing nnbook never pays for it. Reads run
@@ -125,9 +125,50 @@ def plot_errors(out: Path, images: np.ndarray, labels: np.ndarray, predicted: np
     return _save(fig, out)
 
 
+# Chapter 3's overfitting figures, one panel each: (metrics field, axis label, scale to percent?).
+OVERFITTING_PANELS = (("train_eval_cost", "cost on the training data", False),
+                      ("test_accuracy_each_epoch", "accuracy on the test data (%)", True),
+                      ("train_accuracy", "accuracy on the training data (%)", True))
+
+
+def plot_overfitting(paths: list[Path], out: Path, title: str) -> Path:
+    """The book's chapter 3 overfitting plots for runs that recorded them (monitor: training and
+    test): training cost, test accuracy and training accuracy per epoch, a line per run."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(OVERFITTING_PANELS), figsize=(15, 4.2))
+    for path in paths:
+        summary, metrics = runs.read_summary(path), runs.read_metrics(path)
+        epochs = [m.epoch for m in metrics]
+        for ax, (field, _, percent) in zip(axes, OVERFITTING_PANELS):
+            values = [getattr(m, field) for m in metrics]
+            ax.plot(epochs, [100 * v if percent else v for v in values], linewidth=1,
+                    label=f"seed {summary.seed}")
+    for ax, (_, label, _) in zip(axes, OVERFITTING_PANELS):
+        ax.set_xlabel("epoch")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize="small")
+    fig.suptitle(title)
+    return _save(fig, out)
+
+
+def records_overfitting(path: Path) -> bool:
+    metrics = runs.read_metrics(path)
+    return bool(metrics) and all(getattr(m, field) is not None for m in metrics for field, _, _ in OVERFITTING_PANELS)
+
+
 def plot_runs(paths: list[Path], out_dir: Path) -> list[Path]:
-    """`nnbook plot`: accuracy.png for all runs, filters-<run>.png for each conv run."""
+    """`nnbook plot`: accuracy.png for all runs, filters-<run>.png for each conv run, and
+    overfitting-<config>.png for the runs of each config that recorded training cost and
+    accuracy and the test accuracy every epoch (monitor: {training: true, test: true})."""
     written = [plot_accuracy(paths, out_dir / "accuracy.png")]
+    by_config: dict[str, list[Path]] = {}
+    for path in paths:
+        if records_overfitting(path):
+            by_config.setdefault(runs.read_summary(path).name or path.name, []).append(path)
+    for name, group in by_config.items():
+        written.append(plot_overfitting(group, out_dir / f"overfitting-{name}.png",
+                                        f"{name}: training cost, test accuracy and training accuracy per epoch"))
     for path in paths:
         filters = first_conv_filters(path)
         if filters is not None:

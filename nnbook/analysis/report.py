@@ -1,12 +1,14 @@
 """The results table: runs grouped by config, next to the book's figures.
 
 `collect(paths)` reads run directories (and ensemble directories, and folders
-holding either) into one row per config name: how many runs, their epochs,
-the best validation accuracy, the test accuracy at the best validation epoch
-as the book reports it (the run with the best validation accuracy) and as
-mean ± standard deviation over the runs, seconds per epoch, and the book's
-figure with the difference. `render` prints it as a rich table, markdown or
-CSV. Reads runs only through runs/ (ensembles through ensemble.py); never trains.
+holding either) into one row per config name. Each row sets beside the book's
+figure the statistic the book quotes, computed from the runs (book_statistics.py:
+the peak test accuracy over the epochs, the final validation accuracy, or the test
+accuracy at the best validation epoch of the best run), with its mean ± std, range
+and difference; and nnbook's own clean figure, the test accuracy at the best
+validation epoch (the best-validation run's, and mean ± std over the runs), and
+seconds per epoch. `render` prints it as a rich table, markdown or CSV. Reads runs
+only through runs/ (ensembles through ensemble.py); never trains.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ from typing import Optional
 from rich.console import Console
 from rich.table import Table
 
-from nnbook.analysis.book import FIGURES
+from nnbook.analysis.book import ENSEMBLE_VOTE, FIGURES, STATISTICS
+from nnbook.analysis.book_statistics import Comparison, compare
 from nnbook.analysis.ensemble import ENSEMBLE_FILE, read_ensemble
 from nnbook.errors import ConfigError
 from nnbook.runs import directory as runs
-from nnbook.runs.records import FINISHED, Summary
+from nnbook.runs.records import FINISHED
 
 
 class Format(str, Enum):
@@ -48,19 +51,21 @@ class Row:
     unfinished: int
     epochs: str  # "60" or "38-60" (completed epochs)
     best_validation: Optional[float]  # fractions
-    test_at_best: Optional[float]  # the book's figure of merit
+    test_at_best: Optional[float]  # nnbook's figure: the best-validation run's test accuracy there
     test_mean: Optional[float]
     test_std: Optional[float]
     seconds_per_epoch: Optional[float]
     book: Optional[float]  # percent
     note: str
+    statistic: str = ""  # which number the book's figure is (book.STATISTICS)
+    comparison: Optional[Comparison] = None  # that statistic, from the runs
 
     @property
     def difference(self) -> Optional[float]:
-        """Percentage points: ours (best of runs) minus the book's."""
-        if self.book is None or self.test_at_best is None:
+        """Percentage points: ours, counted as the book counts its figure, minus the book's."""
+        if self.book is None or self.comparison is None or self.comparison.as_counted is None:
             return None
-        return 100 * self.test_at_best - self.book
+        return 100 * self.comparison.as_counted - self.book
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
@@ -77,60 +82,76 @@ def expand_paths(paths: list[Path]) -> list[Path]:
 
 
 def collect(paths: list[Path]) -> list[Row]:
-    groups: dict[str, list[Summary]] = {}
+    groups: dict[str, list[Path]] = {}
     ensembles: list[dict] = []
     for path in expand_paths(paths):
         if (path / ENSEMBLE_FILE).exists():
             ensembles.append(read_ensemble(path))
         else:
-            summary = runs.read_summary(path)
-            groups.setdefault(summary.name or path.name, []).append(summary)
-    rows = [run_row(name, summaries) for name, summaries in groups.items()]
+            groups.setdefault(runs.read_summary(path).name or path.name, []).append(path)
+    rows = [run_row(name, paths) for name, paths in groups.items()]
     rows += [ensemble_row(e) for e in ensembles]
     order = {name: i for i, name in enumerate(FIGURES)}
     return sorted(rows, key=lambda r: (order.get(r.name, len(order)), r.name))
 
 
-def run_row(name: str, summaries: list[Summary]) -> Row:
-    done = [s for s in summaries if s.status in FINISHED and s.test_accuracy is not None]
-    epochs = sorted({s.epochs_completed for s in done})
-    tests = [s.test_accuracy for s in done]
-    top = max(done, key=lambda s: s.best_validation_accuracy) if done else None
-    per_epoch = [s.seconds / s.epochs_completed for s in done if s.epochs_completed]
-    figure = FIGURES.get(name)
+def run_row(name: str, paths: list[Path]) -> Row:
+    summaries = {path: runs.read_summary(path) for path in paths}
+    done = [p for p, s in summaries.items() if s.status in FINISHED and s.test_accuracy is not None]
+    finished = [summaries[p] for p in done]
+    epochs = sorted({s.epochs_completed for s in finished})
+    tests = [s.test_accuracy for s in finished]
+    top = max(finished, key=lambda s: s.best_validation_accuracy) if finished else None
+    per_epoch = [s.seconds / s.epochs_completed for s in finished if s.epochs_completed]
+    figure = FIGURES.get(name) or {}
+    statistic = figure.get("statistic", "")
+    comparison = compare(statistic, [(summaries[p], runs.read_metrics(p)) for p in done]) if statistic else None
     return Row(name, len(done), len(summaries) - len(done),
                "—" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}",
                top.best_validation_accuracy if top else None, top.test_accuracy if top else None,
                statistics.fmean(tests) if tests else None, statistics.stdev(tests) if len(tests) > 1 else None,
                statistics.fmean(per_epoch) if per_epoch else None,
-               figure["figure"] if figure else None, figure["note"] if figure else "")
+               figure.get("figure"), figure.get("note", ""), statistic, comparison)
 
 
 def ensemble_row(record: dict) -> Row:
     figure = FIGURES.get(record["name"])
     note = f"{record['method']} of {len(record['members'])}: {record['n_errors']} errors"
+    vote = Comparison(ENSEMBLE_VOTE, [record["accuracy"]], record["accuracy"])
     return Row(record["name"], len(record["members"]), 0, "—", None, record["accuracy"], None, None, None,
-               figure["figure"] if figure else None, note + (f"; book: {figure['note']}" if figure else ""))
+               figure["figure"] if figure else None, note + (f"; book: {figure['note']}" if figure else ""),
+               ENSEMBLE_VOTE, vote)
 
 
 # ----------------------------------------------------------------------------- rendering
 
-HEADER = ["config", "runs", "epochs", "best val %", "test % (best val run)", "test % mean ± std", "s/epoch",
-          "book %", "diff", "note"]
+HEADER = ["config", "runs", "epochs", "book %", "the book's statistic", "ours, as the book counts",
+          "ours: mean ± std", "range", "diff", "test at best val: best run", "mean ± std", "s/epoch", "note"]
 
 
 def _pct(x: Optional[float]) -> str:
     return "—" if x is None else f"{100 * x:.2f}"
 
 
+def _spread(mean: Optional[float], std: Optional[float]) -> str:
+    if mean is None:
+        return "—"
+    return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
+
+
 def cells(row: Row) -> list[str]:
     runs_text = str(row.runs) + (f" (+{row.unfinished} unfinished)" if row.unfinished else "")
-    spread = "—" if row.test_mean is None else (
-        f"{100 * row.test_mean:.2f}" + (f" ± {100 * row.test_std:.2f}" if row.test_std is not None else ""))
-    return [row.name, runs_text, row.epochs, _pct(row.best_validation), _pct(row.test_at_best), spread,
-            "—" if row.seconds_per_epoch is None else f"{row.seconds_per_epoch:.1f}",
-            "—" if row.book is None else f"{row.book:.2f}",
-            "—" if row.difference is None else f"{row.difference:+.2f}", row.note]
+    c = row.comparison
+    statistic = STATISTICS.get(row.statistic, "")
+    if c is not None and c.missing:
+        statistic += f" — not in these runs: {c.missing}"
+    stat_range = "—" if c is None or c.low is None else (
+        _pct(c.low) if len(c.values) == 1 else f"{_pct(c.low)}–{_pct(c.high)}")
+    return [row.name, runs_text, row.epochs, "—" if row.book is None else f"{row.book:.2f}", statistic,
+            _pct(c.as_counted if c else None), _spread(c.mean, c.std) if c else "—", stat_range,
+            "—" if row.difference is None else f"{row.difference:+.2f}",
+            _pct(row.test_at_best), _spread(row.test_mean, row.test_std),
+            "—" if row.seconds_per_epoch is None else f"{row.seconds_per_epoch:.1f}", row.note]
 
 
 def render(rows: list[Row], fmt: Format | str = Format.table) -> str:
@@ -146,15 +167,18 @@ def render(rows: list[Row], fmt: Format | str = Format.table) -> str:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(["config", "runs", "unfinished", "epochs", "best_validation", "test_at_best_validation",
-                         "test_mean", "test_std", "seconds_per_epoch", "book", "difference", "note"])
+                         "test_mean", "test_std", "seconds_per_epoch", "book", "book_statistic", "ours_as_counted",
+                         "ours_mean", "ours_std", "ours_min", "ours_max", "difference", "note"])
         for r in rows:
+            c = r.comparison or Comparison(r.statistic, [], None)
             writer.writerow([r.name, r.runs, r.unfinished, r.epochs, r.best_validation, r.test_at_best, r.test_mean,
-                             r.test_std, r.seconds_per_epoch, r.book,
-                             None if r.difference is None else round(r.difference, 4), r.note])
+                             r.test_std, r.seconds_per_epoch, r.book, r.statistic, c.as_counted, c.mean, c.std,
+                             c.low, c.high, None if r.difference is None else round(r.difference, 4), r.note])
         return buffer.getvalue()
-    table = Table(title="Test accuracy at the best validation epoch, against the book", title_justify="left")
+    table = Table(title="Against the book: the statistic it quotes, from these runs; and nnbook's test accuracy "
+                  "at the best validation epoch", title_justify="left")
     for h in HEADER:
-        table.add_column(h, justify="left" if h in ("config", "note") else "right")
+        table.add_column(h, justify="left" if h in ("config", "note", "the book's statistic") else "right")
     for r in rows:
         table.add_row(*cells(r))
     width = shutil.get_terminal_size((200, 24)).columns  # a pipe or a file gets room for every column

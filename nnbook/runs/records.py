@@ -90,6 +90,7 @@ class MetricsRow:
     seconds: float = 0.0
     train_accuracy: Optional[float] = None  # the diagnostics of `monitor`, null unless asked for
     train_eval_cost: Optional[float] = None
+    test_accuracy_each_epoch: Optional[float] = None  # monitor.test: this epoch's test accuracy
     bias_gradient_norms: Optional[list[float]] = None  # ||dC/db|| per layer, output layer excluded
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -1,0 +1,66 @@
+"""The statistic the book quotes, computed from nnbook's runs, so a report compares
+like with like (analysis/book.py says which statistic each figure is).
+
+`run_value` is one run's value of a statistic, from its summary and its metrics;
+`compare` gathers a config's runs: their values, mean ± std, range, and the value
+counted as the book counted it (the best-of-3 run for chapter 6, else the mean).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass
+from typing import Optional
+
+from nnbook.analysis.book import BEST_RUN_TEST_AT_BEST_VALIDATION, FINAL_VALIDATION, PEAK_TEST
+from nnbook.runs.records import MetricsRow, Summary
+
+MISSING = {PEAK_TEST: "the runs did not evaluate the test set every epoch (monitor: {test: true})"}
+
+
+def run_value(statistic: str, summary: Summary, metrics: list[MetricsRow]) -> Optional[float]:
+    """One run's value of `statistic` (a fraction), or None when its records lack it."""
+    if statistic == PEAK_TEST:
+        values = [row.test_accuracy_each_epoch for row in metrics if row.test_accuracy_each_epoch is not None]
+        return max(values) if values else None
+    if statistic == FINAL_VALIDATION:
+        return metrics[-1].validation_accuracy if metrics else None
+    if statistic == BEST_RUN_TEST_AT_BEST_VALIDATION:
+        return summary.test_accuracy
+    return None
+
+
+@dataclass
+class Comparison:
+    statistic: str
+    values: list[float]  # one per run that has it (fractions)
+    as_counted: Optional[float]  # the number to set beside the book's: the best run's, or the mean
+    missing: Optional[str] = None  # why no run has the statistic
+
+    @property
+    def mean(self) -> Optional[float]:
+        return statistics.fmean(self.values) if self.values else None
+
+    @property
+    def std(self) -> Optional[float]:
+        return statistics.stdev(self.values) if len(self.values) > 1 else None
+
+    @property
+    def low(self) -> Optional[float]:
+        return min(self.values) if self.values else None
+
+    @property
+    def high(self) -> Optional[float]:
+        return max(self.values) if self.values else None
+
+
+def compare(statistic: str, runs: list[tuple[Summary, list[MetricsRow]]]) -> Comparison:
+    """`runs`: the finished runs of one config, each (summary, metrics)."""
+    pairs = [(s, v) for s, m in runs if (v := run_value(statistic, s, m)) is not None]
+    values = [v for _, v in pairs]
+    if not values:
+        return Comparison(statistic, [], None, MISSING.get(statistic, "no finished run"))
+    if statistic == BEST_RUN_TEST_AT_BEST_VALIDATION:  # the run with the best validation accuracy
+        best = max(pairs, key=lambda pair: pair[0].best_validation_accuracy or 0.0)
+        return Comparison(statistic, values, best[1])
+    return Comparison(statistic, values, statistics.fmean(values))
