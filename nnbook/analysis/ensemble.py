@@ -28,6 +28,7 @@ from nnbook.analysis.plots import plot_errors
 from nnbook.data import mnist
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import directory as runs
+from nnbook.runs import layout
 from nnbook.runs.records import FINISHED, Summary
 
 ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"
@@ -193,8 +194,8 @@ def find_test_split(summary: Summary, data_dir=None):
                       f"looked in {', '.join(str(p) for p in candidates) or 'nothing'}")
 
 
-def default_out_dir(members: list[Member], root: Path = Path("ensembles")) -> Path:
-    """A new ensembles/<name>-<YYYYmmdd-HHMMSS>/, outside runs/ so `runs/*` stays runs only."""
+def default_out_dir(members: list[Member], root: Path) -> Path:
+    """A new ROOT/<name>-<YYYYmmdd-HHMMSS>/."""
     return runs.new_run_dir(root, ensemble_name(members))
 
 
@@ -234,9 +235,13 @@ def read_ensemble(path: Path) -> dict:
 
 
 def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Optional[Path] = None,
-                 only: Optional[str] = None, data_dir=None, say=print) -> tuple[Path, dict]:
-    """`nnbook ensemble`: choose members, combine, write, and say what was done."""
+                 only: Optional[str] = None, data_dir=None, say=print,
+                 root: Path = Path("runs") / layout.ENSEMBLES) -> tuple[Path, dict]:
+    """`nnbook ensemble`: choose members, combine, write (to `out`, else a new folder under
+    `root`), and say what was done. nnbook's own output folders among `paths` (a `runs/*`
+    glob) are passed over silently."""
     method = method_of(method)
+    paths = [p for p in map(Path, paths) if not layout.is_output_folder(p)]
     selection = select_members(paths, only)
     for path, why in selection.skipped:
         say(f"skipped {path}: {why}")
@@ -252,7 +257,7 @@ def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Opt
     if probabilities.shape[1] != len(test):
         raise NnbookError(f"the runs hold {probabilities.shape[1]} test predictions, the test set has {len(test)}")
     result = evaluate_ensemble(probabilities, test.y, method)
-    out = Path(out) if out else default_out_dir(members)
+    out = Path(out) if out else default_out_dir(members, root)
     record = write_ensemble(out, members, result, test.x)
     names = {}
     for m in members:

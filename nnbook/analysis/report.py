@@ -30,6 +30,7 @@ from nnbook.analysis.book_statistics import Comparison, compare
 from nnbook.analysis.ensemble import ENSEMBLE_FILE, read_ensemble
 from nnbook.errors import ConfigError
 from nnbook.runs import directory as runs
+from nnbook.runs import layout
 from nnbook.runs.records import FINISHED
 
 
@@ -69,16 +70,26 @@ class Row:
 
 
 def expand_paths(paths: list[Path]) -> list[Path]:
-    """Run and ensemble directories as given; a folder of them becomes its children."""
+    """Run and ensemble directories as given; a folder of them (a results root) becomes its run
+    and ensemble directories, and those in its `ensembles/` folder. A file that is neither (a
+    sweep's grid, in a `runs/*` glob) is passed over; a path that names nothing is an error."""
     out = []
     for path in map(Path, paths):
-        if runs.is_run_dir(path) or (path / ENSEMBLE_FILE).exists():
+        if is_result(path):
             out.append(path)
         elif path.is_dir():
-            out.extend(p for p in sorted(path.iterdir()) if runs.is_run_dir(p) or (p / ENSEMBLE_FILE).exists())
-        else:
+            for child in sorted(p for p in path.iterdir() if p.is_dir()):
+                if is_result(child):
+                    out.append(child)
+                elif child.name == layout.ENSEMBLES:
+                    out.extend(e for e in sorted(child.iterdir()) if (e / ENSEMBLE_FILE).exists())
+        elif not path.exists():
             raise ConfigError(runs.no_such_path(path))
     return out
+
+
+def is_result(path: Path) -> bool:
+    return runs.is_run_dir(path) or (path / ENSEMBLE_FILE).exists()
 
 
 def collect(paths: list[Path]) -> list[Row]:

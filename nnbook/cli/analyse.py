@@ -15,18 +15,20 @@ import typer
 from nnbook.analysis.ensemble import Method
 from nnbook.analysis.evaluate import Split
 from nnbook.analysis.report import Format
-from nnbook.cli.options import DataDirOpt, DeviceOpt, RunDirsArg
+from nnbook.cli.options import DataDirOpt, DeviceOpt, ResultsRootOpt, RunDirsArg
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.runs import layout
 
 
 def ensemble(
     run_dirs: RunDirsArg,
     method: Annotated[Method, typer.Option(help="vote: the book's plurality vote of labels (ties: the first-seen "
                                                 "label); mean: average the members' probabilities.")] = Method.vote,
-    out: Annotated[Optional[Path], typer.Option(help="Output directory (default: a new ensembles/NAME-TIME/).",
-                                                show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Output directory (default: a new RUNS_DIR/ensembles/NAME-TIME/).", show_default=False)] = None,
     only: Annotated[Optional[str], typer.Option(help="Use only the runs of this config name.",
                                                 show_default=False)] = None,
+    runs_dir: ResultsRootOpt = Path("runs"),
     data_dir: DataDirOpt = None,
 ) -> None:
     """Combine finished runs by the book's plurality vote, from their saved test predictions.
@@ -39,7 +41,8 @@ def ensemble(
     from nnbook.analysis.ensemble import run_ensemble
     from nnbook.ui.console import pct
 
-    path, record = run_ensemble(run_dirs, method, out, only, data_dir)
+    path, record = run_ensemble(run_dirs, method, out, only, data_dir,
+                                root=layout.output_dir(runs_dir, layout.ENSEMBLES))
     width = max(len(Path(m["path"]).name) for m in record["members"])
     for m in record["members"]:
         print(f"  {Path(m['path']).name:<{width}}  test {pct(m['test_accuracy'])}")
@@ -88,7 +91,9 @@ def report(
 
 def plot(
     run_dirs: RunDirsArg,
-    out: Annotated[Path, typer.Option(help="Directory for the PNGs.")] = Path("plots"),
+    out: Annotated[Optional[Path], typer.Option(help="Directory for the PNGs (default: RUNS_DIR/plots/).",
+                                                show_default=False)] = None,
+    runs_dir: ResultsRootOpt = Path("runs"),
 ) -> None:
     """Write PNGs: validation (and training, where recorded) accuracy per epoch of all the runs on one
     figure (accuracy.png), and each conv run's first-layer filters (filters-RUN.png)."""
@@ -99,7 +104,7 @@ def plot(
     paths = [p for p in expand_paths(run_dirs) if is_run_dir(p)]
     if not paths:
         raise NnbookError(f"no run directories in {', '.join(map(str, run_dirs))}")
-    for path in plot_runs(paths, out):
+    for path in plot_runs(paths, out or layout.output_dir(runs_dir, layout.PLOTS)):
         print(f"wrote {path}")
 
 
@@ -112,8 +117,9 @@ def chapter6(
     ensemble_size: Annotated[int, typer.Option(help="relu_dropout runs in the ensemble (the book: 5).")] = 5,
     only: Annotated[Optional[list[str]], typer.Option(help="Run only these configs (repeatable).",
                                                       show_default=False)] = None,
-    out: Annotated[Optional[Path], typer.Option(help="Output directory (default: chapters/chapter6-TIME/).",
-                                                show_default=False)] = None,
+    out: Annotated[Optional[Path], typer.Option(
+        help="Output directory (default: RUNS_DIR/chapters/chapter6-TIME/).", show_default=False)] = None,
+    runs_dir: ResultsRootOpt = Path("runs"),
     configs_dir: Annotated[Path, typer.Option(help="Where the ch6_*.yaml configs are.")] = Path("configs"),
     device: DeviceOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only progress lines, not every epoch.")] = False,
@@ -129,6 +135,6 @@ def chapter6(
     from nnbook.analysis.chapter6 import run_chapter6
     from nnbook.ui.train_display import TrainDisplay
 
-    target = out or Path("chapters") / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
+    target = out or layout.output_dir(runs_dir, layout.CHAPTERS) / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
     run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
                  lambda: TrainDisplay(quiet=quiet), command="nnbook " + shlex.join(sys.argv[1:]))

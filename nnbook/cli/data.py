@@ -7,8 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from nnbook.cli.options import ConfigArg, DataDirOpt, SetOpt, config_overrides
+from nnbook.cli.options import ConfigArg, DataDirOpt, ResultsRootOpt, SetOpt, config_overrides
 from nnbook.config import load_config
+from nnbook.errors import ConfigError
 
 
 def data(data_dir: DataDirOpt = None) -> None:
@@ -46,8 +47,10 @@ def expand_mnist(
 def augment_preview(
     config: ConfigArg,
     set_: SetOpt = None,
-    out: Annotated[Path, typer.Option("--out", "-o", help="The image to write (.png, .pdf, .svg, ...).")] = Path(
-        "augment_preview.png"),
+    out: Annotated[Optional[Path], typer.Option(
+        "--out", "-o", help="The image to write (.png, .pdf, .svg, ...; default: RUNS_DIR/previews/NAME.png).",
+        show_default=False)] = None,
+    runs_dir: ResultsRootOpt = Path("runs"),
     images: Annotated[int, typer.Option(min=1, max=100, help="Training images shown, one per row.")] = 8,
     samples: Annotated[int, typer.Option(min=1, max=30, help="Distorted copies of each, beside the original.")] = 8,
     seed: Annotated[Optional[int], typer.Option(help="Seed of the distortions (default: the config's `seed`).",
@@ -64,6 +67,14 @@ def augment_preview(
     """
     cfg = load_config(config, config_overrides(set_))
     from nnbook.analysis.augment_preview import write_preview
+    from nnbook.runs import layout
+
+    if out is None:
+        out = layout.output_dir(runs_dir, layout.PREVIEWS) / f"{cfg.name}.png"
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"--runs-dir {runs_dir}: cannot make {out.parent} ({e.strerror or e})") from None
 
     write_preview(cfg, out, images, samples, cfg.seed if seed is None else seed, data_dir, source=str(config))
     print(f"wrote {out}: {images} training images (first column) and {samples} distortions of each")

@@ -19,7 +19,10 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", metavar="KEY=VALUE",
     help="Override a config key; repeatable. Dotted paths reach into lists, values are YAML: "
     "--set epochs=5 --set layers.2.units=300 --set early_stopping={patience: 5}")]
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where run directories are created.")]
+RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where run directories are created (the results "
+                                                               "root: every command writes under it).")]
+ResultsRootOpt = Annotated[Path, typer.Option("--runs-dir", help="The results root: the default output goes "
+                                                                 "in a folder under it.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(
     "--data-dir", envvar="NNBOOK_DATA",
     help="Directory searched first for mnist.pkl.gz / mnist_expanded.pkl.gz (then ~/.cache/nnbook, then the "

@@ -7,7 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from nnbook.cli.options import ConfigArg, DataDirOpt, DeviceOpt, QuietOpt, RunsDirOpt, SeedOpt, SetOpt, config_overrides
+from nnbook.cli.options import (ConfigArg, DataDirOpt, DeviceOpt, QuietOpt, ResultsRootOpt, RunsDirOpt, SeedOpt,
+                                SetOpt, config_overrides)
 from nnbook.config import load_config
 from nnbook.errors import ConfigError
 
@@ -116,8 +117,10 @@ def gradients(
     epochs: Annotated[int, typer.Option(
         min=0, help="Then train this many epochs of full-batch gradient descent on those images (eta, lmbda "
         "from the config) and plot the norms per epoch; 0: initialisation only.")] = 500,
-    out: Annotated[Path, typer.Option(help="Where NAME-gradients.png and NAME-gradients.json are written.")]
-    = Path("gradients"),
+    out: Annotated[Optional[Path], typer.Option(
+        help="Where NAME-gradients.png and NAME-gradients.json are written (default: RUNS_DIR/gradients/).",
+        show_default=False)] = None,
+    runs_dir: ResultsRootOpt = Path("runs"),
     seed: SeedOpt = None,
     device: DeviceOpt = None,
     data_dir: DataDirOpt = None,
@@ -135,5 +138,8 @@ def gradients(
     from nnbook.analysis.learning_speed import measure
     from nnbook.ui.gradients_display import show_gradients
 
+    from nnbook.runs import layout
+
+    out = out or layout.output_dir(runs_dir, layout.GRADIENTS)
     result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
     show_gradients(cfg, result, sample, epochs, modified=bool(set_))

@@ -1,0 +1,29 @@
+"""The results root: where every command writes, so a checkout stays clean.
+
+Everything nnbook makes goes under one folder, the runs directory (`--runs-dir`,
+default `runs/`, which git ignores): the run directories themselves
+(`NAME-YYYYmmdd-HHMMSS/`), a sweep's grid (`NAME.sweep.md`, `.png`), and the other
+commands' outputs in folders of their own, named here. Readers of runs (`report`,
+`ensemble`, `plot`) know these folders hold no runs of their own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ENSEMBLES = "ensembles"  # nnbook ensemble: ensembles/NAME-TIME/
+PLOTS = "plots"  # nnbook plot
+GRADIENTS = "gradients"  # nnbook gradients
+CHAPTERS = "chapters"  # nnbook chapter6: chapters/chapter6-TIME/ (with its own runs/)
+PREVIEWS = "previews"  # nnbook augment-preview
+OUTPUT_FOLDERS = (ENSEMBLES, PLOTS, GRADIENTS, CHAPTERS, PREVIEWS)
+
+
+def output_dir(runs_dir: Path, kind: str) -> Path:
+    """The folder under the results root where the outputs of `kind` go."""
+    return Path(runs_dir) / kind
+
+
+def is_output_folder(path: Path) -> bool:
+    """One of nnbook's own output folders directly under a results root."""
+    return Path(path).name in OUTPUT_FOLDERS and Path(path).is_dir()
