@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test bench clean help chapter6
+.PHONY: setup test bench clean help chapter6 chapters135 chapters135-report
 
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
@@ -15,6 +15,8 @@ help:
 	@echo "make chapter6  the whole chapter 6 table, 3 runs per config, the 5-net ensemble, a markdown report"
 	@echo "               (a GPU job; EPOCH_SCALE=0.02 TRAIN_LIMIT=1000 for a quick CPU pass)"
 	@echo "make bench   time nnbook's training step against a plain PyTorch loop"
+	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~40 min on 2 cores)"
+	@echo "make chapters135-report  regenerate reports/chapters1-3-5/ from its committed records"
 
 setup:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,3 +40,19 @@ bench:
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
+
+# The book's chapters 1, 3 and 5 at full protocol, 3 seeds each, one torch thread per run
+# (about 40 min on 2 cores); then the report from the records (reports/chapters1-3-5/README.md).
+CH135 := reports/chapters1-3-5
+chapters135:
+	for config in configs/ch1_*.yaml configs/ch3_*.yaml configs/ch5_*.yaml; do \
+	  $(BIN)/nnbook train $$config --repeats 3 --runs-dir $(CH135)/runs --threads 1 --quiet || exit 1; done
+	for config in configs/ch5_784_30_30_10.yaml configs/ch5_784_30_30_30_10.yaml configs/ch5_784_30_30_30_30_10.yaml; do \
+	  $(BIN)/nnbook gradients $$config --out $(CH135)/gradients > $(CH135)/gradients/$$(basename $$config .yaml).txt || exit 1; done
+	$(MAKE) chapters135-report
+
+chapters135-report:
+	$(BIN)/nnbook report $(CH135)/runs --format markdown > $(CH135)/table.md
+	$(BIN)/nnbook report $(CH135)/more-seeds --format markdown > $(CH135)/more-seeds.md
+	$(BIN)/nnbook plot $(CH135)/runs/ch3_overfit_1000-* $(CH135)/runs/ch3_overfit_1000_l2-* --out $(CH135)/plots
+	$(BIN)/python $(CH135)/lost_digits.py $(CH135)/runs $(CH135)/more-seeds > $(CH135)/lost_digits.txt
