@@ -15,7 +15,7 @@ help:
 	@echo "make chapter6  the whole chapter 6 table, 3 runs per config, the 5-net ensemble, a markdown report"
 	@echo "               (a GPU job; EPOCH_SCALE=0.02 TRAIN_LIMIT=1000 for a quick CPU pass)"
 	@echo "make bench   time nnbook's training step against a plain PyTorch loop"
-	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~40 min on 2 cores)"
+	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~30 min on 2 cores)"
 	@echo "make chapters135-report  regenerate reports/chapters1-3-5/ from its committed records"
 
 setup:
@@ -42,7 +42,7 @@ clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
 # The book's chapters 1, 3 and 5 at full protocol, 3 seeds each, one torch thread per run
-# (about 40 min on 2 cores); then the report from the records (reports/chapters1-3-5/README.md).
+# (about half an hour on 2 cores); then the report from the records (reports/chapters1-3-5/README.md).
 CH135 := reports/chapters1-3-5
 chapters135:
 	for config in configs/ch1_*.yaml configs/ch3_*.yaml configs/ch5_*.yaml; do \
