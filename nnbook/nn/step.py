@@ -34,17 +34,13 @@ from nnbook.nn.net import StackedNet
 from nnbook.nn.sgd import SGD
 
 
-class FastStep:
-    """Forward, hand-written backward and fused SGD update of all K members."""
+class Step:
+    """What both steps share: the net, its cost, the update rule (with its momentum buffers)."""
 
     def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
         self.net, self.k = net, net.k
-        self.batch = config.mini_batch_size
-        self.device = net.layers[0].weight.device
-        self.layers = list(net.layers)
         self.cost = COSTS[config.cost]
         self.sgd = SGD(list(net.parameters()), net.weights(), decay, config.mu, velocity)
-        self.set_eta([config.eta] * net.k)
 
     @property
     def velocity(self) -> Optional[list[torch.Tensor]]:
@@ -52,6 +48,20 @@ class FastStep:
 
     def set_eta(self, eta: list[float]) -> None:
         self.sgd.set_eta(eta)
+
+
+class FastStep(Step):
+    """Forward, hand-written backward and fused SGD update of all K members."""
+
+    def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
+        super().__init__(net, config, decay, velocity)
+        self.batch = config.mini_batch_size
+        self.device = net.layers[0].weight.device
+        self.layers = list(net.layers)
+        self.set_eta([config.eta] * net.k)
+
+    def set_eta(self, eta: list[float]) -> None:
+        super().set_eta(eta)
         scales = [e / self.batch for e in eta]
         self.scale = scales[0] if len(set(scales)) == 1 else torch.tensor(scales, device=self.device).view(-1, 1, 1)
 
@@ -66,23 +76,14 @@ class FastStep:
             grad = self.layers[i].backward(grad, saved[i], self.sgd, need_input=i > 0)
 
 
-class AutogradStep:
+class AutogradStep(Step):
     """The reference: the same forward, torch.autograd for the gradients, then
     `SGD.update` parameter by parameter."""
 
     def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
-        self.net, self.k = net, net.k
-        self.cost = COSTS[config.cost]
+        super().__init__(net, config, decay, velocity)
         self.params = list(net.parameters())
-        self.sgd = SGD(self.params, net.weights(), decay, config.mu, velocity)
         self.set_eta([config.eta] * net.k)
-
-    @property
-    def velocity(self) -> Optional[list[torch.Tensor]]:
-        return self.sgd.velocity
-
-    def set_eta(self, eta: list[float]) -> None:
-        self.sgd.set_eta(eta)
 
     def __call__(self, x: torch.Tensor, t: torch.Tensor, masks: Optional[dict], cost_sum: torch.Tensor) -> None:
         cost = self.cost(self.net(x, masks), t.argmax(-1))  # (K,)
