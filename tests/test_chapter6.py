@@ -88,7 +88,7 @@ def test_ensemble_of_a_mixed_folder_skips_and_says_why(short_runs, tmp_path):
     (folder / "notes").mkdir()
     result = nnbook("ensemble", *sorted(folder.iterdir()), "--only", "ch6_shallow", "--out", tmp_path / "e")
     assert result.returncode == 0, result.stderr
-    assert f"skipped {unfinished}: unfinished (status running" in result.stdout
+    assert f"skipped {unfinished}: unfinished (status stopped" in result.stdout
     assert f"skipped {no_predictions}: no saved test predictions" in result.stdout
     assert f"skipped {folder / 'notes'}: not a run directory" in result.stdout
     assert f"skipped {folder / conv.name}: config ch6_conv_only, not ch6_shallow" in result.stdout

@@ -1,6 +1,7 @@
 """The pure pieces of interruption and resume: signal handling, config differences,
 the choice of the epoch to resume, atomic files."""
 
+import errno
 import os
 import signal
 import subprocess
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from nnbook.errors import NnbookError
-from nnbook.runs.directory import Run, atomic_text, atomic_write, check_runs_dir
+from nnbook.runs import files
+from nnbook.runs.directory import Run, check_runs_dir
+from nnbook.runs.files import atomic_text, atomic_write
 from nnbook.runs.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
 from nnbook.runs.records import Summary
 from nnbook.runs.resume import common_epoch, config_changes
@@ -131,18 +134,20 @@ def test_common_epoch_is_the_newest_every_member_has():
     assert epoch == 0 and chosen == [{}, {}]
 
 
-def test_atomic_write_keeps_the_previous_version_and_leaves_nothing_on_failure(tmp_path):
+def test_atomic_write_keeps_the_previous_version_and_leaves_nothing_on_failure(tmp_path, monkeypatch):
     target, previous = tmp_path / "checkpoint.pt", tmp_path / "checkpoint.prev.pt"
-    atomic_write(target, lambda f: f.write(b"epoch 1"), keep_previous=previous)
-    atomic_write(target, lambda f: f.write(b"epoch 2"), keep_previous=previous)
+    atomic_write(target, b"epoch 1", keep_previous=previous)
+    atomic_write(target, b"epoch 2", keep_previous=previous)
     assert target.read_bytes() == b"epoch 2" and previous.read_bytes() == b"epoch 1"
 
-    def fail(f):
-        f.write(b"half")
-        raise OSError("disk full")
+    def half_then_full(fd, data):  # the disk fills in the middle of the file
+        os.write(fd, data[:3])
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    with pytest.raises(OSError):
-        atomic_write(target, fail, keep_previous=previous)
+    monkeypatch.setattr(files, "write_bytes", half_then_full)
+    with pytest.raises(OSError) as failed:
+        atomic_write(target, b"epoch 3", keep_previous=previous)
+    assert failed.value.errno == errno.ENOSPC and failed.value.filename == str(target)
     assert target.read_bytes() == b"epoch 2" and previous.read_bytes() == b"epoch 1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.prev.pt", "checkpoint.pt"]
 

@@ -2,6 +2,7 @@
 table, and the local and Ray executors end to end on slices of the real MNIST."""
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -232,7 +233,7 @@ def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path):
 
 def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
     from nnbook.ui.train_display import TrainDisplay
-    from nnbook.sweep.local import train_job
+    from nnbook.sweep.jobs import train_job
 
     class Breaks(TrainDisplay):
         def epoch(self, *args, **kwargs):
@@ -258,6 +259,95 @@ def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path):
     outcomes = run_local(jobs, tmp_path, None, SweepDisplay(quiet=True), devices=["cpu", "cpu"])
     assert [o.error for o in outcomes] == [None, None]
     assert results_by_run(tmp_path) == results_by_run(local_sweep[0])
+
+
+# A sweep on two CPU "devices" (the multi-GPU path: a worker process each), run as its own
+# program so that it can be signalled; the runs are long enough to be stopped in the middle.
+ON_TWO_DEVICES = """
+import sys
+from pathlib import Path
+
+from nnbook.runs.experiment import Interrupted
+from nnbook.sweep.grid import load_sweep
+from nnbook.sweep.local import run_local
+from nnbook.sweep.plan import plan
+from nnbook.ui.sweep_display import SweepDisplay
+
+if __name__ == "__main__":
+    sweep = load_sweep(sys.argv[1], sys.argv[3:], ["lmbda=0,1"], 1)
+    try:
+        run_local(plan(sweep, Path(sys.argv[2]))[0], Path(sys.argv[2]), None, SweepDisplay(quiet=True),
+                  devices=["cpu", "cpu"])
+    except Interrupted as stop:
+        print(stop, file=sys.stderr)
+        sys.exit(stop.exit_code)
+"""
+
+
+def children_of(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(entry.name))
+        except (OSError, IndexError, ValueError):
+            continue  # ended meanwhile
+    return found
+
+
+def is_gone(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux only: /proc shows the workers")
+@pytest.mark.parametrize("how, code", [("SIGINT to the process group (Ctrl-C)", 130),
+                                       ("SIGTERM to the sweep alone", 143)])
+def test_a_signal_stops_every_device_worker_and_leaves_resumable_runs(tmp_path, mnist_slice, cli, how, code):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from .conftest import ROOT
+
+    script, runs = tmp_path / "sweep_on_two_devices.py", tmp_path / "runs"
+    script.write_text(ON_TWO_DEVICES)
+    sets = [f"data={mnist_slice}", "train_limit=1000", "epochs=500", "device=cpu"]
+    proc = subprocess.Popen([sys.executable, str(script), str(CONFIGS / "ch6_shallow.yaml"), str(runs), *sets],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    deadline = time.monotonic() + 120
+    while not (runs.is_dir() and len(run_dirs(runs)) == 2
+               and all((r / "metrics.jsonl").exists() for r in run_dirs(runs))):  # both workers are training
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    workers = children_of(proc.pid)
+    if code == 130:
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err
+    assert err.strip().splitlines() == ["sweep interrupted; finished runs are kept: run the same `nnbook sweep` "
+                                        "again to train only what is left"]
+    assert len(workers) >= 2
+    deadline = time.monotonic() + 10  # the driver waited for its workers: none is left running
+    while not all(is_gone(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [pid for pid in workers if not is_gone(pid)] == []
+    for run in run_dirs(runs):
+        summary = read_json(run / "summary.json")
+        assert summary["status"] == "interrupted", summary
+        done = summary["epochs_completed"]
+        assert 1 <= done == len((run / "metrics.jsonl").read_text().splitlines())
+    resumed = cli("train", "--resume", run, "--set", f"epochs={done + 1}", "--force")
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"Resuming after epoch {done} of {done + 1}" in resumed.stdout
+    assert read_json(run / "summary.json")["status"] == "completed"
 
 
 @pytest.fixture(scope="module")

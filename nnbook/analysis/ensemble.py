@@ -29,6 +29,7 @@ from nnbook.data import mnist
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
+from nnbook.runs.files import atomic_text
 from nnbook.runs.records import FINISHED, Summary
 
 ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"
@@ -222,7 +223,7 @@ def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, tes
                    for i in errors],
     }
     out.mkdir(parents=True, exist_ok=True)
-    runs.atomic_text(out / ENSEMBLE_FILE, json.dumps(record, indent=1) + "\n")
+    atomic_text(out / ENSEMBLE_FILE, json.dumps(record, indent=1) + "\n")
     plot_errors(out / ERRORS_PNG, test_images, result.labels, result.predicted, errors)
     return record
 

@@ -12,11 +12,17 @@
         .lock                   held (flock) by the process training the run
 
 Every file except metrics.jsonl is written to a temporary file and renamed, so a
-kill at any moment leaves the old or the new version, never a torn one.
-metrics.jsonl only ever grows by whole lines (resuming rewrites it, atomically,
-from the checkpoint's history). A directory is never reused for a new run.
+kill, a full disk or a failed write at any moment leaves the old or the new version,
+never a torn one; metrics.jsonl only ever grows by whole lines (resuming rewrites it,
+atomically, from the checkpoint's history). How is files.py's. A directory is never
+reused for a new run.
 
-This is the one module that opens these files: everything else reads and writes a
+The process that trains a run holds its lock from the moment the directory exists.
+A summary that says `running` while the lock is free is stale (the process was killed,
+or the disk was too full to write why it stopped): `read_summary`, what every reader
+uses, gives it as `stopped` (records.STOPPED); `Run.open`, for a writer, as written.
+
+This is the one module that names these files: everything else reads and writes a
 run through `Run` and the functions below (records.py says what the records hold).
 Never trains. torch and numpy are imported only where weights or predictions are
 read or written, so that reading summaries (report, sweep plans) stays light.
@@ -24,58 +30,44 @@ read or written, so that reading summaries (report, sweep plans) stays light.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
+import shutil
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional, Sequence
+from typing import Callable, Iterable, Optional, Sequence
 
 from nnbook.config import Config, load_config
 from nnbook.errors import ConfigError, NnbookError
-from nnbook.runs.records import DIVERGED, RUNNING, MetricsRow, Summary
+from nnbook.runs.files import (append_line, atomic_text, atomic_write, atomic_write_all, hold_lock, is_held,
+                               is_temporary)
+from nnbook.runs.records import DIVERGED, RUNNING, STOPPED, MetricsRow, Summary
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
     "checkpoint.prev.pt", ".lock")
+WRITTEN = (CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT)
 
 
-def atomic_write(path: Path, write, keep_previous: Optional[Path] = None) -> None:
-    """Call write(file_object) on a temporary file beside `path`, fsync, rename.
-    With `keep_previous`, the old `path` is first renamed to it."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if keep_previous is not None and path.exists():
-            os.replace(path, keep_previous)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    sync_directory(path.parent)
+def torch_bytes(obj) -> bytes:
+    """torch.save's bytes, so that they reach the disk through files.py like every other file's."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    return buffer.getvalue()
 
 
-def sync_directory(path: Path) -> None:
-    """fsync a directory, so that a rename in it survives a power cut (POSIX; a no-op elsewhere)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
+def numpy_bytes(array) -> bytes:
+    import numpy as np
 
-
-def atomic_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda f: f.write(text.encode()))
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def check_runs_dir(runs_dir: Path) -> None:
@@ -91,13 +83,11 @@ def check_runs_dir(runs_dir: Path) -> None:
                           "choose another with --runs-dir") from None
 
 
-def new_run_dir(runs_dir: Path, name: str, stamp: Optional[str] = None) -> Path:
-    """A fresh `<name>-<timestamp>[-N]` directory; mkdir is the lock, so two runs
-    started in the same second never share one."""
-    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
-    check_runs_dir(runs_dir)
-    for n in range(10_000):
-        path = runs_dir / (f"{name}-{stamp}" + (f"-{n}" if n else ""))
+def fresh_dir(runs_dir: Path, names: Iterable[str]) -> Optional[Path]:
+    """Make the first directory of `names` under `runs_dir` that does not exist yet (None
+    when every one does). mkdir is the lock: two processes never get the same one."""
+    for name in names:
+        path = runs_dir / name
         try:
             path.mkdir()
             return path
@@ -105,7 +95,17 @@ def new_run_dir(runs_dir: Path, name: str, stamp: Optional[str] = None) -> Path:
             continue
         except OSError as e:
             raise NnbookError(f"cannot create a run directory in {runs_dir}: {e.strerror}") from None
-    raise NnbookError(f"too many runs named {name}-{stamp} in {runs_dir}")
+    return None
+
+
+def new_run_dir(runs_dir: Path, name: str, stamp: Optional[str] = None) -> Path:
+    """A fresh `<name>-<timestamp>[-N]` directory (two runs started in the same second never share one)."""
+    stamp = stamp or time.strftime("%Y%m%d-%H%M%S")
+    check_runs_dir(runs_dir)
+    path = fresh_dir(runs_dir, (f"{name}-{stamp}" + (f"-{n}" if n else "") for n in range(10_000)))
+    if path is None:
+        raise NnbookError(f"too many runs named {name}-{stamp} in {runs_dir}")
+    return path
 
 
 class Run:
@@ -114,7 +114,7 @@ class Run:
     def __init__(self, path: Path, summary: Summary):
         self.path = path
         self.summary = summary
-        self._lock = None  # the open .lock file while this process trains the run
+        self._lock = None  # the held .lock, open, while this process trains the run
         # While training (begin_training): what each epoch's checkpoint records besides the loop's state.
         self.trained_config: Optional[dict] = None
         self.history: list[MetricsRow] = []
@@ -123,17 +123,38 @@ class Run:
     @classmethod
     def create(cls, runs_dir: Path, config_yaml: str, summary: Summary, stamp: Optional[str] = None) -> "Run":
         """A new run directory for what `summary` says the run is (name, seed, data, environment),
-        with its config; it starts `running`, with no epoch."""
+        locked by this process, with its config; it starts `running`, with no epoch."""
         path = new_run_dir(runs_dir, summary.name, stamp)
-        atomic_text(path / CONFIG, config_yaml)
         run = cls(path, replace(summary, status=RUNNING, epochs_completed=0, best_validation_accuracy=None,
                                 best_epoch=None, test_accuracy=None, seconds=0.0))
-        run.write_summary()
+        try:
+            run.lock()  # before summary.json makes it a run: no reader ever sees it running unlocked
+            atomic_text(path / CONFIG, config_yaml)
+            run.write_summary()
+        except BaseException:
+            run.unlock()
+            shutil.rmtree(path, ignore_errors=True)  # no summary.json yet: not a run, nothing in it to keep
+            raise
         return run
 
     @classmethod
     def open(cls, path: Path) -> "Run":
-        return cls(path, read_summary(path))
+        """The run as its files say, `running` or not: for a writer that holds (or takes) its lock."""
+        return cls(path, _read_summary_file(path))
+
+    @classmethod
+    def open_locked(cls, path: Path) -> "Run":
+        """Lock the run for this process, then read it: with the lock held, a `running`
+        summary is known to be stale (no other process trains it)."""
+        _read_summary_file(path)  # a path that is no run is refused before a lock file is made in it
+        run = cls(path, Summary())
+        run.lock()
+        try:
+            run.summary = _read_summary_file(path)
+        except BaseException:
+            run.unlock()
+            raise
+        return run
 
     def write_summary(self) -> None:
         atomic_text(self.path / SUMMARY, json.dumps(self.summary.to_json(), indent=2) + "\n")
@@ -153,29 +174,23 @@ class Run:
         atomic_text(self.path / CONFIG, config_yaml)
 
     def log_epoch(self, row: MetricsRow) -> None:
-        """Append one whole line and flush it to disk."""
-        with open(self.path / METRICS, "a") as f:
-            f.write(json.dumps(row.to_json()) + "\n")
-            f.flush()
-            os.fsync(f.fileno())
+        """Append one whole line, on disk when this returns."""
+        append_line(self.path / METRICS, json.dumps(row.to_json()) + "\n")
 
     def rewrite_metrics(self, rows: Sequence[MetricsRow]) -> None:
         """Replace metrics.jsonl with exactly these epochs (a resume's history), atomically."""
         atomic_text(self.path / METRICS, "".join(json.dumps(row.to_json()) + "\n" for row in rows))
 
     def save_best(self, weights: dict, test_probabilities) -> None:
-        """The best-validation weights and their (10000, 10) test probabilities (a numpy array)."""
+        """The best-validation weights and their (10000, 10) test probabilities (a numpy array),
+        replaced together: a failed write leaves the previous best's pair."""
         import numpy as np
-        import torch
 
-        atomic_write(self.path / MODEL, lambda f: torch.save(weights, f))
-        atomic_write(self.path / PREDICTIONS, lambda f: np.save(f, test_probabilities.astype(np.float32)))
+        atomic_write_all([(self.path / MODEL, torch_bytes(weights)),
+                          (self.path / PREDICTIONS, numpy_bytes(test_probabilities.astype(np.float32)))])
 
     def save_checkpoint(self, state: dict) -> None:
-        import torch
-
-        atomic_write(self.path / CHECKPOINT, lambda f: torch.save(state, f),
-                     keep_previous=self.path / PREVIOUS_CHECKPOINT)
+        atomic_write(self.path / CHECKPOINT, torch_bytes(state), keep_previous=self.path / PREVIOUS_CHECKPOINT)
 
     def load_checkpoints(self) -> list[dict]:
         """The saved checkpoints, newest first (none before the first epoch ends).
@@ -239,32 +254,30 @@ class Run:
                     **diverged)
 
     def remove_temporary_files(self) -> list[str]:
-        """Delete what a kill in the middle of atomic_write left behind (`.<file>.XXXX`)."""
-        names = (CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT)
+        """Delete what a kill in the middle of a write left behind (`.<file>.XXXX`)."""
         removed = []
         for p in self.path.iterdir():
-            if any(p.name.startswith(f".{name}.") for name in names) and p.is_file():
+            if is_temporary(p.name, WRITTEN) and p.is_file():
                 p.unlink()
                 removed.append(p.name)
         return removed
 
     def lock(self) -> None:
-        """Hold the run's lock until the process ends (the OS drops it even on SIGKILL),
-        so a second `--resume` of a run being trained is refused, not raced."""
+        """Hold the run's lock until unlock() or the end of the process (the OS drops it even
+        on SIGKILL), so that a second `--resume` of a run being trained is refused, not raced,
+        and readers can tell a stale `running` from a live one."""
         if self._lock is not None:
             return
         try:
-            import fcntl
-        except ImportError:  # no flock (Windows): no protection against a second process
-            return
-        f = open(self.path / LOCK, "a")
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.close()
+            fd = hold_lock(self.path / LOCK)  # None without flock (Windows): no protection
+        except BlockingIOError:
             raise NnbookError(f"{self.path} is being trained by another nnbook process right now; "
                               "wait for it to end (or stop it) before resuming") from None
-        self._lock = f
+        except OSError as e:
+            raise NnbookError(f"cannot lock {self.path} ({e.strerror}); training writes into the run "
+                              "directory, which must be writable") from None
+        if fd is not None:
+            self._lock = os.fdopen(fd, "rb")  # a file object: released even if this Run is dropped unclosed
 
     def unlock(self) -> None:
         if self._lock is not None:
@@ -287,7 +300,16 @@ def no_such_path(path: Path) -> str:
 
 
 def read_summary(path: Path) -> Summary:
-    """A run's summary.json. A path that is no run is a usage mistake (exit 2)."""
+    """A run's summary.json as a reader should see it: `running` while no process holds the
+    run's lock reads as `stopped`. A path that is no run is a usage mistake (exit 2)."""
+    summary = _read_summary_file(path)
+    if summary.status == RUNNING and not is_held(Path(path) / LOCK):
+        summary = replace(summary, status=STOPPED)
+    return summary
+
+
+def _read_summary_file(path: Path) -> Summary:
+    """summary.json as written."""
     path = Path(path)
     if not path.is_dir():
         raise ConfigError(no_such_path(path))
@@ -347,31 +369,3 @@ def load_predictions(path: Path):
     import numpy as np
 
     return np.load(Path(path) / PREDICTIONS)
-
-
-# ----------------------------------------------------------------------------- moving runs between machines
-
-
-def run_files(path: Path) -> dict[str, bytes]:
-    """A run directory's files as bytes, to send it to another machine: every whole file,
-    none of the dot-files (half-written temporaries, the lock)."""
-    return {f.name: f.read_bytes() for f in sorted(Path(path).iterdir())
-            if f.is_file() and not f.name.startswith(".")}
-
-
-def write_run_files(runs_dir: Path, name: str, files: dict[str, bytes]) -> Path:
-    """Write a run directory received as `run_files` under `runs_dir` (a suffix if the
-    name is taken), summary.json last: until it is there the directory is not a run,
-    so a crash while writing never leaves a run that looks finished."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    for n in range(10_000):
-        path = runs_dir / (name + (f"-r{n}" if n else ""))
-        try:
-            path.mkdir()
-            break
-        except FileExistsError:
-            continue
-    for file_name in sorted(files, key=lambda f: f == SUMMARY):
-        data = files[file_name]
-        atomic_write(path / file_name, lambda f, data=data: f.write(data))
-    return path

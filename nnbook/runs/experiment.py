@@ -7,7 +7,12 @@ the same path from a `ResumePlan` (resume.py) instead of a fresh model.
 
 While a group trains, SIGINT and SIGTERM stop it cleanly (interrupts.py): the
 epoch's files are written whole, the runs are marked `interrupted` and the
-message says how to resume.
+message says how to resume. Any other failure (a full disk, a failed write, out
+of memory, an exception in a callback) ends the same way in `TrainingFailed`
+(failures.py names the cause and the remedy): every completed epoch is kept, the
+runs are marked `failed` with the cause as `error` where summary.json can still
+be written (where it cannot, it says `running` with the lock free, which readers
+see as `stopped`), and `--resume` continues them once the cause is fixed.
 
 The rules for what a run's files hold after each epoch are the run's own
 (`Run.record_epoch`, directory.py); what is shown goes to a `Display` that the
@@ -28,8 +33,9 @@ from nnbook.config import Config, dump_config
 from nnbook.data import mnist
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs.directory import Run, check_runs_dir, config_file
+from nnbook.runs.failures import TrainingFailed, describe_failure, remedy
 from nnbook.runs.interrupts import ForcedExit, Interrupt, catch_interrupts
-from nnbook.runs.records import COMPLETED, DIVERGED, INTERRUPTED, MetricsRow, Summary, environment
+from nnbook.runs.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, MetricsRow, Summary, environment
 from nnbook.runs.resume import ResumePlan, check_same_data, check_same_device, restore_state
 
 
@@ -135,6 +141,14 @@ def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir:
                 results += train_group(config, net, runs, tensors, display, interrupts)
         except Interrupt as stop:  # loading the data or making a group's directories
             raise stopped_before_training(stop, runs) from None
+        except NnbookError as error:  # a config mistake, a lock refused; train_group's own are marked already
+            mark(runs, FAILED, error=describe_failure(error))
+            raise
+        except Exception as error:  # noqa: BLE001 - one line for any failure, e.g. no memory for the data
+            raise failed_before_training(error, runs, "nothing was trained", "train it again") from error
+        finally:
+            for run in runs:
+                run.unlock()
     display.finish(results)
     return results
 
@@ -145,10 +159,10 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
     from nnbook.training.devices import resolve_device
 
     config = plan.config
-    device = resolve_device(config.device)
-    check_same_device(plan, device)
     with catch_interrupts() as interrupts:
         try:
+            device = resolve_device(config.device)
+            check_same_device(plan, device)
             dataset, tensors, n_train = load_data(config, device, data_dir, str(config_file(plan.runs[0].path)))
             check_same_data(plan, dataset)
             display.start(config, n_train, environment(device), len(plan.runs), False)
@@ -162,6 +176,14 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
             results = train_group(config, net, plan.runs, tensors, display, interrupts, state, plan.histories)
         except Interrupt as stop:  # loading the data or restoring the checkpoints
             raise stopped_before_training(stop, plan.runs) from None
+        except NnbookError:  # a wrong device or data: the runs stay as plan_resume left them, resumable
+            raise
+        except Exception as error:  # noqa: BLE001 - as in train_experiment
+            raise failed_before_training(error, plan.runs, f"{saved_epochs(plan.epoch)} as before",
+                                         resume_hint(plan.runs)) from error
+        finally:
+            for run in plan.runs:
+                run.unlock()
     display.finish(results)
     return results
 
@@ -228,13 +250,20 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
                 for run in runs:
                     run.finish(COMPLETED)
         except Interrupt as stop:
-            for run in runs:
-                run.finish(INTERRUPTED)
             n = done[0]
-            kept = f"epochs 1-{n} are saved" if n > 1 else "epoch 1 is saved" if n else "no epoch was completed"
-            raise Interrupted(f"interrupted by {stop} in epoch {n + 1}: {kept} in "
-                              f"{', '.join(str(r.path) for r in runs)}; {resume_hint(runs)}",
-                              stop.exit_code) from None
+            raise Interrupted(f"interrupted by {stop} in epoch {n + 1}: {saved_epochs(n)} in "
+                              f"{', '.join(str(r.path) for r in runs)}{mark(runs, INTERRUPTED)}; "
+                              f"{resume_hint(runs)}", stop.exit_code) from None
+        except NnbookError as error:  # already one line that says what to do
+            mark(runs, FAILED, error=str(error))
+            raise
+        except Exception as error:  # noqa: BLE001 - a full disk, out of memory, a callback's exception, ...
+            n = done[0]
+            when = f"in epoch {n + 1}" if n < config.epochs else "after its last epoch"
+            cause = describe_failure(error)
+            raise TrainingFailed(f"training failed {when}: {cause}; {saved_epochs(n)} in "
+                                 f"{', '.join(str(r.path) for r in runs)}{mark(runs, FAILED, error=cause)}; "
+                                 f"{remedy(error)}, then {resume_hint(runs)}", cause) from error
     except ForcedExit as forced:
         forced.hint = resume_hint(runs)  # the CLI prints it; nothing more is written
         raise
@@ -245,12 +274,41 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
     return [RunResult(run.path, run.summary) for run in runs]
 
 
+def saved_epochs(n: int) -> str:
+    return f"epochs 1-{n} are saved" if n > 1 else "epoch 1 is saved" if n else "no epoch was completed"
+
+
+def mark(runs: list[Run], status: str, **fields) -> str:
+    """End the runs still `running` with `status`, as far as the disk lets: "" when every
+    summary.json was written, else a note for the message (those still say `running`,
+    with their lock free, which readers see as `stopped`)."""
+    unwritten = []
+    for run in runs:
+        try:
+            run.finish(status, **fields)
+        except OSError:
+            unwritten.append(run.path.name)
+    if not unwritten:
+        return ""
+    which = "" if len(runs) == 1 else f" of {', '.join(unwritten)}"
+    them = "it" if len(unwritten) == 1 else "them"
+    return f" (summary.json{which} could not be updated: report and resume see {them} as stopped)"
+
+
 def stopped_before_training(stop: Interrupt, runs: list[Run]) -> Interrupted:
     """The error for a signal that came before `runs` began (another epoch of) training."""
-    for run in runs:
-        run.finish(INTERRUPTED)
+    note = mark(runs, INTERRUPTED)
     then = f"; {resume_hint(runs)}" if runs else "; nothing was trained"
-    return Interrupted(f"interrupted by {stop} before training began{then}", stop.exit_code)
+    return Interrupted(f"interrupted by {stop} before training began{note}{then}", stop.exit_code)
+
+
+def failed_before_training(error: Exception, runs: list[Run], kept: str, then: str) -> TrainingFailed:
+    """The error for a failure before `runs` began (another epoch of) training, e.g. out of
+    memory moving the data to the GPU; `kept` says what stays, `then` how to go on."""
+    cause = describe_failure(error)
+    note = mark(runs, FAILED, error=cause)
+    return TrainingFailed(f"training failed before it began: {cause}; {kept}{note}; {remedy(error)}, then {then}",
+                          cause)
 
 
 def resume_hint(runs: list[Run]) -> str:

@@ -43,6 +43,7 @@ class ForcedExit(BaseException):
 
     def __init__(self, signum: int):
         super().__init__(signal.Signals(signum).name)
+        self.signum = signum
         self.exit_code = EXIT_CODES.get(signum, 130)
 
 

@@ -22,7 +22,11 @@ from nnbook import __version__
 # A run's status; the training loop reports the last two of the first four itself.
 RUNNING, COMPLETED, EARLY_STOPPED, DIVERGED = "running", "completed", "early_stopped", "diverged"
 INTERRUPTED = "interrupted"  # by a signal: resumable (`nnbook train --resume`)
-FAILED = "failed"  # an error in a sweep's batch; `error` says which
+FAILED = "failed"  # by an error (a full disk, out of memory, ...), named in `error`; resumable once it is fixed
+# Never written: how a reader sees a summary that says `running` while no process holds the
+# run's lock, i.e. its process ended without writing why (killed, a power cut, a disk too full
+# to take summary.json). Resumable like `interrupted` (directory.read_summary says it).
+STOPPED = "stopped"
 FINISHED = (COMPLETED, EARLY_STOPPED)  # a result that ensembles and reports use
 
 # Summary fields left out of summary.json while unset, as nnbook always wrote it.

@@ -14,11 +14,15 @@ it. Members are checkpointed one after another, so a kill can leave them one
 epoch apart; directory.py keeps the previous checkpoint too, and the newest epoch
 that every member has is the one resumed.
 
-`plan_resume` checks everything and only then repairs the directory:
-metrics.jsonl and summary.json are rewritten from the chosen checkpoint
-(a kill can leave them an epoch behind it). The config must be the one the
-run was trained with; `--force` accepts changes other than the layers, the
-seed and repeats, and records them.
+`plan_resume` locks the group's runs first and reads them only then, so that
+no other process can change them between reading and resuming: with the locks
+held, a status of `running` is known to be stale (its process was killed, or
+its disk too full to say why it stopped) and is resumed like `interrupted`,
+`stopped` or `failed`. It checks everything and only then repairs the
+directory: metrics.jsonl and summary.json are rewritten from the chosen
+checkpoint (a kill can leave them an epoch behind it; `error` is cleared).
+The config must be the one the run was trained with; `--force` accepts changes
+other than the layers, the seed and repeats, and records them.
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ NOT_COMPARED = ("device",)
 @dataclass
 class ResumePlan:
     config: Config  # the group's config (members differ only in seed)
-    runs: list[Run]  # the group's runs, in member order, locked by this process
+    runs: list[Run]  # the group's runs, in member order, locked by this process (unless finished)
     seeds: list[int]
     epoch: int  # completed epochs to continue from; 0: start again from the initial weights
     saved: Optional[list[dict]]  # per member: the checkpoint at `epoch` (None when epoch is 0)
@@ -66,9 +70,21 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
     if not is_run_dir(run_dir):
         raise ConfigError(f"--resume {run_dir}: not a run directory (no {SUMMARY} and {CONFIG} in it); "
                           "give a directory made by nnbook train, e.g. runs/NAME-YYYYmmdd-HHMMSS")
-    runs = group_of(Run.open(run_dir))
+    runs = group_of(Run.open_locked(run_dir))
+    try:
+        return plan_locked(run_dir, runs, overrides, force)
+    except BaseException:
+        for run in runs:
+            run.unlock()
+        raise
+
+
+def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: bool) -> ResumePlan:
+    """plan_resume, once `runs` (the group) are locked by this process."""
     statuses = [run.summary.status for run in runs]
     if all(s in FINISHED for s in statuses):
+        for run in runs:
+            run.unlock()  # nothing will be written
         return ResumePlan(None, runs, [], 0, None, finished=finished_message(runs))
     if all(s in FINISHED or s == DIVERGED for s in statuses):
         diverged = next(run for run in runs if run.summary.status == DIVERGED)
@@ -76,8 +92,6 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
         raise NnbookError(f"{diverged.path} diverged in epoch {diverged.summary.diverged_in_epoch or '?'} "
                           "(the cost became NaN or infinite); resuming would diverge again. Start a new run "
                           f"with a smaller eta: nnbook train {config_file(diverged.path)} --set eta={eta / 4:g}")
-    for run in runs:
-        run.lock()
 
     saved_lists = [run.load_checkpoints() for run in runs]
     configs, changes = [], []
@@ -93,15 +107,25 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
 
 
 def group_of(run: Run) -> list[Run]:
-    """The runs trained together with `run`, in member order (itself alone for older runs)."""
+    """The runs trained together with `run` (locked), in member order, each locked by this
+    process before it is read (itself alone for older runs). On failure none stays locked."""
     names = run.summary.group or [run.path.name]
     paths = [run.path.parent / name for name in names]
     missing = [str(p) for p in paths if not is_run_dir(p)]
-    if missing:
-        raise NnbookError(f"{run.path} was trained together with {', '.join(missing)}, which "
-                          f"{'is' if len(missing) == 1 else 'are'} missing or not a run directory any more; "
-                          "the group can only be resumed whole")
-    return [run if p == run.path else Run.open(p) for p in paths]
+    group = [run]
+    try:
+        if missing:
+            raise NnbookError(f"{run.path} was trained together with {', '.join(missing)}, which "
+                              f"{'is' if len(missing) == 1 else 'are'} missing or not a run directory any more; "
+                              "the group can only be resumed whole")
+        for p in paths:
+            if p != run.path:
+                group.append(Run.open_locked(p))
+    except BaseException:
+        for member in group:
+            member.unlock()
+        raise
+    return [run if p == run.path else next(m for m in group if m.path == p) for p in paths]
 
 
 def finished_message(runs: list[Run]) -> str:
@@ -191,7 +215,7 @@ def repair(runs: list[Run], configs: list[Config], saved: list[dict], epoch: int
                    best_validation_accuracy=best.get("validation_accuracy") if best.get("epoch") else None,
                    best_epoch=best.get("epoch"), test_accuracy=best.get("test_accuracy"),
                    seconds=round(sum(row.seconds for row in history), 3),
-                   resumed_with_changes=resumed_with_changes, diverged_in_epoch=None)
+                   resumed_with_changes=resumed_with_changes, diverged_in_epoch=None, error=None)
 
 
 # ----------------------------------------------------------------------------- checks once the data are loaded

@@ -4,7 +4,8 @@ A task trains one job (the seeds of one sweep point, together as one
 StackedNet) in a temporary directory on whichever node Ray picks, with the
 CPUs and GPUs it declared, and returns that directory's files as bytes. The
 driver writes them under its own runs directory, so the nodes share no file
-system. What each node needs:
+system; a received run always gets a new directory (runs/transfer.py). What each
+node needs:
   - Python with nnbook's dependencies and Ray (`pip install 'nnbook[ray]'`).
     The driver ships its own `nnbook` package to the workers (Ray's runtime_env
     `py_modules`), so every node runs the driver's code.
@@ -26,9 +27,10 @@ from pathlib import Path
 from typing import Optional
 
 from nnbook.errors import ConfigError, NnbookError
-from nnbook.runs.directory import run_files, write_run_files
 from nnbook.runs.experiment import Silent
-from nnbook.sweep.local import Outcome, describe_failure, stream_jobs, train_job
+from nnbook.runs.failures import describe_failure
+from nnbook.runs.transfer import run_files, write_run_files
+from nnbook.sweep.jobs import Outcome, stream_jobs, train_job
 from nnbook.sweep.plan import Job
 
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1])  # the nnbook package
@@ -116,7 +118,12 @@ def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool 
                 result = ray.get(ref)
             except Exception as e:  # noqa: BLE001 - a lost node or crashed worker fails this batch only
                 return Outcome(job, [], describe_failure(getattr(e, "cause", None) or e))
-            paths = [write_run_files(Path(runs_dir), name, files) for name, files in result["dirs"].items()]
+            paths = []
+            try:
+                for name, files in result["dirs"].items():
+                    paths.append(write_run_files(Path(runs_dir), name, files))
+            except (NnbookError, OSError) as e:  # a full disk here: this batch's runs are lost, the sweep goes on
+                return Outcome(job, paths, f"copying the runs back: {describe_failure(e)}", where=result["node"])
             return Outcome.of(job, paths, result["error"], where=result["node"])
 
         def cancel(refs):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from nnbook.runs.directory import read_summary
+from nnbook.runs.files import atomic_text
 from nnbook.runs.records import DIVERGED, Summary
 from nnbook.sweep.grid import Point, Sweep, point_label
 from nnbook.sweep.plan import done_runs
@@ -130,6 +131,6 @@ def write_grid_report(sweep: Sweep, runs_dir: Path) -> tuple[list[PointResult], 
     results = grid_results(sweep, runs_dir)
     Path(runs_dir).mkdir(parents=True, exist_ok=True)
     table = Path(runs_dir) / f"{sweep.name}.sweep.md"
-    table.write_text(grid_markdown(sweep, results))
+    atomic_text(table, grid_markdown(sweep, results))
     plot = plot_grid(sweep, results, Path(runs_dir) / f"{sweep.name}.sweep.png")
     return results, table, plot

@@ -12,7 +12,8 @@ from typing import Optional
 
 from nnbook.errors import ConfigError
 from nnbook.sweep.grid import Sweep
-from nnbook.sweep.local import Outcome, run_local
+from nnbook.sweep.jobs import Outcome
+from nnbook.sweep.local import run_local
 from nnbook.sweep.plan import plan
 from nnbook.sweep.ray_executor import run_ray
 from nnbook.sweep.results import grid_rows, write_grid_report

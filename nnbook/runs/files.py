@@ -1,0 +1,206 @@
+"""How nnbook writes a file so that nothing is lost: whole or not at all, readable as any program's.
+
+Every byte that a run, an ensemble or a sweep writes reaches its file through
+`write_bytes`, the one low-level write (a test makes it fail as a full disk would):
+
+  - `atomic_write(path, data)`: a temporary file `.<name>.<8 hex digits>` beside
+    `path`, fsynced, then renamed over it, so that a kill, a full disk or any other
+    failure leaves the old version or the new one, never a torn file; a failure
+    removes the temporary file (only a kill can leave one: see `is_temporary`);
+  - `atomic_write_all(files)`: files that belong together (a best model and its test
+    predictions): every one written first, then all renamed;
+  - `append_line(path, line)`: one whole line at the end of a file, or nothing: a
+    failed append is cut back to where the file ended.
+
+A failed write raises the OSError with the file's name in it (`filename`), so that the
+message can say which file the disk refused. Files are created with mode 0666 less the
+umask, as any program's are (0644 under the usual 022): mkstemp's 0600 would hide a
+shared results folder from the people it is shared with.
+
+Also the lock that a training process holds on its run (`hold_lock`, `is_held`): an
+flock, which the OS drops when the process ends, even on SIGKILL. Knows nothing of what
+the files hold: directory.py names them and records.py says what is in them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+try:
+    import fcntl
+except ImportError:  # Windows: no flock, so no lock (see hold_lock)
+    fcntl = None
+
+MODE = 0o666  # less the umask, applied by the kernel as the file is created
+
+
+def write_bytes(fd: int, data: bytes) -> None:
+    """Write all of `data` to the open file descriptor `fd`."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]  # os.write may write less than it was given
+
+
+def _named(error: BaseException, path: Path) -> None:
+    """Name the file being written in `error` (not its temporary file): what the message shows."""
+    if isinstance(error, OSError):
+        error.filename, error.filename2 = str(path), None
+
+
+def _create(path: Path) -> tuple[int, Path]:
+    """A new, empty temporary file beside `path` (O_EXCL: never one that exists)."""
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(4)}"
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), MODE), tmp
+        except FileExistsError:
+            continue
+        except OSError as e:
+            _named(e, path)
+            raise
+
+
+def _write_temporary(path: Path, data: bytes) -> Path:
+    """`data` in a temporary file beside `path`, on disk (fsynced); nothing left if it fails."""
+    fd, tmp = _create(path)
+    try:
+        try:
+            write_bytes(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)  # network file systems may report a full disk only here
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        _named(e, path)
+        raise
+    return tmp
+
+
+def atomic_write(path: Path, data: bytes, keep_previous: Optional[Path] = None) -> None:
+    """Replace `path` by a file holding `data`, all at once. With `keep_previous`, the old
+    `path` is first renamed to it."""
+    path = Path(path)
+    tmp = _write_temporary(path, data)
+    try:
+        if keep_previous is not None and path.exists():
+            os.replace(path, keep_previous)
+        os.replace(tmp, path)
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)
+        _named(e, path)
+        raise
+    sync_directory(path.parent)
+
+
+def atomic_write_all(files: Sequence[tuple[Path, bytes]]) -> None:
+    """Replace each (path, data) as atomic_write does, the renames only once every file is
+    written: a full disk leaves all the old versions (a kill between two renames, one new)."""
+    written: list[tuple[Path, Path]] = []
+    try:
+        for path, data in files:
+            written.append((_write_temporary(Path(path), data), Path(path)))
+        for tmp, path in written:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)  # those already renamed are gone from this name
+        raise
+    for directory in {path.parent for _, path in written}:
+        sync_directory(directory)
+
+
+def atomic_text(path: Path, text: str) -> None:
+    atomic_write(path, text.encode())
+
+
+def append_line(path: Path, line: str) -> None:
+    """Append `line` (ending in a newline) and fsync it: the file only ever grows by whole lines."""
+    path = Path(path)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | getattr(os, "O_BINARY", 0), MODE)
+    except OSError as e:
+        _named(e, path)
+        raise
+    try:
+        size = os.fstat(fd).st_size
+        try:
+            write_bytes(fd, line.encode())
+            os.fsync(fd)
+        except BaseException as e:
+            try:
+                os.ftruncate(fd, size)
+            except OSError:
+                pass  # the torn line stays; readers skip a line that is not whole JSON
+            _named(e, path)
+            raise
+    finally:
+        os.close(fd)
+
+
+def is_temporary(name: str, of: Sequence[str]) -> bool:
+    """Whether `name` is a temporary file made for one of the files `of` (`.<file>.<suffix>`:
+    this module's, or mkstemp's in runs written by older versions)."""
+    return any(name.startswith(f".{file}.") for file in of)
+
+
+def sync_directory(path: Path) -> None:
+    """fsync a directory, so that a rename in it survives a power cut (POSIX; a no-op elsewhere)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+# ----------------------------------------------------------------------------- the training process's lock
+
+
+def hold_lock(path: Path) -> Optional[int]:
+    """Take the lock file `path` (made if missing) for this process: the open descriptor,
+    to close when done (None where there is no flock). BlockingIOError while another
+    process holds it."""
+    if fcntl is None:
+        return None
+    # Read-only: a lock needs no write access, so a run shared read-only can still be checked.
+    fd = os.open(path, os.O_RDONLY | os.O_CREAT, MODE)
+    try:
+        for _ in range(19):
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except BlockingIOError:
+                time.sleep(0.01)  # a reader's is_held() holds it for microseconds; a trainer for hours
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the last try: held by another process if it fails
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def is_held(path: Path) -> bool:
+    """Whether some process holds the lock file `path` now: False where there is none.
+    Where nothing can tell (no flock, an unreadable file) True: then believe what the run says."""
+    if fcntl is None:
+        return True
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # released by the close below
+        return False
+    except OSError:  # BlockingIOError: held
+        return True
+    finally:
+        os.close(fd)
