@@ -118,6 +118,9 @@ def download_mnist(target: Path) -> Path:
                     out.write(block)
                     progress.advance(task, len(block))
         verify_mnist(Path(tmp))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the finished file is an ordinary one
         os.replace(tmp, target)
     except OSError as e:
         Path(tmp).unlink(missing_ok=True)
