@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -26,6 +25,7 @@ import numpy as np
 
 from nnbook.analysis.plots import plot_errors
 from nnbook.data import mnist
+from nnbook.choices import Choice
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
@@ -35,14 +35,11 @@ from nnbook.runs.records import FINISHED, Summary
 ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"
 
 
-class Method(str, Enum):
+class Method(Choice):
     """How members combine: `vote`, the book's plurality vote of labels; `mean`, of probabilities."""
 
     vote = "vote"
     mean = "mean"
-
-    def __str__(self) -> str:  # as written on the command line
-        return self.value
 
 
 def method_of(method: Method | str) -> Method:

@@ -9,26 +9,23 @@ training/) is imported only when a network is loaded, so `--help` stays fast.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from nnbook.data import mnist
+from nnbook.choices import Choice
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import directory as runs
 
 
-class Split(str, Enum):
+class Split(Choice):
     """A part of the data set, as `Dataset` names it."""
 
     training = "training"
     validation = "validation"
     test = "test"
-
-    def __str__(self) -> str:  # as written on the command line
-        return self.value
 
 
 @dataclass

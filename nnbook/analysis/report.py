@@ -18,7 +18,6 @@ import io
 import shutil
 import statistics
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -28,21 +27,19 @@ from rich.table import Table
 from nnbook.analysis.book import ENSEMBLE_VOTE, FIGURES, STATISTICS
 from nnbook.analysis.book_statistics import Comparison, compare
 from nnbook.analysis.ensemble import ENSEMBLE_FILE, read_ensemble
+from nnbook.choices import Choice
 from nnbook.errors import ConfigError
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
 from nnbook.runs.records import FINISHED
 
 
-class Format(str, Enum):
+class Format(Choice):
     """How `render` writes the rows: a rich table for the terminal, markdown, or CSV."""
 
     table = "table"
     markdown = "markdown"
     csv = "csv"
-
-    def __str__(self) -> str:  # as written on the command line
-        return self.value
 
 
 @dataclass

@@ -6,10 +6,10 @@ grid's rows are shown on it, so nothing under sweep/ prints by itself.
 
 from __future__ import annotations
 
-from enum import Enum
 from pathlib import Path
 from typing import Optional
 
+from nnbook.choices import Choice
 from nnbook.errors import ConfigError
 from nnbook.sweep.grid import Sweep
 from nnbook.sweep.jobs import Outcome
@@ -19,14 +19,11 @@ from nnbook.sweep.ray_executor import run_ray
 from nnbook.sweep.results import grid_rows, write_grid_report
 
 
-class Executor(str, Enum):
+class Executor(Choice):
     """Where the jobs train: `local`, this machine; `ray`, a Ray cluster (one task per job)."""
 
     local = "local"
     ray = "ray"
-
-    def __str__(self) -> str:  # as written on the command line
-        return self.value
 
 
 def run_sweep(sweep: Sweep, runs_dir: Path, display, executor: Executor | str = Executor.local, data_dir=None,
