@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from nnbook.analysis.book import FIGURES
+from nnbook.analysis.book import FIGURES, STATISTICS
 from nnbook.config import Config, ConvPoolLayer, SoftmaxLayer, read_yaml, validate
 from nnbook.errors import ConfigError
 
@@ -81,7 +81,7 @@ def load_entry(path: Path) -> Entry:
     figure = FIGURES.get(config.name, {})
     return Entry(chapter_of(config.name), config.name, path, config, describe_network(config),
                  describe_data(config), config.repeats * points, points, figure.get("figure"),
-                 figure.get("statistic", ""))
+                 STATISTICS.get(figure.get("statistic"), ""))
 
 
 def catalogue(configs_dir: Path, chapter: Optional[str] = None) -> list[Entry]:

@@ -4,8 +4,9 @@ A run's time is its epochs times an epoch's: the SGD steps (n_train // mini_batc
 of them), one evaluation pass over validation and test (20,000 images; the test set is
 only evaluated at a new best, so this is an upper bound), and the distortions when the
 config has an `augment` block. Each is timed on random inputs of the right shapes for a
-few steps after a warm-up and scaled up, once per architecture. Good to a factor of
-about 1.5: a quick guide to what is a minute and what is a night, not a benchmark.
+few steps after a warm-up and scaled up, once per architecture, with one CPU thread
+(a run's default of one thread per core is 1.2-1.4x faster on a quiet machine). Good to
+a factor of about 1.5: a quick guide to what is a minute and what is a night, not a benchmark.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from nnbook.nn.costs import one_hot
 from nnbook.nn.net import build_model
 from nnbook.nn.sgd import l2_decay
 from nnbook.nn.step import make_step
-from nnbook.training.batches import draw_masks
+from nnbook.training.batches import mini_batches
 from nnbook.training.devices import resolve_device
 from nnbook.training.monitor import accuracy
 
 TRAINING_IMAGES = {"mnist": 50_000, "mnist_expanded": 250_000}
 EVALUATED_PER_EPOCH = 20_000  # validation every epoch, test at a new best
-WARM_STEPS, TIMED_STEPS = 3, 20
+TIMED_STEPS, REPEATS = 20, 3  # steps per timing; timings, of which the median counts
 EVAL_IMAGES = 2_000
 AUGMENT_IMAGES = 2_000
 
@@ -54,20 +55,22 @@ def seconds_per_epoch(config: Config, device: torch.device) -> float:
     net = build_model(config, [config.seed]).to(device)
     n_train, batch = training_images(config), config.mini_batch_size
     step = make_step(net, config, l2_decay(config, n_train))
-    x = torch.rand(batch, 784, generator=gen).to(device)
-    t = one_hot(torch.randint(0, 10, (batch,), generator=gen)).to(device)
+    # eta 0: the same operations, but the weights stay put. Stepping on one batch over and over at the
+    # config's eta drives sigmoid nets into saturation, where denormal floats slow a CPU 100-fold.
+    step.set_eta([0.0])
+    # Real mini-batches (slices, dropout masks drawn in blocks) of random images, the loop's own way.
+    x = torch.rand(TIMED_STEPS * batch, 784, generator=gen).to(device)
+    t = one_hot(torch.randint(0, 10, (TIMED_STEPS * batch,), generator=gen)).to(device)
     mask_gens = [torch.Generator(device=device).manual_seed(0)]
-    dropout = net.dropout_sizes()
-    masks = draw_masks(net, dropout, mask_gens, 1, batch) if dropout else {}
-    masks = {i: m[0] for i, m in masks.items()} or None
     cost_sum = torch.zeros(1, device=device)
 
-    def one_step():
-        step(x, t, masks, cost_sum)
+    def epoch_of_steps():
+        for xb, tb, masks in mini_batches(net, x, t, batch, TIMED_STEPS, None, mask_gens):
+            step(xb, tb, masks, cost_sum)
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    _timed(one_step, WARM_STEPS, sync)
-    per_step = _timed(one_step, TIMED_STEPS, sync)
+    _timed(epoch_of_steps, 1, sync)  # warm-up
+    per_step = _timed(epoch_of_steps, REPEATS, sync) / TIMED_STEPS
     images = torch.rand(EVAL_IMAGES, 784, generator=gen).to(device)
     labels = torch.randint(0, 10, (EVAL_IMAGES,), generator=gen).to(device)
     per_image = _timed(lambda: accuracy(net, images, labels), 3, sync) / EVAL_IMAGES
@@ -89,10 +92,17 @@ def seconds_per_run(configs: list[Config], device_name: str = "auto") -> tuple[l
     device = resolve_device(device_name)
     measured: dict[str, float] = {}
     out = []
-    with torch.no_grad():
-        for config in configs:
-            key = architecture_key(config)
-            if key not in measured:
-                measured[key] = seconds_per_epoch(config, device)
-            out.append(measured[key] * config.epochs)
+    threads = torch.get_num_threads()
+    # One CPU thread: tiny steps on two threads slow down many times over whenever anything else
+    # keeps a core busy, which would make the estimate a measure of the neighbours.
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            for config in configs:
+                key = architecture_key(config)
+                if key not in measured:
+                    measured[key] = seconds_per_epoch(config, device)
+                out.append(measured[key] * config.epochs)
+    finally:
+        torch.set_num_threads(threads)
     return out, str(device)

@@ -38,7 +38,10 @@ def list_experiments(
     if timing and entries:
         from nnbook.analysis.timing import seconds_per_run  # deferred: torch
 
-        seconds, measured_on = seconds_per_run([e.config for e in entries], device or "auto")
+        from rich.console import Console
+
+        with Console(stderr=True).status("timing a few steps of each network (--no-timing skips this)"):
+            seconds, measured_on = seconds_per_run([e.config for e in entries], device or "auto")
         for entry, s in zip(entries, seconds):
             entry.seconds_per_run = s
     show_catalogue(entries, measured_on)

@@ -1,0 +1,46 @@
+"""`nnbook list`: every shipped config in one table, filtered by chapter, with a rough time per run."""
+
+import shutil
+
+from nnbook.analysis.book import FIGURES, STATISTICS
+from nnbook.analysis.catalogue import catalogue, describe_network
+from nnbook.config import load_config
+
+from .cli import CONFIGS
+
+
+def test_every_shipped_config_is_listed_once_in_the_books_order():
+    entries = catalogue(CONFIGS)
+    assert sorted(e.path.name for e in entries) == sorted(p.name for p in CONFIGS.glob("*.yaml"))
+    chapters = [e.chapter for e in entries]
+    assert chapters == sorted(chapters, key=["1", "3", "5", "6", "beyond"].index)
+    by_name = {e.name: e for e in entries}
+    assert by_name["ch3_784_100_10_l2"].figure == 97.92
+    assert by_name["ch3_784_100_10_l2"].statistic == STATISTICS[FIGURES["ch3_784_100_10_l2"]["statistic"]]
+    assert by_name["ch6_sweep_lmbda_relu"].points == 9 and by_name["ch6_sweep_lmbda_relu"].runs == 27
+
+
+def test_the_network_in_one_line():
+    assert describe_network(load_config(CONFIGS / "ch1_784_30_10.yaml")) == "784-30-10 sigmoid, quadratic"
+    assert describe_network(load_config(CONFIGS / "ch6_relu_dropout.yaml")) == (
+        "conv 20, conv 40, fc 1000 p0.5, fc 1000 p0.5, softmax p0.5 (relu)")
+
+
+def test_list_shows_a_chapter_with_times_measured_here(cli, tmp_path):
+    listing = cli("list", "--chapter", "6", "--no-timing")
+    assert listing.returncode == 0, listing.stderr
+    assert "ch6_relu_dropout" in listing.stdout and "ch3_" not in listing.stdout
+    assert "99.60%" in listing.stdout and "time/run" not in listing.stdout
+    # Timing measures each network briefly: two small configs here, to stay fast.
+    for name in ("ch1_784_30_10", "ch3_overfit_1000"):
+        shutil.copy(CONFIGS / f"{name}.yaml", tmp_path)
+    timed = cli("list", "--configs-dir", tmp_path, "--device", "cpu")
+    assert timed.returncode == 0, timed.stderr
+    assert "time/run (cpu)" in timed.stdout
+    rows = [line for line in timed.stdout.splitlines() if "ch1_784_30_10" in line or "ch3_overfit_1000" in line]
+    assert len(rows) == 2 and all("~" in row for row in rows)
+
+
+def test_an_unknown_configs_directory_is_one_line(cli, tmp_path):
+    result = cli("list", "--configs-dir", tmp_path / "nowhere")
+    assert result.returncode == 2 and "no such directory" in result.stderr
