@@ -38,6 +38,6 @@ def show_catalogue(entries: list, device: Optional[str], console: Optional[Conso
         table.add_row(*row)
     console.print(table)
     if timed:
-        console.print(f"[dim]time per run: a few steps measured on {device} (one CPU thread) and scaled to the config's epochs "
-                      "(an upper bound where early stopping or a schedule may end sooner); `--repeats` "
-                      "runs train together. --no-timing skips the measurement.[/]")
+        console.print(f"[dim]time per run: a few steps measured on {device} (one CPU thread) and scaled to "
+                      "the config's epochs (an upper bound where early stopping or a schedule may end sooner); "
+                      "`--repeats` runs train together. --no-timing skips the measurement.[/]")
