@@ -42,6 +42,14 @@ class Method(Choice):
     mean = "mean"
 
 
+class Weights(Choice):
+    """Which network of each run votes: `best`, its best-validation weights (nnbook's figure);
+    `last`, the network after its last epoch, as the book's conv.py voted."""
+
+    best = "best"
+    last = "last"
+
+
 def method_of(method: Method | str) -> Method:
     try:
         return Method(method)
@@ -62,11 +70,12 @@ class Selection:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
 
 
-def select_members(paths: list[Path], only: Optional[str] = None) -> Selection:
-    """Open every path; keep finished runs with test predictions (of config `only`, if given)."""
+def select_members(paths: list[Path], only: Optional[str] = None, last: bool = False) -> Selection:
+    """Open every path; keep finished runs with test predictions (of config `only`, if given):
+    the best-validation network's, or with `last` the last epoch's."""
     members, skipped = [], []
     for path in map(Path, paths):
-        why = unusable(path)
+        why = unusable(path, last)
         if why is None:
             summary = runs.read_summary(path)
             if only and summary.name != only:
@@ -75,15 +84,15 @@ def select_members(paths: list[Path], only: Optional[str] = None) -> Selection:
             skipped.append((path, why))
             continue
         try:
-            probabilities = runs.load_predictions(path)
+            probabilities = runs.load_predictions(path, last)
         except (OSError, ValueError) as e:
-            skipped.append((path, f"unreadable {runs.PREDICTIONS} ({e})"))
+            skipped.append((path, f"unreadable {runs.predictions_file(last)} ({e})"))
             continue
         members.append(Member(path, summary, probabilities))
     return Selection(members, skipped)
 
 
-def unusable(path: Path) -> Optional[str]:
+def unusable(path: Path, last: bool = False) -> Optional[str]:
     """Why a path cannot be an ensemble member, or None."""
     if not path.is_dir():
         return runs.no_such_path(path).removeprefix(f"{path}: ")
@@ -97,7 +106,10 @@ def unusable(path: Path) -> Optional[str]:
         return str(e)
     if summary.status not in FINISHED:
         return f"unfinished (status {summary.status}, {summary.epochs_completed} epochs)"
-    if not runs.has_predictions(path):
+    if not runs.has_predictions(path, last):
+        if last:
+            return (f"no {runs.LAST_PREDICTIONS} (the last epoch's predictions; runs trained before nnbook "
+                    "saved them have only the best-validation network's: use --weights best)")
         return f"no saved test predictions ({runs.PREDICTIONS})"
     return None
 
@@ -203,11 +215,13 @@ def ensemble_name(members: list[Member]) -> str:
     return f"{names[0]}_ensemble" if len(names) == 1 else "ensemble"
 
 
-def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, test_images: np.ndarray) -> dict:
+def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, test_images: np.ndarray,
+                   weights: Weights = Weights.best) -> dict:
     errors = result.errors
     record = {
         "name": ensemble_name(members),
         "method": result.method,
+        "weights": weights.value,  # whose predictions voted: best-validation or last-epoch networks
         "members": [{"path": str(m.path), "name": m.summary.name, "seed": m.summary.seed,
                      "test_accuracy": acc} for m, acc in zip(members, result.member_accuracies)],
         "test_sha256": members[0].summary.test_sha256,
@@ -234,13 +248,15 @@ def read_ensemble(path: Path) -> dict:
 
 def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Optional[Path] = None,
                  only: Optional[str] = None, data_dir=None, say=print,
-                 root: Path = Path("runs") / layout.ENSEMBLES) -> tuple[Path, dict]:
+                 root: Path = Path("runs") / layout.ENSEMBLES, weights: Weights | str = Weights.best
+                 ) -> tuple[Path, dict]:
     """`nnbook ensemble`: choose members, combine, write (to `out`, else a new folder under
     `root`), and say what was done. nnbook's own output folders among `paths` (a `runs/*`
     glob) are passed over silently."""
     method = method_of(method)
     paths = [p for p in map(Path, paths) if not layout.is_output_folder(p)]
-    selection = select_members(paths, only)
+    weights = Weights(weights)
+    selection = select_members(paths, only, last=weights is Weights.last)
     for path, why in selection.skipped:
         say(f"skipped {path}: {why}")
     members = selection.members
@@ -256,12 +272,13 @@ def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Opt
         raise NnbookError(f"the runs hold {probabilities.shape[1]} test predictions, the test set has {len(test)}")
     result = evaluate_ensemble(probabilities, test.y, method)
     out = Path(out) if out else default_out_dir(members, root)
-    record = write_ensemble(out, members, result, test.x)
+    record = write_ensemble(out, members, result, test.x, weights)
     names = {}
     for m in members:
         names[m.summary.name] = names.get(m.summary.name, 0) + 1
     say(f"combined {len(members)} runs ({', '.join(f'{n} x {k}' for k, n in names.items())}) by "
-        f"{'plurality vote' if method is Method.vote else 'mean probability'}"
+        f"{'plurality vote' if method is Method.vote else 'mean probability'} of their "
+        f"{'best-validation' if weights is Weights.best else 'last-epoch'} networks"
         + (f"; skipped {len(selection.skipped)}" if selection.skipped else ""))
     if len(names) > 1:
         say(f"note: the members come from {len(names)} configs; --only NAME keeps the runs of one")

@@ -124,7 +124,8 @@ def run_row(name: str, paths: list[Path]) -> Row:
 
 def ensemble_row(record: dict) -> Row:
     figure = FIGURES.get(record["name"])
-    note = f"{record['method']} of {len(record['members'])}: {record['n_errors']} errors"
+    note = (f"{record['method']} of {len(record['members'])} ({record.get('weights', 'best')} networks): "
+            f"{record['n_errors']} errors")
     vote = Comparison(ENSEMBLE_VOTE, [record["accuracy"]], record["accuracy"])
     return Row(record["name"], len(record["members"]), 0, "—", None, record["accuracy"], None, None, None,
                figure["figure"] if figure else None, note + (f"; book: {figure['note']}" if figure else ""),

@@ -11,8 +11,8 @@ from typing import Annotated, Optional
 
 import typer
 
-# The choices of --method, --split and --format are the library's own enums, so --help lists them.
-from nnbook.analysis.ensemble import Method
+# The choices of --method, --weights, --split and --format are the library's own enums, so --help lists them.
+from nnbook.analysis.ensemble import Method, Weights
 from nnbook.analysis.evaluate import Split
 from nnbook.analysis.report import Format
 from nnbook.cli.options import DataDirOpt, DeviceOpt, ResultsRootOpt, RunDirsArg
@@ -28,6 +28,9 @@ def ensemble(
         help="Output directory (default: a new RUNS_DIR/ensembles/NAME-TIME/).", show_default=False)] = None,
     only: Annotated[Optional[str], typer.Option(help="Use only the runs of this config name.",
                                                 show_default=False)] = None,
+    weights: Annotated[Weights, typer.Option(
+        help="best: each run's best-validation network (nnbook's figure); last: the network after its last "
+        "epoch, as the book's conv.py voted.")] = Weights.best,
     runs_dir: ResultsRootOpt = Path("runs"),
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -42,7 +45,7 @@ def ensemble(
     from nnbook.ui.console import pct
 
     path, record = run_ensemble(run_dirs, method, out, only, data_dir,
-                                root=layout.output_dir(runs_dir, layout.ENSEMBLES))
+                                root=layout.output_dir(runs_dir, layout.ENSEMBLES), weights=weights)
     width = max(len(Path(m["path"]).name) for m in record["members"])
     for m in record["members"]:
         print(f"  {Path(m['path']).name:<{width}}  test {pct(m['test_accuracy'])}")

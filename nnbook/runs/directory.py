@@ -50,7 +50,10 @@ from nnbook.runs.records import DIVERGED, RUNNING, STOPPED, MetricsRow, Summary
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
     "checkpoint.prev.pt", ".lock")
-WRITTEN = (CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT)
+# The test probabilities of the network as it stands after its last epoch, written when a run
+# finishes: the book's conv.py votes with those (network3.py keeps no best weights).
+LAST_PREDICTIONS = "test_predictions_last.npy"
+WRITTEN = (CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, LAST_PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT)
 
 
 def torch_bytes(obj) -> bytes:
@@ -188,6 +191,12 @@ class Run:
 
         atomic_write_all([(self.path / MODEL, torch_bytes(weights)),
                           (self.path / PREDICTIONS, numpy_bytes(test_probabilities.astype(np.float32)))])
+
+    def save_last_predictions(self, test_probabilities) -> None:
+        """The (10000, 10) test probabilities of the network after its last epoch (a numpy array)."""
+        import numpy as np
+
+        atomic_write(self.path / LAST_PREDICTIONS, numpy_bytes(test_probabilities.astype(np.float32)))
 
     def save_checkpoint(self, state: dict) -> None:
         atomic_write(self.path / CHECKPOINT, torch_bytes(state), keep_previous=self.path / PREVIOUS_CHECKPOINT)
@@ -360,12 +369,17 @@ def load_best_weights(path: Path) -> dict:
     return torch.load(Path(path) / MODEL, map_location="cpu", weights_only=True)
 
 
-def has_predictions(path: Path) -> bool:
-    return (Path(path) / PREDICTIONS).exists()
+def predictions_file(last: bool = False) -> str:
+    return LAST_PREDICTIONS if last else PREDICTIONS
 
 
-def load_predictions(path: Path):
-    """The (10000, 10) test probabilities of the best-validation model, a numpy array."""
+def has_predictions(path: Path, last: bool = False) -> bool:
+    return (Path(path) / predictions_file(last)).exists()
+
+
+def load_predictions(path: Path, last: bool = False):
+    """The (10000, 10) test probabilities of the best-validation model, or (`last`) of the
+    network after its last epoch: a numpy array (np.load refuses pickled objects)."""
     import numpy as np
 
-    return np.load(Path(path) / PREDICTIONS)
+    return np.load(Path(path) / predictions_file(last))

@@ -247,6 +247,7 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
         try:
             train(net, config, tensors, seeds, on_epoch, on_progress=display.progress, state=state)
             with interrupts.protected():
+                save_last_predictions(net, runs, tensors)
                 for run in runs:
                     run.finish(COMPLETED)
         except Interrupt as stop:
@@ -272,6 +273,17 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
         for run in runs:
             run.unlock()
     return [RunResult(run.path, run.summary) for run in runs]
+
+
+def save_last_predictions(net, runs: list[Run], tensors) -> None:
+    """Each member's test probabilities as it stands after its last epoch (a member that stopped
+    early is frozen there; a diverged one has none), for `nnbook ensemble --weights last`."""
+    from nnbook.training.monitor import evaluate_test
+
+    probabilities, _ = evaluate_test(net, tensors)
+    for m, run in enumerate(runs):
+        if run.summary.status != DIVERGED:
+            run.save_last_predictions(probabilities[m].cpu().numpy())
 
 
 def saved_epochs(n: int) -> str:
