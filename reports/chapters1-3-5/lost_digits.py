@@ -7,7 +7,6 @@ never learned to recognise (test recall under 20%), from each run's saved test p
 import sys
 from pathlib import Path
 
-import numpy as np
 
 from nnbook.data import mnist
 from nnbook.runs import directory as runs
