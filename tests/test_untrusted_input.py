@@ -70,3 +70,17 @@ def test_a_key_named_twice_inside_a_layer_is_refused_too(tmp_path):
     path.write_text("name: twice\nlayers:\n  - type: softmax\n    units: 10\n    units: 3\neta: 0.1\nepochs: 1\n")
     with pytest.raises(ConfigError, match=r"key 'units' appears twice .* line 4 and line 5"):
         load_config(path)
+
+
+def test_an_object_array_or_another_codec_is_refused_too(tmp_path):
+    images = np.zeros((2, 784), np.float32)
+    objects = write(tmp_path / "objects.pkl.gz", ((np.array([1.0, "x"], dtype=object), [0, 1]),
+                                                  (images, [0, 1]), (images, [0, 1])))
+    with pytest.raises(NnbookError, match=r"dtype object"):
+        load_file(objects)
+    # _codecs.encode is allowed for the latin1 bytes Python writes at protocols 0-2, with no other codec.
+    rot13 = tmp_path / "codec.pkl.gz"
+    with gzip.open(rot13, "wb") as f:
+        f.write(b"\x80\x02c_codecs\nencode\nX\x03\x00\x00\x00abcX\x05\x00\x00\x00rot13\x86R.")
+    with pytest.raises(NnbookError, match=r"codec 'rot13', not latin1"):
+        load_file(rot13)

@@ -33,18 +33,35 @@ class BookUnpickler(pickle.Unpickler):
             raise RefusedContent(f"it asks to load {module}.{name}, which no data file in the book's format "
                                  "holds (refused, nothing was run)")
         if module == "_codecs":
-            import codecs
-
-            return codecs.encode
+            return latin1_bytes
         import numpy as np
 
         if module == "numpy":
-            return getattr(np, name)
+            return numeric_dtype if name == "dtype" else np.ndarray
         try:  # numpy 2: numpy.core is only a deprecated alias of numpy._core
             from numpy._core import multiarray
         except ImportError:  # numpy 1
             from numpy.core import multiarray
         return getattr(multiarray, name)
+
+
+def latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
+    """`_codecs.encode` as Python 3 pickles bytes at protocols 0-2: always latin1. Any other
+    codec (codecs can be looked up, and so imported, by name) is refused."""
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise RefusedContent(f"it asks to decode bytes with the codec {encoding!r}, not latin1 (refused)")
+    return text.encode("latin1")
+
+
+def numeric_dtype(spec, *args):
+    """numpy.dtype for the book's arrays: numbers only. An object dtype would let the file's own
+    objects into the arrays, which no data file in the book's format holds."""
+    import numpy as np
+
+    dtype = np.dtype(spec, *args)
+    if dtype.hasobject:
+        raise RefusedContent("it asks for an array of Python objects (dtype object), not numbers (refused)")
+    return dtype
 
 
 def load(f: BinaryIO):
