@@ -38,3 +38,18 @@ def test_every_command_writes_only_under_the_results_root(tmp_path, cli, mnist_s
     assert folders == {"ensembles", "plots", "gradients", "previews"}
     assert (tmp_path / "runs" / "previews" / "beyond_ensemble.png").exists()
     assert list((tmp_path / "runs" / "gradients").glob("ch5_784_30_30_10-gradients.*"))
+
+
+def test_an_unusable_results_root_is_one_line_for_every_command_that_writes(tmp_path, cli, mnist_slice):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("not a directory")
+    commands = [
+        ("gradients", CONFIGS / "ch5_784_30_30_10.yaml", "--set", f"data={mnist_slice}", "--epochs", "1",
+         "--networks", "1", "--sample", "10", "--device", "cpu"),
+        ("augment-preview", CONFIGS / "beyond_ensemble.yaml", "--set", f"data={mnist_slice}", "--images", "1"),
+    ]
+    for args in commands:
+        result = cli(*args, "--runs-dir", blocked / "runs", cwd=tmp_path)
+        assert result.returncode == 1, (args[0], result.stderr)
+        assert "cannot write to" in result.stderr and "--runs-dir" in result.stderr, args[0]
+        assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, args[0]

@@ -24,6 +24,7 @@ from nnbook.analysis.report import collect, render
 from nnbook.config import load_config
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
+from nnbook.runs import layout
 from nnbook.runs.experiment import Display, Silent, train_experiment
 from nnbook.runs.records import Summary
 
@@ -60,7 +61,7 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
         overrides.append(f"epochs={scaled_epochs(base.epochs, epochs_scale)}")
         configs[name] = load_config(Path(configs_dir) / f"{name}.yaml", overrides)
 
-    out.mkdir(parents=True, exist_ok=True)
+    layout.make_output_dir(out)
     runs_dir = out / "runs"
     start, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
     if any(c.data == "mnist_expanded" for c in configs.values()):

@@ -233,7 +233,7 @@ def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, tes
         "errors": [{"index": int(i), "label": int(result.labels[i]), "predicted": int(result.predicted[i])}
                    for i in errors],
     }
-    out.mkdir(parents=True, exist_ok=True)
+    layout.make_output_dir(out)
     atomic_text(out / ENSEMBLE_FILE, json.dumps(record, indent=1) + "\n")
     plot_errors(out / ERRORS_PNG, test_images, result.labels, result.predicted, errors)
     return record

@@ -21,6 +21,7 @@ from nnbook.analysis.book import GRADIENT_NORMS
 from nnbook.config import Config
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
+from nnbook.runs import layout
 
 
 @dataclass
@@ -59,7 +60,7 @@ def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Op
 
     json_path = plot_path = None
     if out_dir is not None and epochs > 0:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        layout.make_output_dir(out_dir)
         json_path = out_dir / f"{config.name}-gradients.json"
         json_path.write_text(json.dumps({
             "config": config.name, "seeds": seeds, "sample": n, "epochs": epochs, "eta": config.eta,

@@ -15,6 +15,7 @@ import numpy as np
 
 from nnbook.errors import NnbookError
 from nnbook.runs import directory as runs
+from nnbook.runs import layout
 from nnbook.runs.records import Summary
 
 SIDE = 28
@@ -30,7 +31,7 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    layout.make_output_dir(path.parent)
     fig.savefig(path, dpi=120, bbox_inches="tight")
     _pyplot().close(fig)
     return path

@@ -9,7 +9,6 @@ import typer
 
 from nnbook.cli.options import ConfigArg, DataDirOpt, ResultsRootOpt, SetOpt, config_overrides
 from nnbook.config import load_config
-from nnbook.errors import ConfigError
 
 
 def data(data_dir: DataDirOpt = None) -> None:
@@ -70,11 +69,7 @@ def augment_preview(
     from nnbook.runs import layout
 
     if out is None:
-        out = layout.output_dir(runs_dir, layout.PREVIEWS) / f"{cfg.name}.png"
-        try:
-            out.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as e:
-            raise ConfigError(f"--runs-dir {runs_dir}: cannot make {out.parent} ({e.strerror or e})") from None
+        out = layout.make_output_dir(layout.output_dir(runs_dir, layout.PREVIEWS)) / f"{cfg.name}.png"
 
     write_preview(cfg, out, images, samples, cfg.seed if seed is None else seed, data_dir, source=str(config))
     print(f"wrote {out}: {images} training images (first column) and {samples} distortions of each")

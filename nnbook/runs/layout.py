@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from nnbook.errors import NnbookError
+
 ENSEMBLES = "ensembles"  # nnbook ensemble: ensembles/NAME-TIME/
 PLOTS = "plots"  # nnbook plot
 GRADIENTS = "gradients"  # nnbook gradients
@@ -27,3 +29,14 @@ def output_dir(runs_dir: Path, kind: str) -> Path:
 def is_output_folder(path: Path) -> bool:
     """One of nnbook's own output folders directly under a results root."""
     return Path(path).name in OUTPUT_FOLDERS and Path(path).is_dir()
+
+
+def make_output_dir(path: Path) -> Path:
+    """Make an output folder and its parents: one line, not a traceback, where it cannot be made."""
+    path = Path(path)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise NnbookError(f"cannot write to {path} ({e.strerror or e}); choose another place with --out "
+                          "or --runs-dir") from None
+    return path

@@ -15,6 +15,7 @@ from typing import Optional
 
 from nnbook.runs.directory import read_summary
 from nnbook.runs.files import atomic_text
+from nnbook.runs.layout import make_output_dir
 from nnbook.runs.records import DIVERGED, Summary
 from nnbook.sweep.grid import Point, Sweep, point_label
 from nnbook.sweep.plan import done_runs
@@ -129,7 +130,7 @@ def plot_grid(sweep: Sweep, results: list[PointResult], path: Path) -> Optional[
 def write_grid_report(sweep: Sweep, runs_dir: Path) -> tuple[list[PointResult], Path, Optional[Path]]:
     """RUNS_DIR/<name>.sweep.md (the table) and RUNS_DIR/<name>.sweep.png (the plot)."""
     results = grid_results(sweep, runs_dir)
-    Path(runs_dir).mkdir(parents=True, exist_ok=True)
+    make_output_dir(runs_dir)
     table = Path(runs_dir) / f"{sweep.name}.sweep.md"
     atomic_text(table, grid_markdown(sweep, results))
     plot = plot_grid(sweep, results, Path(runs_dir) / f"{sweep.name}.sweep.png")
