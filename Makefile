@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test bench clean help chapter6 chapters135 chapters135-report
+.PHONY: setup test test-kernels bench clean help chapter6 chapters135 chapters135-report
 
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
@@ -12,6 +12,7 @@ TRAIN_LIMIT ?=
 help:
 	@echo "make setup   create $(VENV): torch 2.13.0 (CPU), nnbook with its dev tools and Ray, the book's MNIST"
 	@echo "make test    run the test suite"
+	@echo "make test-kernels  the golden runs under another CPU's kernels (1 thread, the default ISA)"
 	@echo "make chapter6  the whole chapter 6 table, 3 runs per config, the 5-net ensemble, a markdown report"
 	@echo "               (a GPU job; EPOCH_SCALE=0.02 TRAIN_LIMIT=1000 for a quick CPU pass)"
 	@echo "make bench   time nnbook's training step against a plain PyTorch loop"
@@ -33,6 +34,11 @@ chapter6:
 
 test:
 	$(BIN)/python -m pytest -q
+
+# The golden runs (float64) must give the recorded numbers on any CPU: replay them with one
+# thread and aten's default (non-vectorised) kernels, as another processor would compute.
+test-kernels:
+	OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_golden.py
 
 # Not part of `make test`: it times, and timings need a quiet machine (a few minutes).
 bench:

@@ -50,7 +50,7 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int =
 
 def load_network(path: Path, device):
     """The run's config and its saved best-validation network (K = 1)."""
-    from nnbook.nn.net import StackedNet
+    from nnbook.nn.net import StackedNet, torch_dtype
 
     runs.read_summary(path)  # a clear message for a path that is not a run
     if not runs.has_model(path):
@@ -61,7 +61,7 @@ def load_network(path: Path, device):
         net.load_member_state(0, runs.load_best_weights(path))
     except (RuntimeError, KeyError, OSError) as e:
         raise NnbookError(f"{path / runs.MODEL}: cannot be loaded into the network of {runs.CONFIG} ({e})") from None
-    return config, net.to(device)
+    return config, net.to(device=device, dtype=torch_dtype(config))
 
 
 def evaluate_run(path: Path, split: Split | str = Split.test, data: Optional[str] = None, data_dir=None,
@@ -82,7 +82,7 @@ def evaluate_run(path: Path, split: Split | str = Split.test, data: Optional[str
     else:
         dataset = mnist.load_file(mnist.resolve_data_path(data, data_dir, source="--data"))
     part = getattr(dataset, split.value)
-    x = torch.from_numpy(part.x).to(dev)
+    x = torch.from_numpy(part.x).to(device=dev, dtype=next(net.parameters()).dtype)
     predicted = net.probabilities(x)[0].argmax(-1).cpu().numpy()
     confusion = confusion_matrix(part.y, predicted)
     return Evaluation(dataset.source, split.value, float(np.trace(confusion) / len(part)), confusion)

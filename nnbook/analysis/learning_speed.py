@@ -40,7 +40,7 @@ def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Op
 
     from nnbook.nn.measure import gradient_trajectory, plot_gradient_norms
     from nnbook.nn.costs import COSTS
-    from nnbook.nn.net import build_model
+    from nnbook.nn.net import build_model, torch_dtype
     from nnbook.nn.sgd import l2_decay
     from nnbook.training.devices import resolve_device
 
@@ -49,7 +49,7 @@ def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Op
     device = resolve_device(config.device)
     dataset = mnist.load(config.data, data_dir, source=source)
     n = min(sample, len(dataset.training))
-    x = torch.from_numpy(dataset.training.x[:n]).to(device)
+    x = torch.from_numpy(dataset.training.x[:n]).to(device=device, dtype=torch_dtype(config))
     y = torch.from_numpy(dataset.training.y[:n]).to(device)
     seeds = [config.seed + i for i in range(networks)]
     torch.manual_seed(seeds[0])

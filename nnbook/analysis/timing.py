@@ -19,7 +19,7 @@ import torch
 from nnbook.config import Config
 from nnbook.data import augment
 from nnbook.nn.costs import one_hot
-from nnbook.nn.net import build_model
+from nnbook.nn.net import build_model, torch_dtype
 from nnbook.nn.sgd import l2_decay
 from nnbook.nn.step import make_step
 from nnbook.training.batches import mini_batches
@@ -59,10 +59,11 @@ def seconds_per_epoch(config: Config, device: torch.device) -> float:
     # config's eta drives sigmoid nets into saturation, where denormal floats slow a CPU 100-fold.
     step.set_eta([0.0])
     # Real mini-batches (slices, dropout masks drawn in blocks) of random images, the loop's own way.
-    x = torch.rand(TIMED_STEPS * batch, 784, generator=gen).to(device)
-    t = one_hot(torch.randint(0, 10, (TIMED_STEPS * batch,), generator=gen)).to(device)
+    dtype = torch_dtype(config)
+    x = torch.rand(TIMED_STEPS * batch, 784, generator=gen).to(device=device, dtype=dtype)
+    t = one_hot(torch.randint(0, 10, (TIMED_STEPS * batch,), generator=gen), dtype).to(device)
     mask_gens = [torch.Generator(device=device).manual_seed(0)]
-    cost_sum = torch.zeros(1, device=device)
+    cost_sum = torch.zeros(1, device=device, dtype=dtype)
 
     def epoch_of_steps():
         for xb, tb, masks in mini_batches(net, x, t, batch, TIMED_STEPS, None, mask_gens):
@@ -71,7 +72,7 @@ def seconds_per_epoch(config: Config, device: torch.device) -> float:
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     _timed(epoch_of_steps, 1, sync)  # warm-up
     per_step = _timed(epoch_of_steps, REPEATS, sync) / TIMED_STEPS
-    images = torch.rand(EVAL_IMAGES, 784, generator=gen).to(device)
+    images = torch.rand(EVAL_IMAGES, 784, generator=gen).to(device=device, dtype=dtype)
     labels = torch.randint(0, 10, (EVAL_IMAGES,), generator=gen).to(device)
     per_image = _timed(lambda: accuracy(net, images, labels), 3, sync) / EVAL_IMAGES
     seconds = per_step * (n_train // batch) + per_image * EVALUATED_PER_EPOCH
@@ -82,9 +83,9 @@ def seconds_per_epoch(config: Config, device: torch.device) -> float:
 
 
 def architecture_key(config: Config) -> str:
-    """Configs that time alike: the same layers, batch, cost, data size and distortions."""
+    """Configs that time alike: the same layers, batch, cost, data size, distortions and dtype."""
     return repr((config.layers, config.mini_batch_size, config.cost, training_images(config), config.augment,
-                 config.mu > 0))
+                 config.mu > 0, config.dtype))
 
 
 def seconds_per_run(configs: list[Config], device_name: str = "auto") -> tuple[list[float], str]:

@@ -190,6 +190,12 @@ class Config(_Strict):
                       "w <- w + v; 0 is plain SGD")
     monitor: Monitor = Field(default_factory=Monitor)
     device: str = "auto"
+    dtype: Literal["float32", "float64"] = Field(
+        "float32",
+        description="the precision of everything a run computes: parameters, data, targets, the step, "
+        "evaluation, saved predictions and checkpoints. float32 is network3's (Theano floatX, chapter 6); "
+        "network.py and network2.py (chapters 1-5) computed in numpy's float64",
+    )
     seed: int = 0
     repeats: int = Field(1, gt=0, description="runs with seeds seed, seed+1, ...")
     # The conventions on which network2.py (chapters 3, 5) and network3.py
@@ -228,6 +234,12 @@ class Config(_Strict):
         if not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
             raise ValueError("must be auto, cpu, cuda, cuda:N or mps")
         return value
+
+    @model_validator(mode="after")
+    def _dtype_on_device(self) -> "Config":
+        if self.device == "mps" and self.dtype == "float64":
+            raise ValueError("dtype float64 cannot run on device mps (it has no float64); use device: cpu")
+        return self
 
     @model_validator(mode="after")
     def _layer_stack(self) -> "Config":

@@ -28,9 +28,9 @@ from nnbook.config import N_CLASSES
 aten = torch.ops.aten
 
 
-def one_hot(y: torch.Tensor, n_classes: int = N_CLASSES) -> torch.Tensor:
-    """Targets as the deltas take them: float one-hot rows, (..., n_classes)."""
-    return F.one_hot(y, n_classes).to(torch.float32)
+def one_hot(y: torch.Tensor, dtype: torch.dtype = torch.float32, n_classes: int = N_CLASSES) -> torch.Tensor:
+    """Targets as the deltas take them: one-hot rows (..., n_classes) in the run's dtype."""
+    return F.one_hot(y, n_classes).to(dtype)
 
 
 def _targets(z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:

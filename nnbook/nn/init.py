@@ -12,6 +12,12 @@ One place for the conventions the book's programs disagree on:
 The layers (`layers.py`) call `draw` once per member with that member's
 generator: the weights first, then the biases, so a member's numbers do not
 depend on how many members are drawn beside it.
+
+The draws are always float64, then stored in the run's dtype. torch's float32
+normal sampler takes a different vectorised path on each CPU (AVX-512, AVX2, the
+default ISA) and its numbers differ in the last bits between them; its float64
+sampler gives the same numbers on all of them. So a seed means the same initial
+weights on every machine, and in both precisions (float32's are float64's rounded).
 """
 
 from __future__ import annotations
@@ -38,9 +44,10 @@ def conv_fans(filters: int, in_channels: int, kernel: int, pool: int) -> tuple[i
 
 def draw(init: str, weight_shape: tuple[int, ...], n_biases: int, fan_in: int, n_out: float,
          gen: torch.Generator, softmax: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """One member's initial (weights, biases) of one layer, weights drawn first."""
+    """One member's initial (weights, biases) of one layer, weights drawn first, in float64."""
+    f64 = torch.float64
     if softmax and init == "network3":  # network3's SoftmaxLayer starts at zero
-        return torch.zeros(weight_shape), torch.zeros(n_biases)
-    w = torch.randn(weight_shape, generator=gen) * weight_std(init, fan_in, n_out)
-    b = torch.zeros(n_biases) if init == "he" else torch.randn(n_biases, generator=gen)
+        return torch.zeros(weight_shape, dtype=f64), torch.zeros(n_biases, dtype=f64)
+    w = torch.randn(weight_shape, generator=gen, dtype=f64) * weight_std(init, fan_in, n_out)
+    b = torch.zeros(n_biases, dtype=f64) if init == "he" else torch.randn(n_biases, generator=gen, dtype=f64)
     return w, b

@@ -80,9 +80,18 @@ class StackedNet(nn.Module):
         return [layer.weight for layer in self.layers]
 
 
+# The config's `dtype` as torch's.
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def torch_dtype(config: Config) -> torch.dtype:
+    return DTYPES[config.dtype]
+
+
 def build_model(config: Config, seeds: list[int]) -> StackedNet:
-    """K = len(seeds) members, member k drawn from torch.Generator().manual_seed(seeds[k])."""
-    net = StackedNet(config, k=len(seeds))
+    """K = len(seeds) members in the config's dtype, member k drawn from
+    torch.Generator().manual_seed(seeds[k]) (in float64: init.py says why)."""
+    net = StackedNet(config, k=len(seeds)).to(torch_dtype(config))
     for m, seed in enumerate(seeds):
         net.init_member(m, torch.Generator().manual_seed(seed))
     return net

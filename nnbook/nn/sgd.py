@@ -48,7 +48,7 @@ class SGD:
     def __init__(self, params: list[torch.Tensor], weights: list[torch.Tensor], c: float, mu: float = 0.0,
                  velocity: Optional[list[torch.Tensor]] = None):
         self.params, self.c, self.mu = params, c, mu
-        self.k, self.device = params[0].shape[0], params[0].device
+        self.k, self.device, self.dtype = params[0].shape[0], params[0].device, params[0].dtype
         self.weight_ids = {id(w) for w in weights}
         if mu > 0 and velocity is None:
             velocity = [torch.zeros_like(p) for p in params]
@@ -64,7 +64,7 @@ class SGD:
         decays = [1.0 - e * self.c for e in eta]
         self.uniform = len(set(decays)) == 1
         self.beta = decays[0] if self.uniform else 1.0
-        self.decay_t = None if self.uniform else torch.tensor(decays, device=self.device)
+        self.decay_t = None if self.uniform else torch.tensor(decays, device=self.device, dtype=self.dtype)
 
     def _per_member(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """t (K,) viewed to broadcast over `like` (K, ...)."""
@@ -122,7 +122,7 @@ class SGD:
         """Every parameter from its plain gradient dC0/dp (shaped as params), in place;
         call under torch.no_grad()."""
         if self._eta_t is None:
-            self._eta_t = torch.tensor(self.eta, device=self.device)
+            self._eta_t = torch.tensor(self.eta, device=self.device, dtype=self.dtype)
         for p, g in zip(self.params, grads):
             scaled = g * self._per_member(self._eta_t, p)
             if id(p) in self.weight_ids:

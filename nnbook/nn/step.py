@@ -56,14 +56,14 @@ class FastStep(Step):
     def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
         super().__init__(net, config, decay, velocity)
         self.batch = config.mini_batch_size
-        self.device = net.layers[0].weight.device
+        self.device, self.dtype = net.layers[0].weight.device, net.layers[0].weight.dtype
         self.layers = list(net.layers)
         self.set_eta([config.eta] * net.k)
 
     def set_eta(self, eta: list[float]) -> None:
         super().set_eta(eta)
         scales = [e / self.batch for e in eta]
-        self.scale = scales[0] if len(set(scales)) == 1 else torch.tensor(scales, device=self.device).view(-1, 1, 1)
+        self.scale = scales[0] if len(set(scales)) == 1 else torch.tensor(scales, device=self.device, dtype=self.dtype).view(-1, 1, 1)
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, t: torch.Tensor, masks: Optional[dict], cost_sum: torch.Tensor) -> None:

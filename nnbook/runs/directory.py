@@ -185,18 +185,16 @@ class Run:
         atomic_text(self.path / METRICS, "".join(json.dumps(row.to_json()) + "\n" for row in rows))
 
     def save_best(self, weights: dict, test_probabilities) -> None:
-        """The best-validation weights and their (10000, 10) test probabilities (a numpy array),
-        replaced together: a failed write leaves the previous best's pair."""
-        import numpy as np
-
+        """The best-validation weights and their (10000, 10) test probabilities (a numpy array in
+        the run's dtype, so a vote sees what the network computed), replaced together: a failed
+        write leaves the previous best's pair."""
         atomic_write_all([(self.path / MODEL, torch_bytes(weights)),
-                          (self.path / PREDICTIONS, numpy_bytes(test_probabilities.astype(np.float32)))])
+                          (self.path / PREDICTIONS, numpy_bytes(test_probabilities))])
 
     def save_last_predictions(self, test_probabilities) -> None:
-        """The (10000, 10) test probabilities of the network after its last epoch (a numpy array)."""
-        import numpy as np
-
-        atomic_write(self.path / LAST_PREDICTIONS, numpy_bytes(test_probabilities.astype(np.float32)))
+        """The (10000, 10) test probabilities of the network after its last epoch (a numpy array
+        in the run's dtype)."""
+        atomic_write(self.path / LAST_PREDICTIONS, numpy_bytes(test_probabilities))
 
     def save_checkpoint(self, state: dict) -> None:
         atomic_write(self.path / CHECKPOINT, torch_bytes(state), keep_previous=self.path / PREVIOUS_CHECKPOINT)

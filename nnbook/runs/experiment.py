@@ -192,6 +192,7 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     """The dataset and its splits on `device`. Returns (dataset, tensors, n_train).
     A dataset loaded here has its training images dropped from host memory once
     copied; a `dataset` passed in (shared by several configs) is left intact."""
+    from nnbook.nn.net import torch_dtype
     from nnbook.training.devices import to_device
 
     shared = dataset is not None
@@ -201,7 +202,7 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     if config.mini_batch_size > n_train:
         raise ConfigError(f"{source}: mini_batch_size = {config.mini_batch_size} is larger than the "
                           f"{n_train} training images")
-    tensors = to_device(dataset, device, config.train_limit)
+    tensors = to_device(dataset, device, config.train_limit, torch_dtype(config))
     if not shared:
         del dataset.training  # the device copy is the one used from here on
     return dataset, tensors, n_train

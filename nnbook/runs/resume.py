@@ -38,7 +38,7 @@ from nnbook.runs.records import DIVERGED, FINISHED, RUNNING, MetricsRow
 
 # Keys that cannot change on resume, even with --force: the saved weights have
 # the old layers' shapes, and a run's seed and repeat count are what it is.
-FIXED = ("layers", "seed", "repeats")
+FIXED = ("layers", "seed", "repeats", "dtype")
 # Where a run trains, not what it computes; a change of device type is checked on its own.
 NOT_COMPARED = ("device",)
 

@@ -32,7 +32,7 @@ def training_targets(data: DeviceData, k: int, distorting: bool) -> torch.Tensor
     """The one-hot targets the mini-batches index, made once: (n, 10), or (K*n, 10)
     when distorting, the labels of the K stacked copies (`distorted_epoch`), which
     never change."""
-    targets = one_hot(data.train_y)
+    targets = one_hot(data.train_y, data.train_x.dtype)
     return targets.repeat(k, 1) if distorting else targets
 
 

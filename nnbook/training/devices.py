@@ -20,7 +20,7 @@ from nnbook.errors import ConfigError
 
 @dataclass
 class DeviceData:
-    """The splits on the device: images float32 (n, 784), labels int64 (n,)."""
+    """The splits on the device: images (n, 784) in the run's dtype, labels int64 (n,)."""
 
     train_x: torch.Tensor
     train_y: torch.Tensor
@@ -45,14 +45,19 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def to_device(dataset: Dataset, device: torch.device, train_limit: Optional[int] = None) -> DeviceData:
-    """All three splits as tensors on the device, the training set cut to its first
+def to_device(dataset: Dataset, device: torch.device, train_limit: Optional[int] = None,
+              dtype: torch.dtype = torch.float32) -> DeviceData:
+    """All three splits as tensors on the device, the images in `dtype` (the book's files
+    hold float32, which float64 represents exactly), the training set cut to its first
     `train_limit` images."""
     tr = dataset.training
     n = min(train_limit or len(tr), len(tr))
 
-    def put(a):
+    def images(a):
+        return torch.from_numpy(a).to(device=device, dtype=dtype)
+
+    def labels(a):
         return torch.from_numpy(a).to(device)
 
-    return DeviceData(put(tr.x[:n]), put(tr.y[:n]), put(dataset.validation.x), put(dataset.validation.y),
-                      put(dataset.test.x), put(dataset.test.y))
+    return DeviceData(images(tr.x[:n]), labels(tr.y[:n]), images(dataset.validation.x),
+                      labels(dataset.validation.y), images(dataset.test.x), labels(dataset.test.y))

@@ -139,7 +139,7 @@ def take_steps(step, net: StackedNet, x: torch.Tensor, targets: torch.Tensor, or
                on_progress: Optional[Callable[[int, int], None]]) -> list[float]:
     """One epoch's SGD steps; returns each member's mean mini-batch cost. Stops early
     once every member still training has a non-finite cost."""
-    cost_sum = torch.zeros(net.k, device=x.device)  # summed on the device, read once per epoch
+    cost_sum = torch.zeros(net.k, device=x.device, dtype=x.dtype)  # summed on the device, read once per epoch
     report_every = max(1, n_batches // 100)
     steps = 0
     for xb, tb, masks in mini_batches(net, x, targets, batch, n_batches, order, mask_gens):

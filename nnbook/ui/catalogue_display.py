@@ -24,14 +24,15 @@ def show_catalogue(entries: list, device: Optional[str], console: Optional[Conso
     console = output_console(console)
     timed = f"~time/run ({device})" if device else None
     table = Table(title_justify="left", show_lines=False)
-    for col in ("ch", "config", "network", "data", "epochs", "runs", "book", "the book's statistic", timed):
+    for col in ("ch", "config", "network", "data", "dtype", "epochs", "runs", "book", "the book's statistic", timed):
         if col:  # the network and the statistic wrap; the rest stay on one line
             table.add_column(col, justify="right" if col in ("epochs", "runs", "book", timed) else "left",
                              no_wrap=col not in ("network", "the book's statistic"), ratio=1 if col in (
                                  "network", "the book's statistic") else None)
     for e in entries:
         runs = f"{e.runs}" if e.points == 1 else f"{e.points}×{e.runs // e.points}"  # points × repeats
-        row = ["6+" if e.chapter == "beyond" else e.chapter, e.name, e.network, e.data, str(e.config.epochs), runs,
+        row = ["6+" if e.chapter == "beyond" else e.chapter, e.name, e.network, e.data, e.config.dtype,
+               str(e.config.epochs), runs,
                "—" if e.figure is None else f"{e.figure:.2f}%", e.statistic or ""]
         if timed:
             row.append(duration(e.seconds_per_run))

@@ -14,7 +14,7 @@ def show_dry_run(config: Config, console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     console.print("[bold]Resolved config[/]")
     console.print(dump_config(config), markup=False)
-    table = Table(title=f"{config.name}: one network", title_justify="left")
+    table = Table(title=f"{config.name}: one network, {config.dtype}", title_justify="left")
     table.add_column("layer")
     table.add_column("output shape", justify="right")
     table.add_column("parameters", justify="right")

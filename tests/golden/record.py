@@ -11,16 +11,19 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parents[1]))
 
-from tests.golden.cases import CASES, IGNORED  # noqa: E402
-from tests.golden.run import train_case  # noqa: E402
+from tests.golden.cases import CASES  # noqa: E402
+from tests.golden.run import train_case, write_slice  # noqa: E402
 
 
 def main() -> None:
     golden = {}
-    for name in CASES:
-        with tempfile.TemporaryDirectory() as tmp:
-            golden[name] = train_case(name, Path(tmp))
-        print(name, json.dumps(golden[name])[:200])
+    with tempfile.TemporaryDirectory() as tmp:
+        data = write_slice(Path(tmp) / "slice.pkl.gz")
+        for name in CASES:
+            runs = Path(tmp) / name
+            runs.mkdir()
+            golden[name] = train_case(name, runs, data)
+            print(name, json.dumps(golden[name])[:200])
     (HERE / "golden.json").write_text(json.dumps(golden, indent=1, sort_keys=True) + "\n")
 
 
