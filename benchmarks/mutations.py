@@ -87,7 +87,7 @@ INIT, LAYERS, BATCHES, LOOP = "nnbook/nn/init.py", "nnbook/nn/layers.py", "nnboo
     "nnbook/training/loop.py"
 SGD, MEASURE, NET, STATE = "nnbook/nn/sgd.py", "nnbook/nn/measure.py", "nnbook/nn/net.py", "nnbook/training/state.py"
 RULES, EXP, ENSEMBLE = "nnbook/training/schedules.py", "nnbook/data/expand.py", "nnbook/analysis/ensemble.py"
-EXPERIMENT, REPORT = "nnbook/runs/experiment.py", "nnbook/analysis/report.py"
+EXPERIMENT, STATISTICS = "nnbook/runs/experiment.py", "nnbook/statistics.py"
 STEP_PY, COSTS_PY = "nnbook/nn/step.py", "nnbook/nn/costs.py"
 
 ALWAYS_TEST = ("test_probs, test_acc = evaluate_test(net, data) if any(improved) else (None, None)",
@@ -176,8 +176,8 @@ MUTATIONS = [
       ("if report.improved[m]:", "if True:"), PROTOCOL),
     m("model_when_any_member_improves", "each run keeps its own best epoch's network", EXPERIMENT,
       ("if report.improved[m]:", "if report.test_probabilities is not None:"), PROTOCOL),
-    m("report_best_by_test", "the book's figure: the test accuracy of the best run by validation", REPORT,
-      ("key=lambda s: s.best_validation_accuracy)", "key=lambda s: s.test_accuracy)"), PROTOCOL),
+    m("report_best_by_test", "the book's figure: the test accuracy of the best run by validation", STATISTICS,
+      ("key=lambda run: run.best_validation_accuracy)", "key=lambda run: run.test_accuracy)"), PROTOCOL),
     # ------------------------------------------------------------------ expand_mnist.py
     m("shift_wraps", "expand: the row rolled in from the edge is zeros, nothing wraps", EXP,
       ("        out[:, 1:, :] = src[:, :-1, :]\n",

@@ -41,14 +41,14 @@ def test_chapter_6_counts_the_run_with_the_best_validation_accuracy_not_the_best
     good_test = Summary(status="completed", best_validation_accuracy=0.98, test_accuracy=0.98)
     c = compare(BEST_RUN_TEST_AT_BEST_VALIDATION, [(good_test, []), (good_validation, [])])
     assert c.as_counted == 0.97
-    assert c.mean == pytest.approx(0.975) and (c.low, c.high) == (0.97, 0.98)
+    assert c.spread.mean == pytest.approx(0.975) and (c.spread.low, c.spread.high) == (0.97, 0.98)
 
 
 def test_single_run_statistics_are_compared_as_the_mean_over_runs():
     other = rows([0.90, 0.97], [0.90, 0.94])
     c = compare(PEAK_TEST, [(SUMMARY, METRICS), (SUMMARY, other)])
     assert c.values == [0.96, 0.94] and c.as_counted == pytest.approx(0.95)
-    assert c.std == pytest.approx(0.0141421, rel=1e-4)
+    assert c.spread.std == pytest.approx(0.0141421, rel=1e-4)
 
 
 def test_every_book_figure_names_a_known_statistic():

@@ -8,12 +8,12 @@ counted as the book counted it (the best-of-3 run for chapter 6, else the mean).
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass
 from typing import Optional
 
 from nnbook.analysis.book import BEST_RUN_TEST_AT_BEST_VALIDATION, FINAL_VALIDATION, PEAK_TEST
 from nnbook.runs.records import MetricsRow, Summary
+from nnbook.statistics import Spread, best_by_validation, spread
 
 MISSING = {PEAK_TEST: "the runs did not evaluate the test set every epoch (monitor: {test: true})"}
 
@@ -38,20 +38,9 @@ class Comparison:
     missing: Optional[str] = None  # why no run has the statistic
 
     @property
-    def mean(self) -> Optional[float]:
-        return statistics.fmean(self.values) if self.values else None
-
-    @property
-    def std(self) -> Optional[float]:
-        return statistics.stdev(self.values) if len(self.values) > 1 else None
-
-    @property
-    def low(self) -> Optional[float]:
-        return min(self.values) if self.values else None
-
-    @property
-    def high(self) -> Optional[float]:
-        return max(self.values) if self.values else None
+    def spread(self) -> Spread:
+        """The values' mean ± std and range."""
+        return spread(self.values)
 
 
 def compare(statistic: str, runs: list[tuple[Summary, list[MetricsRow]]]) -> Comparison:
@@ -61,6 +50,6 @@ def compare(statistic: str, runs: list[tuple[Summary, list[MetricsRow]]]) -> Com
     if not values:
         return Comparison(statistic, [], None, MISSING.get(statistic, "no finished run"))
     if statistic == BEST_RUN_TEST_AT_BEST_VALIDATION:  # the run with the best validation accuracy
-        best = max(pairs, key=lambda pair: pair[0].best_validation_accuracy or 0.0)
-        return Comparison(statistic, values, best[1])
-    return Comparison(statistic, values, statistics.fmean(values))
+        best = best_by_validation([s for s, _ in pairs])
+        return Comparison(statistic, values, best.test_accuracy if best else None)
+    return Comparison(statistic, values, spread(values).mean)

@@ -16,7 +16,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -32,6 +31,7 @@ from nnbook.errors import ConfigError
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
 from nnbook.runs.records import FINISHED
+from nnbook.statistics import best_by_validation, has_result, results_of, spread
 
 
 class Format(Choice):
@@ -104,22 +104,23 @@ def collect(paths: list[Path]) -> list[Row]:
 
 
 def run_row(name: str, paths: list[Path]) -> Row:
+    """A config's row from its finished runs that have a result (statistics.has_result); the
+    others count as unfinished."""
     summaries = {path: runs.read_summary(path) for path in paths}
-    done = [p for p, s in summaries.items() if s.status in FINISHED and s.test_accuracy is not None]
+    done = [p for p, s in summaries.items() if s.status in FINISHED and has_result(s)]
     finished = [summaries[p] for p in done]
     epochs = sorted({s.epochs_completed for s in finished})
-    tests = [s.test_accuracy for s in finished]
-    top = max(finished, key=lambda s: s.best_validation_accuracy) if finished else None
-    per_epoch = [s.seconds / s.epochs_completed for s in finished if s.epochs_completed]
+    tests = spread(results_of(finished))
+    top = best_by_validation(finished)
+    per_epoch = spread([s.seconds / s.epochs_completed for s in finished if s.epochs_completed])
     figure = FIGURES.get(name) or {}
     statistic = figure.get("statistic", "")
     comparison = compare(statistic, [(summaries[p], runs.read_metrics(p)) for p in done]) if statistic else None
     return Row(name, len(done), len(summaries) - len(done),
                "—" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}",
                top.best_validation_accuracy if top else None, top.test_accuracy if top else None,
-               statistics.fmean(tests) if tests else None, statistics.stdev(tests) if len(tests) > 1 else None,
-               statistics.fmean(per_epoch) if per_epoch else None,
-               figure.get("figure"), figure.get("note", ""), statistic, comparison)
+               tests.mean, tests.std, per_epoch.mean, figure.get("figure"), figure.get("note", ""), statistic,
+               comparison)
 
 
 def ensemble_row(record: dict) -> Row:
@@ -154,10 +155,11 @@ def cells(row: Row) -> list[str]:
     statistic = STATISTICS.get(row.statistic, "")
     if c is not None and c.missing:
         statistic += f" — not in these runs: {c.missing}"
-    stat_range = "—" if c is None or c.low is None else (
-        _pct(c.low) if len(c.values) == 1 else f"{_pct(c.low)}–{_pct(c.high)}")
+    values = c.spread if c else spread([])
+    stat_range = "—" if values.low is None else (
+        _pct(values.low) if values.n == 1 else f"{_pct(values.low)}–{_pct(values.high)}")
     return [row.name, runs_text, row.epochs, "—" if row.book is None else f"{row.book:.2f}", statistic,
-            _pct(c.as_counted if c else None), _spread(c.mean, c.std) if c else "—", stat_range,
+            _pct(c.as_counted if c else None), _spread(values.mean, values.std) if c else "—", stat_range,
             "—" if row.difference is None else f"{row.difference:+.2f}",
             _pct(row.test_at_best), _spread(row.test_mean, row.test_std),
             "—" if row.seconds_per_epoch is None else f"{row.seconds_per_epoch:.1f}", row.note]
@@ -180,9 +182,11 @@ def render(rows: list[Row], fmt: Format | str = Format.table) -> str:
                          "ours_mean", "ours_std", "ours_min", "ours_max", "difference", "note"])
         for r in rows:
             c = r.comparison or Comparison(r.statistic, [], None)
+            values = c.spread
             writer.writerow([r.name, r.runs, r.unfinished, r.epochs, r.best_validation, r.test_at_best, r.test_mean,
-                             r.test_std, r.seconds_per_epoch, r.book, r.statistic, c.as_counted, c.mean, c.std,
-                             c.low, c.high, None if r.difference is None else round(r.difference, 4), r.note])
+                             r.test_std, r.seconds_per_epoch, r.book, r.statistic, c.as_counted, values.mean,
+                             values.std, values.low, values.high,
+                             None if r.difference is None else round(r.difference, 4), r.note])
         return buffer.getvalue()
     table = Table(title="Against the book: the statistic it quotes, from these runs; and nnbook's test accuracy "
                   "at the best validation epoch", title_justify="left")

@@ -17,6 +17,7 @@ from nnbook.runs.directory import read_summary
 from nnbook.runs.files import atomic_text
 from nnbook.runs.layout import make_output_dir
 from nnbook.runs.records import DIVERGED, Summary
+from nnbook.statistics import best_by_validation, results_of, spread
 from nnbook.sweep.grid import Point, Sweep, point_label
 from nnbook.sweep.plan import done_runs
 
@@ -28,21 +29,13 @@ class PointResult:
 
     @property
     def tests(self) -> list[float]:
-        return [s.test_accuracy for s in self.summaries if s.test_accuracy is not None]
+        """Each run's test accuracy at its best validation epoch (statistics.py: which runs count)."""
+        return results_of(self.summaries)
 
     @property
     def best(self) -> Optional[Summary]:
         """The run with the best validation accuracy (the book's "best of 3 runs")."""
-        scored = [s for s in self.summaries if s.best_validation_accuracy is not None]
-        return max(scored, key=lambda s: s.best_validation_accuracy) if scored else None
-
-    @property
-    def mean_std(self) -> tuple[Optional[float], Optional[float]]:
-        t = self.tests
-        if not t:
-            return None, None
-        mean = sum(t) / len(t)
-        return mean, (sum((x - mean) ** 2 for x in t) / max(1, len(t) - 1)) ** 0.5
+        return best_by_validation(self.summaries)
 
 
 def grid_results(sweep: Sweep, runs_dir: Path) -> list[PointResult]:
@@ -62,12 +55,11 @@ def grid_rows(sweep: Sweep, results: list[PointResult]) -> tuple[list[str], list
     header = [*sweep.keys, "runs", "test (best val)", "mean test", "± std", "best val"]
     rows = []
     for r in results:
-        mean, std = r.mean_std
-        best = r.best
+        tests, best = spread(r.tests), r.best
         diverged = sum(s.status == DIVERGED for s in r.summaries)
         runs = f"{len(r.summaries)}/{len(r.point.seeds)}" + (f" ({diverged} diverged)" if diverged else "")
-        rows.append([*r.point.value_texts.values(), runs, pct(best.test_accuracy if best else None), pct(mean),
-                     "—" if std is None or len(r.tests) < 2 else f"{100 * std:.2f}",
+        rows.append([*r.point.value_texts.values(), runs, pct(best.test_accuracy if best else None), pct(tests.mean),
+                     "—" if tests.std is None else f"{100 * tests.std:.2f}",
                      pct(best.best_validation_accuracy if best else None)])
     return header, rows
 
@@ -103,7 +95,7 @@ def plot_grid(sweep: Sweep, results: list[PointResult], path: Path) -> Optional[
     fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, rs in series.items():
         xs = [r.point.values[x_key] for r in rs if r.tests]
-        means = [100 * r.mean_std[0] for r in rs if r.tests]
+        means = [100 * spread(r.tests).mean for r in rs if r.tests]
         line, = ax.plot(xs, means, marker="o", label=label or "mean of runs")
         for r in rs:
             ax.scatter([r.point.values[x_key]] * len(r.tests), [100 * t for t in r.tests], s=10,

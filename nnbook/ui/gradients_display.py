@@ -7,6 +7,7 @@ from typing import Optional
 from rich.console import Console
 from rich.table import Table
 
+from nnbook.statistics import column_means
 from nnbook.ui.console import output_console
 
 
@@ -34,7 +35,7 @@ def show_gradients(config, result, sample: int, epochs: int, console: Optional[C
         table.add_column("last/first", justify="right")
         return table
 
-    means = [sum(col) / len(col) for col in zip(*result.at_init)]
+    means = column_means(result.at_init)  # per layer, over the networks
     rows = [(f"seed {s}", r) for s, r in zip(result.seeds, result.at_init)]
     if len(rows) > 1:
         rows.append(("mean", means))
@@ -46,7 +47,7 @@ def show_gradients(config, result, sample: int, epochs: int, console: Optional[C
     console.print(table)
     if epochs > 0:
         last = result.history[-1]
-        final = [sum(col) / len(col) for col in zip(*last)]
+        final = column_means(last)
         table = new_table(f"After {epochs} epochs of full-batch gradient descent on those images "
                           f"(eta {config.eta:g}, lmbda {config.lmbda:g})")
         rows = [(f"seed {s}", r) for s, r in zip(result.seeds, last)]

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from nnbook.statistics import best_by_validation, results_of, spread
 from nnbook.ui.console import output_console, pct
 
 
@@ -109,12 +110,10 @@ class TrainDisplay:
         self.print(table)
         if results:
             self.print(f"Run directories in {results[0].path.parent}/")
-        if len(results) > 1:
-            finished = [r.summary for r in results if r.summary.test_accuracy is not None]
-            if finished:
-                top = max(finished, key=lambda s: s.best_validation_accuracy)
-                tests = [s.test_accuracy for s in finished]
-                mean = sum(tests) / len(tests)
-                std = (sum((t - mean) ** 2 for t in tests) / max(1, len(tests) - 1)) ** 0.5
-                self.print(f"Best of {len(finished)} runs by validation: test {pct(top.test_accuracy)} "
-                           f"(seed {top.seed}); mean ± std of test: {pct(mean)} ± {100 * std:.2f}")
+        summaries = [r.summary for r in results]
+        top = best_by_validation(summaries)
+        if len(results) > 1 and top is not None:
+            tests = spread(results_of(summaries))
+            std = "—" if tests.std is None else f"{100 * tests.std:.2f}"
+            self.print(f"Best of {tests.n} runs by validation: test {pct(top.test_accuracy)} "
+                       f"(seed {top.seed}); mean ± std of test: {pct(tests.mean)} ± {std}")
