@@ -7,13 +7,14 @@ import pytest
 from nnbook.analysis.book import (BEST_RUN_TEST_AT_BEST_VALIDATION, FIGURES, FINAL_VALIDATION, PEAK_TEST,
                                   STATISTICS)
 from nnbook.analysis.book_statistics import compare, run_value
-from nnbook.runs.records import MetricsRow, Summary
+from nnbook.records import EpochRecord
+from nnbook.runs.records import Summary
 
 
 def rows(validation, test_each_epoch=None, test_at_best=None):
     test_each_epoch = test_each_epoch or [None] * len(validation)
     test_at_best = test_at_best or [None] * len(validation)
-    return [MetricsRow(epoch=i + 1, validation_accuracy=v, test_accuracy=t, test_accuracy_each_epoch=te)
+    return [EpochRecord(epoch=i + 1, validation_accuracy=v, test_accuracy=t, test_accuracy_each_epoch=te)
             for i, (v, te, t) in enumerate(zip(validation, test_each_epoch, test_at_best))]
 
 

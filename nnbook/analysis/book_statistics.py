@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from typing import Optional
 
 from nnbook.analysis.book import BEST_RUN_TEST_AT_BEST_VALIDATION, FINAL_VALIDATION, PEAK_TEST
-from nnbook.runs.records import MetricsRow, Summary
+from nnbook.records import EpochRecord
+from nnbook.runs.records import Summary
 from nnbook.statistics import Spread, best_by_validation, spread
 
 MISSING = {PEAK_TEST: "the runs did not evaluate the test set every epoch (monitor: {test: true})"}
 
 
-def run_value(statistic: str, summary: Summary, metrics: list[MetricsRow]) -> Optional[float]:
+def run_value(statistic: str, summary: Summary, metrics: list[EpochRecord]) -> Optional[float]:
     """One run's value of `statistic` (a fraction), or None when its records lack it."""
     if statistic == PEAK_TEST:
         values = [row.test_accuracy_each_epoch for row in metrics if row.test_accuracy_each_epoch is not None]
@@ -43,7 +44,7 @@ class Comparison:
         return spread(self.values)
 
 
-def compare(statistic: str, runs: list[tuple[Summary, list[MetricsRow]]]) -> Comparison:
+def compare(statistic: str, runs: list[tuple[Summary, list[EpochRecord]]]) -> Comparison:
     """`runs`: the finished runs of one config, each (summary, metrics)."""
     pairs = [(s, v) for s, m in runs if (v := run_value(statistic, s, m)) is not None]
     values = [v for _, v in pairs]

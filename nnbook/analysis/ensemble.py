@@ -27,10 +27,11 @@ from nnbook.analysis.plots import plot_errors
 from nnbook.data import mnist
 from nnbook.choices import Choice
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.records import FINISHED
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
 from nnbook.runs.files import atomic_text
-from nnbook.runs.records import FINISHED, Summary
+from nnbook.runs.records import Summary
 
 ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"
 

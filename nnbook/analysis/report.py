@@ -28,9 +28,9 @@ from nnbook.analysis.book_statistics import Comparison, compare
 from nnbook.analysis.ensemble import ENSEMBLE_FILE, read_ensemble
 from nnbook.choices import Choice
 from nnbook.errors import ConfigError
+from nnbook.records import FINISHED
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
-from nnbook.runs.records import FINISHED
 from nnbook.statistics import best_by_validation, has_result, results_of, spread
 
 

@@ -2,7 +2,7 @@
 
     RUNS_DIR/<name>-<YYYYmmdd-HHMMSS>[-N]/
         config.yaml             the fully resolved config (`nnbook train` reruns it)
-        metrics.jsonl           one JSON object per finished epoch (a MetricsRow), appended and flushed
+        metrics.jsonl           one JSON object per finished epoch (an EpochRecord), appended and flushed
         summary.json            status and the result (a Summary); rewritten after every epoch
         model.pt                the best-validation weights (torch.load(..., weights_only=True))
         test_predictions.npy    (10000, 10) class probabilities of that model on the test images
@@ -20,7 +20,7 @@ reused for a new run.
 The process that trains a run holds its lock from the moment the directory exists.
 A summary that says `running` while the lock is free is stale (the process was killed,
 or the disk was too full to write why it stopped): `read_summary`, what every reader
-uses, gives it as `stopped` (records.STOPPED); `Run.open`, for a writer, as written.
+uses, gives it as `stopped` (nnbook/records.py: STOPPED); `Run.open`, for a writer, as written.
 
 This is the one module that names these files: everything else reads and writes a
 run through `Run` and the functions below (records.py says what the records hold).
@@ -45,7 +45,8 @@ from nnbook.config import Config, load_config
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs.files import (append_line, atomic_text, atomic_write, atomic_write_all, hold_lock, is_held,
                                is_temporary)
-from nnbook.runs.records import DIVERGED, RUNNING, STOPPED, MetricsRow, Summary
+from nnbook.records import DIVERGED, RUNNING, STOPPED, EpochRecord
+from nnbook.runs.records import Summary
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
@@ -120,7 +121,7 @@ class Run:
         self._lock = None  # the held .lock, open, while this process trains the run
         # While training (begin_training): what each epoch's checkpoint records besides the loop's state.
         self.trained_config: Optional[dict] = None
-        self.history: list[MetricsRow] = []
+        self.history: list[EpochRecord] = []
         self._seconds = 0.0  # of the epochs in `history`
 
     @classmethod
@@ -176,11 +177,11 @@ class Run:
     def write_config(self, config_yaml: str) -> None:
         atomic_text(self.path / CONFIG, config_yaml)
 
-    def log_epoch(self, row: MetricsRow) -> None:
+    def log_epoch(self, row: EpochRecord) -> None:
         """Append one whole line, on disk when this returns."""
         append_line(self.path / METRICS, json.dumps(row.to_json()) + "\n")
 
-    def rewrite_metrics(self, rows: Sequence[MetricsRow]) -> None:
+    def rewrite_metrics(self, rows: Sequence[EpochRecord]) -> None:
         """Replace metrics.jsonl with exactly these epochs (a resume's history), atomically."""
         atomic_text(self.path / METRICS, "".join(json.dumps(row.to_json()) + "\n" for row in rows))
 
@@ -220,7 +221,7 @@ class Run:
             saved.append(state)
         return sorted(saved, key=lambda s: -s["epoch"])
 
-    def begin_training(self, config: dict, history: Sequence[MetricsRow] = ()) -> None:
+    def begin_training(self, config: dict, history: Sequence[EpochRecord] = ()) -> None:
         """Lock the run for this process; every epoch's checkpoint will record `config` (the
         run's resolved config, as JSON) and the metrics history, which starts as `history`
         (the epochs before, when resuming)."""
@@ -229,7 +230,7 @@ class Run:
         self.history = list(history)
         self._seconds = sum(row.seconds for row in self.history)
 
-    def record_epoch(self, epoch: int, row: Optional[MetricsRow], status: Optional[str], best,
+    def record_epoch(self, epoch: int, row: Optional[EpochRecord], status: Optional[str], best,
                      checkpoint: Callable[[], dict], best_model: Optional[tuple] = None) -> None:
         """Write epoch `epoch` of this run. `row`: its metrics (None when the run trained no more:
         stopped before, or diverged now); `status`: None while it trains, else why it stopped;
@@ -331,7 +332,7 @@ def _read_summary_file(path: Path) -> Summary:
     return Summary.from_json(data)
 
 
-def read_metrics(path: Path) -> list[MetricsRow]:
+def read_metrics(path: Path) -> list[EpochRecord]:
     """Every whole line of metrics.jsonl (a line torn by a crash is ignored)."""
     rows = []
     file = Path(path) / METRICS
@@ -342,7 +343,7 @@ def read_metrics(path: Path) -> list[MetricsRow]:
             except json.JSONDecodeError:
                 continue
             if isinstance(data, dict) and "epoch" in data:
-                rows.append(MetricsRow.from_json(data))
+                rows.append(EpochRecord.from_json(data))
     return rows
 
 

@@ -35,7 +35,8 @@ from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs.directory import Run, check_runs_dir, config_file
 from nnbook.runs.failures import TrainingFailed, describe_failure, remedy
 from nnbook.runs.interrupts import ForcedExit, Interrupt, catch_interrupts
-from nnbook.runs.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, MetricsRow, Summary, environment
+from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
+from nnbook.runs.records import Summary, environment
 from nnbook.runs.resume import ResumePlan, check_same_data, check_same_device, restore_state
 
 
@@ -219,7 +220,7 @@ def seed_everything(seed: int) -> None:
 
 
 def train_group(config: Config, net, runs: list[Run], tensors, display: Display, interrupts, state=None,
-                histories: Optional[list[list[MetricsRow]]] = None) -> list[RunResult]:
+                histories: Optional[list[list[EpochRecord]]] = None) -> list[RunResult]:
     """Train the members of `net` (one per run) and write each epoch to their run
     directories; from `state` and `histories` when resuming. `interrupts`: the
     installed signal handlers (interrupts.catch_interrupts)."""
@@ -237,8 +238,8 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
                 best_model = None
                 if report.improved[m]:
                     best_model = (report.net.member_state(m), report.test_probabilities[m].cpu().numpy())
-                run.record_epoch(report.epoch, MetricsRow.of(record) if record is not None else None,
-                                 report.status[m], report.best[m], lambda m=m: report.state(m), best_model)
+                run.record_epoch(report.epoch, record, report.status[m], report.best[m], lambda m=m: report.state(m),
+                                 best_model)
             done[0] = report.epoch
             display.epoch(report.epoch, config.epochs, report.records, report.best, report.improved,
                           report.status, seeds, reasons=report.reasons)

@@ -1,11 +1,10 @@
-"""What a run directory's records hold: `Summary` (summary.json), `MetricsRow` (one line
-of metrics.jsonl), the statuses a run goes through, and the environment recorded with it.
+"""What a run directory's summary holds: `Summary` (summary.json) and the environment
+recorded with it. A line of metrics.jsonl is an `EpochRecord`, and the statuses a run goes
+through are nnbook/records.py's, defined below the training loop that writes them.
 
-Both records read what any nnbook wrote: a key that is absent reads as its default, and
-a key this version does not know is kept (`extra`) and written back as it was. Written,
-they give the JSON nnbook always wrote: the same keys in the same order. `MetricsRow`
-has the fields of the training loop's `EpochRecord`, so the loop gives its records as
-they are and this layer never needs the loop to describe a line.
+A summary reads what any nnbook wrote: a key that is absent reads as its default, and a
+key this version does not know is kept (`extra`) and written back as it was. Written, it
+gives the JSON nnbook always wrote: the same keys in the same order.
 
 directory.py reads and writes the files; this module only says what is in them.
 """
@@ -18,33 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from nnbook import __version__
-
-# A run's status; the training loop reports the last two of the first four itself.
-RUNNING, COMPLETED, EARLY_STOPPED, DIVERGED = "running", "completed", "early_stopped", "diverged"
-INTERRUPTED = "interrupted"  # by a signal: resumable (`nnbook train --resume`)
-FAILED = "failed"  # by an error (a full disk, out of memory, ...), named in `error`; resumable once it is fixed
-# Never written: how a reader sees a summary that says `running` while no process holds the
-# run's lock, i.e. its process ended without writing why (killed, a power cut, a disk too full
-# to take summary.json). Resumable like `interrupted` (directory.read_summary says it).
-STOPPED = "stopped"
-FINISHED = (COMPLETED, EARLY_STOPPED)  # a result that ensembles and reports use
+from nnbook.records import known_and_extra
 
 # Summary fields left out of summary.json while unset, as nnbook always wrote it.
 _WHEN_SET = ("group", "resumed_with_changes", "diverged_in_epoch", "error")
-
-
-def _split(cls, data: dict) -> dict:
-    """`data` as constructor arguments of the record `cls`: its known keys, the rest in `extra`."""
-    known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-    return {**{k: v for k, v in data.items() if k in known},
-            "extra": {k: v for k, v in data.items() if k not in known}}
 
 
 @dataclass
 class Summary:
     """summary.json: what the run is and where it stands; rewritten after every epoch."""
 
-    status: Optional[str] = None  # one of the statuses above
+    status: Optional[str] = None  # one of nnbook/records.py's statuses
     epochs_completed: int = 0
     best_validation_accuracy: Optional[float] = None  # a fraction; None before the first epoch
     best_epoch: Optional[int] = None  # 1-based
@@ -71,7 +54,7 @@ class Summary:
 
     @classmethod
     def from_json(cls, data: dict) -> "Summary":
-        return cls(**_split(cls, data))
+        return cls(**known_and_extra(cls, data))
 
     def to_json(self) -> dict:
         out = {}
@@ -79,36 +62,6 @@ class Summary:
             value = getattr(self, f.name)
             if f.name != "extra" and not (f.name in _WHEN_SET and value is None):
                 out[f.name] = value
-        return {**out, **self.extra}
-
-
-@dataclass
-class MetricsRow:
-    """One member's epoch: one line of metrics.jsonl (the loop's `EpochRecord`)."""
-
-    epoch: int  # 1-based
-    train_cost: Optional[float] = None  # mean mini-batch cost over the epoch, L2 term excluded
-    validation_accuracy: Optional[float] = None
-    test_accuracy: Optional[float] = None  # only at a new best validation accuracy
-    eta: Optional[float] = None
-    seconds: float = 0.0
-    train_accuracy: Optional[float] = None  # the diagnostics of `monitor`, null unless asked for
-    train_eval_cost: Optional[float] = None
-    test_accuracy_each_epoch: Optional[float] = None  # monitor.test: this epoch's test accuracy
-    bias_gradient_norms: Optional[list[float]] = None  # ||dC/db|| per layer, output layer excluded
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, record: Any) -> "MetricsRow":
-        """The row of a record: a dataclass with these fields (the loop's) or a dict."""
-        return cls.from_json(record if isinstance(record, dict) else dataclasses.asdict(record))
-
-    @classmethod
-    def from_json(cls, data: dict) -> "MetricsRow":
-        return cls(**_split(cls, data))
-
-    def to_json(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
         return {**out, **self.extra}
 
 

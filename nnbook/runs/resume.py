@@ -34,7 +34,7 @@ from typing import Any, Optional
 from nnbook.config import Config, dump_config
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs.directory import CONFIG, SUMMARY, Run, config_file, is_run_dir, read_config
-from nnbook.runs.records import DIVERGED, FINISHED, RUNNING, MetricsRow
+from nnbook.records import DIVERGED, FINISHED, RUNNING, EpochRecord
 
 # Keys that cannot change on resume, even with --force: the saved weights have
 # the old layers' shapes, and a run's seed and repeat count are what it is.
@@ -54,11 +54,11 @@ class ResumePlan:
     finished: Optional[str] = None  # set when there is nothing to do: what to tell the user
 
     @property
-    def histories(self) -> Optional[list[list[MetricsRow]]]:
+    def histories(self) -> Optional[list[list[EpochRecord]]]:
         """Per member: the metrics of the epochs before `epoch` (None when starting again)."""
         if not self.saved:
             return None
-        return [[MetricsRow.from_json(row) for row in saved["metrics"]] for saved in self.saved]
+        return [[EpochRecord.from_json(row) for row in saved["metrics"]] for saved in self.saved]
 
 
 def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -> ResumePlan:
@@ -203,7 +203,7 @@ def repair(runs: list[Run], configs: list[Config], saved: list[dict], epoch: int
     """Bring metrics.jsonl and summary.json in line with the checkpoint resumed from
     (and config.yaml with the accepted changes)."""
     for run, config, s in zip(runs, configs, saved):
-        history = [MetricsRow.from_json(row) for row in s.get("metrics", [])] if epoch else []
+        history = [EpochRecord.from_json(row) for row in s.get("metrics", [])] if epoch else []
         best = s.get("best") or {}
         run.remove_temporary_files()
         run.rewrite_metrics(history)

@@ -18,7 +18,7 @@ from pathlib import Path
 from nnbook.config import Config
 from nnbook.errors import NnbookError
 from nnbook.runs.directory import is_run_dir, read_config, read_summary
-from nnbook.runs.records import DIVERGED, FINISHED
+from nnbook.records import DIVERGED, FINISHED
 from nnbook.sweep.grid import Point, Sweep
 
 # A diverged run is a result too (that point's eta or lmbda is too large); training

@@ -16,7 +16,8 @@ from typing import Optional
 from nnbook.runs.directory import read_summary
 from nnbook.runs.files import atomic_text
 from nnbook.runs.layout import make_output_dir
-from nnbook.runs.records import DIVERGED, Summary
+from nnbook.records import DIVERGED
+from nnbook.runs.records import Summary
 from nnbook.statistics import best_by_validation, results_of, spread
 from nnbook.sweep.grid import Point, Sweep, point_label
 from nnbook.sweep.plan import done_runs

@@ -34,6 +34,7 @@ from nnbook.errors import ConfigError
 from nnbook.nn.net import StackedNet
 from nnbook.nn.sgd import l2_decay
 from nnbook.nn.step import make_step
+from nnbook.records import EARLY_STOPPED, EpochRecord
 from nnbook.training.batches import epoch_data, mini_batches, training_targets
 from nnbook.training.devices import DeviceData
 from nnbook.training.monitor import accuracy, evaluate_test, monitor_epoch
@@ -43,30 +44,13 @@ from nnbook.training.state import (Best, TrainState, initial_state, member_check
 
 
 @dataclass
-class EpochRecord:
-    """One member's epoch: one line of metrics.jsonl."""
-
-    epoch: int  # 1-based: epoch 1 is the first pass over the training data
-    train_cost: float  # mean mini-batch cost over the epoch, L2 term excluded
-    validation_accuracy: float
-    test_accuracy: Optional[float]  # only at a new best validation accuracy
-    eta: float
-    seconds: float
-    # Diagnostics, null unless `monitor` asks for them:
-    train_accuracy: Optional[float] = None  # on the training data (or its first training_sample images)
-    train_eval_cost: Optional[float] = None  # the same images, evaluation mode, L2 term included
-    test_accuracy_each_epoch: Optional[float] = None  # the test accuracy of this epoch's weights (monitor.test)
-    bias_gradient_norms: Optional[list[float]] = None  # ||dC/db|| per layer, output layer excluded
-
-
-@dataclass
 class EpochReport:
     """What `on_epoch` receives after every epoch."""
 
     epoch: int
     records: list[Optional[EpochRecord]]  # None for members that had already stopped
     best: list[Best]
-    status: list[Optional[str]]  # None while training, else early_stopped | diverged
+    status: list[Optional[str]]  # None while training, else EARLY_STOPPED | DIVERGED
     reasons: list[Optional[str]]  # why a member stopped early this epoch, in words
     improved: list[bool]  # members whose validation accuracy is a new best this epoch
     net: StackedNet
@@ -179,5 +163,5 @@ def close_epoch(state: TrainState, config: Config, epoch: int, train_cost: list[
                               f"{config.eta:g}")
         reasons[m] = reasons[m] or stop_reason(config.early_stopping, state.best[m].stale, state.history[m])
         if reasons[m]:
-            state.status[m] = "early_stopped"
+            state.status[m] = EARLY_STOPPED
     return records, reasons

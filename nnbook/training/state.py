@@ -18,6 +18,7 @@ import torch
 from nnbook.config import Config
 from nnbook.data import augment
 from nnbook.nn.net import StackedNet
+from nnbook.records import DIVERGED
 
 # A member's generators are seeded with its seed plus an offset per purpose, so they
 # never share a stream. The initialisation uses the seed itself (net.build_model);
@@ -81,7 +82,7 @@ def record_validations(state: TrainState, epoch: int, train_cost: list[float],
         if status is not None:
             continue
         if not math.isfinite(train_cost[m]):
-            state.status[m] = "diverged"
+            state.status[m] = DIVERGED
             state.eta[m] = 0.0
             continue
         state.best[m], improved[m] = record_validation(state.best[m], epoch, validation_accuracy[m])

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from nnbook.records import DIVERGED, EARLY_STOPPED
 from nnbook.statistics import best_by_validation, results_of, spread
 from nnbook.ui.console import output_console, pct
 
@@ -68,7 +69,7 @@ class TrainDisplay:
         for m, record in enumerate(records):
             label = f"[dim]seed {seeds[m]}[/] " if len(records) > 1 else ""
             if record is None:
-                if status[m] == "diverged" and m not in self._diverged:
+                if status[m] == DIVERGED and m not in self._diverged:
                     self._diverged.add(m)
                     self.print(f"{label}Epoch {epoch}: [red]diverged[/] (the cost is NaN or infinite); "
                                f"stopping this run — try a smaller eta (--set eta={self._eta / 4:g})")
@@ -76,11 +77,11 @@ class TrainDisplay:
             line = f"{label}Epoch {record.epoch}: validation {pct(record.validation_accuracy)}"
             if improved[m]:
                 line += f" [green](best to date)[/] — test {pct(record.test_accuracy)}"
-            if getattr(record, "train_accuracy", None) is not None:
+            if record.train_accuracy is not None:
                 line += f" [dim]— training {pct(record.train_accuracy)}, cost {record.train_eval_cost:.4f}[/]"
-            if getattr(record, "bias_gradient_norms", None):
+            if record.bias_gradient_norms:
                 line += " [dim]— ||dC/db|| " + ", ".join(f"{g:.3g}" for g in record.bias_gradient_norms) + "[/]"
-            if status[m] == "early_stopped":
+            if status[m] == EARLY_STOPPED:
                 why = (reasons or [None] * len(records))[m] or f"no new best for {epoch - best[m].epoch} epochs"
                 line += f" [yellow]— stopping early: {why}[/]"
             self.print(line)

@@ -1,0 +1,57 @@
+"""What one epoch of one run records (`EpochRecord`) and the statuses a run goes through:
+defined once, below the training loop that writes them and the run directory that stores
+them (a line of metrics.jsonl is an `EpochRecord`; summary.json's status is one of these).
+
+A record reads what any nnbook wrote: a key that is absent reads as its default, and a key
+this version does not know is kept (`extra`) and written back as it was. Written, it gives
+the JSON nnbook always wrote: the same keys in the same order. No torch, no files.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+# A run's status; the training loop reports the last two of the first four itself, per member.
+RUNNING, COMPLETED, EARLY_STOPPED, DIVERGED = "running", "completed", "early_stopped", "diverged"
+INTERRUPTED = "interrupted"  # by a signal: resumable (`nnbook train --resume`)
+FAILED = "failed"  # by an error (a full disk, out of memory, ...), named in `error`; resumable once it is fixed
+# Never written: how a reader sees a summary that says `running` while no process holds the
+# run's lock, i.e. its process ended without writing why (killed, a power cut, a disk too full
+# to take summary.json). Resumable like `interrupted` (runs/directory.read_summary says it).
+STOPPED = "stopped"
+FINISHED = (COMPLETED, EARLY_STOPPED)  # a result that ensembles and reports use
+
+
+def known_and_extra(cls, data: dict) -> dict:
+    """`data` as constructor arguments of the record dataclass `cls`: its known keys, the rest in `extra`."""
+    known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+    return {**{k: v for k, v in data.items() if k in known},
+            "extra": {k: v for k, v in data.items() if k not in known}}
+
+
+@dataclass
+class EpochRecord:
+    """One member's epoch: one line of metrics.jsonl."""
+
+    epoch: int  # 1-based: epoch 1 is the first pass over the training data
+    train_cost: Optional[float] = None  # mean mini-batch cost over the epoch, L2 term excluded
+    validation_accuracy: Optional[float] = None
+    test_accuracy: Optional[float] = None  # only at a new best validation accuracy
+    eta: Optional[float] = None
+    seconds: float = 0.0  # wall time of the epoch: training and evaluation, the diagnostics excluded
+    # Diagnostics, null unless `monitor` asks for them:
+    train_accuracy: Optional[float] = None  # on the training data (or its first training_sample images)
+    train_eval_cost: Optional[float] = None  # the same images, evaluation mode, L2 term included
+    test_accuracy_each_epoch: Optional[float] = None  # the test accuracy of this epoch's weights (monitor.test)
+    bias_gradient_norms: Optional[list[float]] = None  # ||dC/db|| per layer, output layer excluded
+    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
+
+    @classmethod
+    def from_json(cls, data: dict) -> "EpochRecord":
+        return cls(**known_and_extra(cls, data))
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
+        return {**out, **self.extra}
