@@ -33,6 +33,7 @@ from nnbook.data import augment  # noqa: E402
 from nnbook.data import mnist  # noqa: E402
 from nnbook.config import Augment, load_config  # noqa: E402
 from nnbook.nn.net import build_model  # noqa: E402
+from nnbook.seeds import DISTORTIONS, generator  # noqa: E402
 from nnbook.training.devices import resolve_device, to_device  # noqa: E402
 from nnbook.training.loop import train  # noqa: E402
 
@@ -46,7 +47,7 @@ def sync(device: torch.device) -> None:
 
 
 def time_distortion(x: torch.Tensor, spec: Augment, rounds: int) -> list[float]:
-    gen = augment.generators([0], x.device)[0]
+    gen = generator(DISTORTIONS, 0, x.device)
     augment.distort(x[:1000], spec, gen)  # warm-up
     times = []
     for _ in range(rounds):

@@ -43,8 +43,8 @@ from nnbook.nn.costs import one_hot  # noqa: E402
 from nnbook.nn.net import StackedNet, build_model  # noqa: E402
 from nnbook.nn.sgd import l2_decay  # noqa: E402
 from nnbook.nn.step import make_step  # noqa: E402
+from nnbook.seeds import DISTORTIONS, generator, member_generators  # noqa: E402
 from nnbook.training.batches import mini_batches  # noqa: E402
-from nnbook.training.state import member_generators  # noqa: E402
 
 NETS = ["ch6_shallow", "ch6_dbl_conv_relu", "ch6_relu_dropout"]
 EPOCH_IMAGES = 50_000
@@ -263,7 +263,7 @@ def main() -> None:
 def time_distortions(x: torch.Tensor, rounds: int) -> float:
     """Median seconds to distort one member's epoch of images as beyond_ensemble.yaml does."""
     spec = load_config(ROOT / "configs" / "beyond_ensemble.yaml").augment
-    gen = augment.generators([0], x.device)[0]
+    gen = generator(DISTORTIONS, 0, x.device)
     augment.distort(x[:1000], spec, gen)  # warm-up
     times = []
     for _ in range(rounds):

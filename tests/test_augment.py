@@ -12,14 +12,15 @@ from nnbook.data import augment
 from nnbook.data.augment import Distortion, apply, distort, draw, gaussian_matrix, smooth
 from nnbook.errors import ConfigError
 from nnbook.nn.net import build_model
+from nnbook.seeds import DISTORTIONS, generators, member_generators
 from nnbook.training import loop as train_module
 from nnbook.training.batches import distorted_epoch
 from nnbook.training.devices import to_device
 from nnbook.training.loop import train
 from nnbook.training.monitor import accuracy
-from nnbook.training.state import member_checkpoint, member_generators, restore
+from nnbook.training.state import member_checkpoint, restore
 
-from .conftest import CONFIGS, nnbook
+from .conftest import CONFIGS
 
 SIDE = 28
 ATOL = 1e-5
@@ -175,7 +176,7 @@ def test_drawn_parameters_stay_within_their_bounds():
 def test_the_same_seed_gives_the_same_images_and_another_seed_others(mnist):
     x = torch.from_numpy(mnist.training.x[:300])
     spec = Augment(translate=2, rotate=10, scale=0.1, shear=10, elastic={"alpha": 34, "sigma": 4})
-    (g0,), (g0_again,), (g1,) = (augment.generators([s], torch.device("cpu")) for s in (0, 0, 1))
+    (g0,), (g0_again,), (g1,) = (generators(DISTORTIONS, [s]) for s in (0, 0, 1))
     first = distort(x, spec, g0, chunk=128)  # several chunks
     assert torch.equal(first, distort(x, spec, g0_again, chunk=128))
     assert not torch.allclose(first, distort(x, spec, g1, chunk=128))
@@ -277,7 +278,7 @@ def test_only_training_images_are_distorted_and_labels_are_untouched(mnist, monk
     assert [r.validation_accuracy for r in reports[-1].records] == accuracy(net, data.validation_x,
                                                                              data.validation_y)
 
-    gens = augment.generators([0, 1], torch.device("cpu"))
+    gens = generators(DISTORTIONS, [0, 1])
     x, order = distorted_epoch(data, c, gens, None)
     n = len(data.train_y)
     assert x.shape == (2 * n, 784)
@@ -323,10 +324,10 @@ def test_resume_continues_the_distortions_exactly(mnist):
     assert snapshot["augment_generator"] is None  # a run without distortions saves none
 
 
-def test_augment_preview_writes_an_image_and_refuses_a_config_without_distortions(tmp_path):
+def test_augment_preview_writes_an_image_and_refuses_a_config_without_distortions(tmp_path, cli, mnist_slice):
     out = tmp_path / "grid.png"
-    result = nnbook("augment-preview", CONFIGS / "ch6_shallow.yaml", "--set", "augment={rotate: 20}",
-                    "--images", "3", "--samples", "4", "--out", out)
+    result = cli("augment-preview", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}",
+                 "--set", "augment={rotate: 20}", "--images", "3", "--samples", "4", "--out", out)
     assert result.returncode == 0, result.stderr
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and "wrote" in result.stdout
     import matplotlib.image
@@ -334,6 +335,6 @@ def test_augment_preview_writes_an_image_and_refuses_a_config_without_distortion
     h, w, _ = matplotlib.image.imread(out).shape
     assert w > h  # 5 columns of 3 rows
 
-    missing = nnbook("augment-preview", CONFIGS / "ch6_shallow.yaml", "--out", tmp_path / "x.png")
+    missing = cli("augment-preview", CONFIGS / "ch6_shallow.yaml", "--out", tmp_path / "x.png")
     assert missing.returncode == 2 and "augment block" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1 and "Traceback" not in missing.stderr

@@ -29,11 +29,11 @@ from nnbook.nn.costs import COSTS, one_hot
 from nnbook.nn.measure import evaluate
 from nnbook.nn.net import build_model
 from nnbook.nn.sgd import l2_decay
+from nnbook.seeds import member_generators
 from nnbook.training import loop
 from nnbook.training.batches import epoch_data, mini_batches
 from nnbook.training.devices import DeviceData
 from nnbook.training.loop import train
-from nnbook.training.state import member_generators
 
 from .cli import CONFIGS, read_json, run_dirs
 

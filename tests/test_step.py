@@ -17,7 +17,7 @@ from nnbook.nn.step import AutogradStep, FastStep, make_step
 from nnbook.training.batches import mini_batches
 from nnbook.training.devices import to_device
 from nnbook.training.loop import train
-from nnbook.training.state import member_generators
+from nnbook.seeds import member_generators
 
 STEPS = 12
 
@@ -66,7 +66,7 @@ def trajectory(step_cls, c, seeds, etas, mnist, shuffle=False):
     x = torch.from_numpy(mnist.training.x[:STEPS * 10])
     t = one_hot(torch.from_numpy(mnist.training.y[:STEPS * 10]))
     gens = member_generators(seeds, torch.device("cpu"))
-    order = torch.stack([torch.randperm(len(x), generator=g) for g in gens.data]) if shuffle else None
+    order = torch.stack([torch.randperm(len(x), generator=g) for g in gens.order]) if shuffle else None
     costs, cost_sum = [], torch.zeros(len(seeds))
     for xb, tb, masks in mini_batches(net, x, t, 10, STEPS, order, gens.mask):
         before = cost_sum.clone()

@@ -10,6 +10,7 @@ import torch
 from nnbook.config import Config
 from nnbook.data import augment, mnist
 from nnbook.errors import ConfigError
+from nnbook.seeds import DISTORTIONS, generator
 
 
 def write_preview(config: Config, out: Path, images: int, samples: int, seed: int, data_dir=None,
@@ -22,7 +23,7 @@ def write_preview(config: Config, out: Path, images: int, samples: int, seed: in
         raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
     dataset = mnist.load(config.data, data_dir, source=source)
     x = torch.from_numpy(dataset.training.x[:images])
-    gen = augment.generators([seed], torch.device("cpu"))[0]
+    gen = generator(DISTORTIONS, seed)  # the distortions a member seeded `seed` trains with
     mosaic = augment.preview_mosaic(x, config.augment, gen, samples)
     augment.save_preview(mosaic, out, f"{config.name}: {augment.describe(config.augment)}")
     return out

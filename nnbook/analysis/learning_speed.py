@@ -52,7 +52,6 @@ def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Op
     x = torch.from_numpy(dataset.training.x[:n]).to(device=device, dtype=torch_dtype(config))
     y = torch.from_numpy(dataset.training.y[:n]).to(device)
     seeds = [config.seed + i for i in range(networks)]
-    torch.manual_seed(seeds[0])
     net = build_model(config, seeds).to(device)
     # Full-batch gradient descent: one mini-batch of all n images, so network2's L2 decay is lmbda/n.
     decay = l2_decay(config.model_copy(update={"mini_batch_size": n}), n)

@@ -22,6 +22,7 @@ from nnbook.nn.costs import one_hot
 from nnbook.nn.net import build_model, torch_dtype
 from nnbook.nn.sgd import l2_decay
 from nnbook.nn.step import make_step
+from nnbook.seeds import DISTORTIONS, MASKS, generator, generators
 from nnbook.training.batches import mini_batches
 from nnbook.training.devices import resolve_device
 from nnbook.training.monitor import accuracy
@@ -51,7 +52,7 @@ def _timed(fn, repeats: int, sync=lambda: None) -> float:
 
 def seconds_per_epoch(config: Config, device: torch.device) -> float:
     """One run's epoch of `config` on `device`, measured briefly and scaled up."""
-    gen = torch.Generator().manual_seed(0)
+    gen = torch.Generator().manual_seed(0)  # the random images below: no member's, any seed will do
     net = build_model(config, [config.seed]).to(device)
     n_train, batch = training_images(config), config.mini_batch_size
     step = make_step(net, config, l2_decay(config, n_train))
@@ -62,7 +63,7 @@ def seconds_per_epoch(config: Config, device: torch.device) -> float:
     dtype = torch_dtype(config)
     x = torch.rand(TIMED_STEPS * batch, 784, generator=gen).to(device=device, dtype=dtype)
     t = one_hot(torch.randint(0, 10, (TIMED_STEPS * batch,), generator=gen), dtype).to(device)
-    mask_gens = [torch.Generator(device=device).manual_seed(0)]
+    mask_gens = generators(MASKS, [config.seed], device)
     cost_sum = torch.zeros(1, device=device, dtype=dtype)
 
     def epoch_of_steps():
@@ -77,7 +78,7 @@ def seconds_per_epoch(config: Config, device: torch.device) -> float:
     per_image = _timed(lambda: accuracy(net, images, labels), 3, sync) / EVAL_IMAGES
     seconds = per_step * (n_train // batch) + per_image * EVALUATED_PER_EPOCH
     if config.augment is not None and config.augment.enabled():
-        aug_gen = augment.generators([config.seed], device)[0]
+        aug_gen = generator(DISTORTIONS, config.seed, device)
         seconds += _timed(lambda: augment.distort(images, config.augment, aug_gen), 2, sync) / AUGMENT_IMAGES * n_train
     return seconds
 

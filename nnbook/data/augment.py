@@ -21,9 +21,9 @@ The forward map is p -> A p + t with A = rotation @ shear @ scale (scale first,
 then shear, rotation, translation); output pixel p reads the clean image at
 A^-1 (p - t) + field(p).
 
-When the training loop distorts, which images it distorts and which generator
-it uses are its business (training/batches.py, training/state.py); this module
-never sees labels.
+When the training loop distorts, which images it distorts is its business
+(training/batches.py), and how a member's generator is seeded nnbook/seeds.py's;
+this module draws from the generator it is given and never sees labels.
 """
 
 from __future__ import annotations
@@ -42,7 +42,6 @@ from nnbook.errors import ConfigError
 CHUNK = 8192  # images per batched op: the grid, field and images take ~75 MB per chunk (float32)
 TRUNCATE = 4.0  # the Gaussian kernel reaches 4 sigma each side (scipy's default)
 PIXEL = 2.0 / IMAGE_SIDE  # one pixel in affine_grid's normalised [-1, 1] coordinates
-SEED_OFFSET = 3_000_003  # a member's distortion generator: seed + this (training/state.py seeds the others)
 
 
 @dataclass
@@ -54,13 +53,6 @@ class Distortion:
     scale: Optional[torch.Tensor] = None  # (N, 2) factors: horizontal, vertical
     shear: Optional[torch.Tensor] = None  # (N,) degrees: lower rows move right
     field: Optional[torch.Tensor] = None  # (N, 2, 28, 28) pixels: (x, y) offset where each output pixel reads
-
-
-def generators(seeds: list[int], device: torch.device) -> list[torch.Generator]:
-    """One distortion generator per member, on the device the images live on: those a
-    training member uses (training/state.py's member_generators calls this), and so
-    those the preview shows for a seed."""
-    return [torch.Generator(device=device).manual_seed(seed + SEED_OFFSET) for seed in seeds]
 
 
 def draw(spec: Augment, n: int, gen: torch.Generator) -> Distortion:

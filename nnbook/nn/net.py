@@ -3,8 +3,8 @@
 A `StackedNet` is K independent members of one architecture whose parameters
 are stacked on a leading K axis, so K repeats or ensemble members train in one
 process with a few large ops instead of K small ones. A single run is K = 1.
-Member k is initialised from its own generator (seeded with `seeds[k]`),
-exactly as a run with that seed alone would be.
+Member k is initialised from its own generator (seeded from `seeds[k]`,
+nnbook/seeds.py), exactly as a run with that seed alone would be.
 
 This module chains the layers (layers.py) and reads members in and out; the
 layers own their forward and backward passes, init.py the initial values,
@@ -22,6 +22,7 @@ from torch import nn
 from nnbook.config import IMAGE_SIDE, Config, ConvPoolLayer, SoftmaxLayer, infer_shapes, n_features
 from nnbook.nn.costs import COSTS
 from nnbook.nn.layers import ConvPool, Dense
+from nnbook.seeds import INIT, generator
 
 
 class StackedNet(nn.Module):
@@ -89,11 +90,11 @@ def torch_dtype(config: Config) -> torch.dtype:
 
 
 def build_model(config: Config, seeds: list[int]) -> StackedNet:
-    """K = len(seeds) members in the config's dtype, member k drawn from
-    torch.Generator().manual_seed(seeds[k]) (in float64: init.py says why)."""
+    """K = len(seeds) members in the config's dtype, member k drawn from its own
+    generator, seeds.generator(INIT, seeds[k]) (in float64: init.py says why)."""
     net = StackedNet(config, k=len(seeds)).to(torch_dtype(config))
     for m, seed in enumerate(seeds):
-        net.init_member(m, torch.Generator().manual_seed(seed))
+        net.init_member(m, generator(INIT, seed))
     return net
 
 

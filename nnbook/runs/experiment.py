@@ -22,7 +22,6 @@ functions that train, so that planning a sweep never loads it.
 
 from __future__ import annotations
 
-import random
 import shlex
 import time
 from dataclasses import dataclass
@@ -129,7 +128,6 @@ def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir:
             results = []
             for group in groups:
                 runs = []
-                seed_everything(group[0])
                 net = build_model(config, group).to(device)
                 stamp = time.strftime("%Y%m%d-%H%M%S")
                 for s in group:
@@ -171,7 +169,6 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
             display.print(f"Resuming after epoch {plan.epoch} of {config.epochs}" if plan.epoch
                           else "Resuming from the start (no epoch had been completed)")
 
-            seed_everything(plan.seeds[0])
             net = build_model(config, plan.seeds).to(device)
             state = restore_state(net, plan)  # None when no epoch was completed
             results = train_group(config, net, plan.runs, tensors, display, interrupts, state, plan.histories)
@@ -207,16 +204,6 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     if not shared:
         del dataset.training  # the device copy is the one used from here on
     return dataset, tensors, n_train
-
-
-def seed_everything(seed: int) -> None:
-    """Every global generator from `seed`; the model and the loop use their own ones."""
-    import numpy as np
-    import torch
-
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
 
 
 def train_group(config: Config, net, runs: list[Run], tensors, display: Display, interrupts, state=None,

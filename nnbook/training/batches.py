@@ -5,7 +5,7 @@ network3's conventions: the mini-batches are taken in the data's fixed order
 (network2: an order per member, reshuffled each epoch by the loop) and the last
 partial mini-batch is dropped; a dropout layer's input is multiplied by a
 Bernoulli(1-p) keep-mask. Every member draws its masks and distortions from its
-own generators (state.py seeds them), so what member k sees does not depend on
+own generators (nnbook/seeds.py seeds them), so what member k sees does not depend on
 how many members train beside it.
 
 Drawing the random numbers is this module's; the distortions themselves are
@@ -22,8 +22,8 @@ from nnbook.config import Config
 from nnbook.data import augment
 from nnbook.nn.costs import one_hot
 from nnbook.nn.net import StackedNet
+from nnbook.seeds import Generators
 from nnbook.training.devices import DeviceData
-from nnbook.training.state import Generators
 
 MASK_BUDGET = 4_000_000  # dropout-mask elements drawn per member per draw (~4 MB as bool)
 
@@ -43,7 +43,7 @@ def epoch_data(data: DeviceData, config: Config, gens: Generators) -> tuple[torc
     order = None
     if config.shuffle:  # the permutations come from the CPU generators, then move
         n = len(data.train_y)
-        order = torch.stack([torch.randperm(n, generator=g) for g in gens.data]).to(data.train_x.device)
+        order = torch.stack([torch.randperm(n, generator=g) for g in gens.order]).to(data.train_x.device)
     if gens.augment:
         return distorted_epoch(data, config, gens.augment, order)
     return data.train_x, order

@@ -35,12 +35,12 @@ from nnbook.nn.net import StackedNet
 from nnbook.nn.sgd import l2_decay
 from nnbook.nn.step import make_step
 from nnbook.records import EARLY_STOPPED, EpochRecord
+from nnbook.seeds import member_generators
 from nnbook.training.batches import epoch_data, mini_batches, training_targets
 from nnbook.training.devices import DeviceData
 from nnbook.training.monitor import accuracy, evaluate_test, monitor_epoch
 from nnbook.training.schedules import eta_at, halve_on_plateau, stop_reason
-from nnbook.training.state import (Best, TrainState, initial_state, member_checkpoint, member_generators,
-                                   record_validations)
+from nnbook.training.state import Best, TrainState, initial_state, member_checkpoint, record_validations
 
 
 @dataclass
@@ -76,7 +76,7 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     if state is None:
         state = initial_state(config, len(seeds))
     else:
-        gens.restore(state)
+        gens.restore(state.data_generators, state.mask_generators, state.augment_generators)
     decay = l2_decay(config, n_train)
     step = make_step(net, config, decay, fast=fast, velocity=state.velocity)
     state.velocity = step.velocity  # made by the step when mu > 0 and none was saved

@@ -1,10 +1,10 @@
 """What training carries from one epoch to the next, per member, and how it is saved.
 
 Owns network3's best-validation bookkeeping (`Best`, `record_validation`), the
-`TrainState` of a group of K members, the seeding of every generator a member
-trains with (`member_generators`), and the member checkpoint a run directory
+`TrainState` of a group of K members, and the member checkpoint a run directory
 stores and resuming reads back (`member_checkpoint`, `restore`). Writing the
-checkpoint to disk is runs/'s; the loop only hands it out.
+checkpoint to disk is runs/'s; the loop only hands it out. How the members'
+generators are seeded is nnbook/seeds.py's.
 """
 
 from __future__ import annotations
@@ -16,16 +16,9 @@ from typing import Optional
 import torch
 
 from nnbook.config import Config
-from nnbook.data import augment
 from nnbook.nn.net import StackedNet
 from nnbook.records import DIVERGED
-
-# A member's generators are seeded with its seed plus an offset per purpose, so they
-# never share a stream. The initialisation uses the seed itself (net.build_model);
-# the distortions use augment.SEED_OFFSET (augment.generators, which the preview
-# shares so that it shows a member's own distortions).
-DATA_SEED_OFFSET = 1_000_003
-MASK_SEED_OFFSET = 2_000_003
+from nnbook.seeds import Generators
 
 
 # ----------------------------------------------------------------------------- bookkeeping (pure)
@@ -89,36 +82,6 @@ def record_validations(state: TrainState, epoch: int, train_cost: list[float],
     return improved
 
 
-# ----------------------------------------------------------------------------- generators
-
-
-@dataclass
-class Generators:
-    """Every member's generators, one list entry per member."""
-
-    data: list[torch.Generator]  # CPU: the data order (network2's reshuffling)
-    mask: list[torch.Generator]  # the device: dropout masks
-    augment: list[torch.Generator]  # the device: distortions; empty when the run does not distort
-
-    def restore(self, state: TrainState) -> None:
-        """Continue each generator where a restored state left it."""
-        for g, s in zip(self.data, state.data_generators):
-            g.set_state(s)
-        for g, s in zip(self.mask, state.mask_generators):
-            g.set_state(s)
-        for g, s in zip(self.augment, state.augment_generators):
-            if s is not None:
-                g.set_state(s)
-
-
-def member_generators(seeds: list[int], device: torch.device, distorting: bool = False) -> Generators:
-    """The generators of members seeded `seeds`: the one place they are seeded."""
-    return Generators(
-        data=[torch.Generator().manual_seed(seed + DATA_SEED_OFFSET) for seed in seeds],
-        mask=[torch.Generator(device=device).manual_seed(seed + MASK_SEED_OFFSET) for seed in seeds],
-        augment=augment.generators(seeds, device) if distorting else [])
-
-
 # ----------------------------------------------------------------------------- checkpoints
 
 
@@ -135,7 +98,7 @@ def member_checkpoint(net: StackedNet, state: TrainState, m: int, gens: Generato
         "history": list(state.history[m]),
         "plateau": state.plateau[m],
         "velocity": None if state.velocity is None else [v[m].detach().cpu().clone() for v in state.velocity],
-        "data_generator": gens.data[m].get_state(),
+        "data_generator": gens.order[m].get_state(),
         "mask_generator": gens.mask[m].get_state().cpu(),
         "augment_generator": gens.augment[m].get_state().cpu() if gens.augment else None,
     }
