@@ -48,6 +48,18 @@ def imports_of(path: Path) -> set[str]:
     return found
 
 
+def third_party_imports_of(path: Path) -> set[str]:
+    """The top-level names of the packages outside nnbook that `path` imports (matplotlib, torch, ...)."""
+    tree = ast.parse(path.read_text())
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module.split(".")[0])
+    return found - {"nnbook"}
+
+
 def graph() -> dict[str, set[str]]:
     modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     return {name: {m for m in imports_of(path) if m in modules and m != name}
@@ -120,4 +132,32 @@ def test_only_the_runs_layer_names_the_files_of_a_run_directory():
         # Docstrings may describe a run directory; code must not open its files by name.
         code = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith(("#", '"', "'")))
         wrong += [f"{path.relative_to(PACKAGE)}: {n}" for n in names if f'"{n}"' in code or f"'{n}'" in code]
+    assert not wrong, wrong
+
+
+# Pictures are drawn in one place (analysis/plots.py): the layers that compute hand over arrays and tables.
+PLOTTING = {"matplotlib"}
+DRAW_NOTHING = ("nn", "data", "training")
+
+
+def reachable(edges: dict[str, set[str]], start: str) -> set[str]:
+    """`start` and every nnbook module it imports, directly or through others."""
+    seen, todo = set(), [start]
+    while todo:
+        module = todo.pop()
+        if module not in seen:
+            seen.add(module)
+            todo.extend(edges.get(module, ()))
+    return seen
+
+
+@pytest.mark.parametrize("layer_name", DRAW_NOTHING)
+def test_the_computing_layers_import_no_plotting_library_at_any_depth(layer_name):
+    edges = graph()
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    wrong = []
+    for module in sorted(m for m in edges if layer(m) == layer_name):
+        for reached in sorted(reachable(edges, module)):
+            if third_party_imports_of(paths[reached]) & PLOTTING:
+                wrong.append(f"{module} reaches {reached}, which imports {PLOTTING}")
     assert not wrong, wrong

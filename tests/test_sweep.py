@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from nnbook.analysis.plots import plot_grid
 from nnbook.config import dump_config, load_config
 from nnbook.errors import ConfigError
 from nnbook.runs.experiment import run_config
 from nnbook.sweep.grid import format_value, load_sweep
 from nnbook.sweep.plan import plan
-from nnbook.sweep.results import grid_markdown, grid_results, plot_grid
+from nnbook.sweep.results import grid_figure, grid_markdown, grid_results
 
 from .conftest import CONFIGS, nnbook, read_json, run_dirs
 
@@ -151,7 +152,7 @@ def test_grid_table_and_plot_from_run_directories(tmp_path):
     assert "| 0 | 2/2 | 90.00% | 85.00% | 7.07 | 91.00% |" in table
     assert "| 0.001 | 1/2 | 95.00% | 95.00% | — | 96.00% |" in table
     assert "| 1 | 0/2 | — | — | — | — |" in table
-    png = plot_grid(sweep, results, tmp_path / "grid.png")
+    png = plot_grid(grid_figure(sweep, results), tmp_path / "grid.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import torch
 
+from nnbook.analysis.plots import plot_preview
 from nnbook.config import Config
 from nnbook.data import augment, mnist
 from nnbook.errors import ConfigError
@@ -25,5 +26,4 @@ def write_preview(config: Config, out: Path, images: int, samples: int, seed: in
     x = torch.from_numpy(dataset.training.x[:images])
     gen = generator(DISTORTIONS, seed)  # the distortions a member seeded `seed` trains with
     mosaic = augment.preview_mosaic(x, config.augment, gen, samples)
-    augment.save_preview(mosaic, out, f"{config.name}: {augment.describe(config.augment)}")
-    return out
+    return plot_preview(mosaic.numpy(), out, f"{config.name}: {augment.describe(config.augment)}")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Optional
 
 from nnbook.analysis.book import GRADIENT_NORMS
+from nnbook.analysis.plots import plot_gradient_norms
 from nnbook.config import Config
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
@@ -38,7 +39,7 @@ def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Op
             data_dir: Optional[str] = None, source: str = "config", on_epoch=None) -> GradientResult:
     import torch
 
-    from nnbook.nn.measure import gradient_trajectory, plot_gradient_norms
+    from nnbook.nn.measure import gradient_trajectory
     from nnbook.nn.costs import COSTS
     from nnbook.nn.net import build_model, torch_dtype
     from nnbook.nn.sgd import l2_decay

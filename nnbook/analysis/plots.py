@@ -1,9 +1,14 @@
-"""Pictures: accuracy curves of runs, chapter 3's overfitting curves, the first conv
-layer's filters, and the book's grid of an ensemble's misclassified digits.
+"""Every picture nnbook draws, and the one place that sets up matplotlib: accuracy
+curves of runs, chapter 3's overfitting curves, the first conv layer's filters, the
+book's grid of an ensemble's misclassified digits, chapter 5's speed of learning, a
+sweep's test accuracy against its swept value, and the preview of a config's
+distortions.
 
-matplotlib is imported inside each function, with the Agg backend (files
-only, no display), so importing nnbook never pays for it. Reads run
-directories through runs/; never trains.
+Other layers hand over arrays and tables (nn/measure.gradient_trajectory's norms,
+sweep/results.grid_figure, data/augment.preview_mosaic); this module only draws them.
+matplotlib is imported when a picture is drawn (`_pyplot`), with the Agg backend (files
+only, no display), so importing nnbook never pays for it. Reads run directories through
+runs/; never trains.
 """
 
 from __future__ import annotations
@@ -13,16 +18,17 @@ from pathlib import Path
 
 import numpy as np
 
-from nnbook.errors import NnbookError
+from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
 from nnbook.runs.records import Summary
+from nnbook.statistics import column_means, spread
 
 SIDE = 28
 
 
 def _pyplot():
-    import matplotlib
+    import matplotlib  # deferred: slow to import, and only the commands that draw need it
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -177,3 +183,80 @@ def plot_runs(paths: list[Path], out_dir: Path) -> list[Path]:
             written.append(plot_filters(filters, out_dir / f"filters-{path.name}.png",
                                         f"{run_label(path, summary)}: first conv layer's {len(filters)} filters"))
     return written
+
+
+def plot_gradient_norms(history: list[list[list[float]]], path: Path, title: str) -> Path:
+    """Chapter 5's figures: one curve per hidden layer, ||dC/db|| (the mean over the networks)
+    per epoch, log scale. `history`: [epoch][network][hidden layer], row 0 at initialisation."""
+    plt = _pyplot()
+    means = [column_means(row) for row in history]  # [epoch][layer]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for layer in range(len(means[0])):
+        ax.plot(range(len(means)), [row[layer] for row in means], label=f"hidden layer {layer + 1}")
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("||dC/db||  (speed of learning)")
+    ax.set_title(title)
+    ax.legend()
+    ax.grid(True, which="both", alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_grid(grid, path: Path) -> Path:
+    """A sweep's picture from its `GridFigure` (sweep/results.grid_figure): each run's test
+    accuracy a dot, the mean a line, one line per combination of the other swept keys."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for label, points in grid.curves.items():
+        line, = ax.plot([x for x, _ in points], [100 * spread(tests).mean for _, tests in points], marker="o",
+                        label=label or "mean of runs")
+        for x, tests in points:
+            ax.scatter([x] * len(tests), [100 * t for t in tests], s=10, color=line.get_color(), alpha=0.5)
+    xs = sorted(grid.x_values)
+    positive = [x for x in xs if x > 0]
+    if positive and xs[0] >= 0 and positive[-1] / positive[0] >= 100:
+        # lmbda grids span decades and start at 0: linear below the smallest positive value
+        if xs[0] == 0:
+            ax.set_xscale("symlog", linthresh=positive[0])
+        else:
+            ax.set_xscale("log")
+    ax.set_xlabel(grid.x_key)
+    ax.set_ylabel("test accuracy at best validation (%)")
+    ax.set_title(grid.title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_preview(mosaic: np.ndarray, path: Path, title: str) -> Path:
+    """`nnbook augment-preview`'s mosaic (data/augment.preview_mosaic; -1 in the gaps) as an
+    image, the format from the suffix: black digits on white."""
+    plt = _pyplot()
+    h, w = mosaic.shape
+    inches = (max(w / 40, 4), h / 40)  # 2.5 screen pixels per image pixel at 100 dpi
+    title_inches = 0.3
+    fig = plt.figure(figsize=(inches[0], inches[1] + title_inches), dpi=100)
+    try:
+        supported = fig.canvas.get_supported_filetypes()
+        suffix = path.suffix.lstrip(".").lower()
+        if suffix not in supported:
+            raise ConfigError(f"--out {path}: unknown image format {path.suffix!r}; use one of "
+                              f"{', '.join('.' + s for s in sorted(supported))}")
+        ax = fig.add_axes([0, 0, 1, inches[1] / (inches[1] + title_inches)])
+        image = np.ma.masked_less(mosaic, 0)  # the gaps
+        cmap = plt.get_cmap("gray_r").copy()
+        cmap.set_bad("white")
+        ax.imshow(image, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+        ax.set_axis_off()
+        fig.suptitle(title, fontsize=8, y=0.995, va="top")
+        fig.savefig(path)
+    finally:
+        plt.close(fig)
+    return path

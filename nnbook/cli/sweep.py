@@ -57,6 +57,7 @@ def sweep(
 
         nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
     """
+    from nnbook.analysis.plots import plot_grid
     from nnbook.sweep.grid import load_sweep
     from nnbook.sweep.run import run_sweep
     from nnbook.ui.sweep_display import SweepDisplay
@@ -66,7 +67,7 @@ def sweep(
         executor = Executor.ray
     outcomes = run_sweep(plan, runs_dir, SweepDisplay(quiet=quiet), executor=executor, data_dir=data_dir,
                          fail_fast=fail_fast, dry_run=dry_run, address=address, cpus_per_task=cpus_per_task,
-                         gpus_per_task=gpus_per_task)
+                         gpus_per_task=gpus_per_task, draw_grid=plot_grid)
     failed = [o for o in outcomes if o.error]
     if failed:
         raise NnbookError(f"{len(failed)} of {len(outcomes)} batches failed (first: {failed[0].job.point.label}: "

@@ -3,7 +3,7 @@
 Owns the random draw of each transform's parameters (`draw`), the resampling of
 a batch of images under them (`apply`), and the distortion of a whole epoch's
 training images in large chunks on their own device (`distort`). Also the
-preview mosaic behind `nnbook augment-preview`.
+preview mosaic behind `nnbook augment-preview` (an array: analysis/plots.py draws it).
 
 Every transform is one sampling grid: for each output pixel, where to read the
 clean image (bilinear, zeros outside it). The affine part (translation,
@@ -32,12 +32,10 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nnbook.config import IMAGE_SIDE, Augment
-from nnbook.errors import ConfigError
 
 CHUNK = 8192  # images per batched op: the grid, field and images take ~75 MB per chunk (float32)
 TRUNCATE = 4.0  # the Gaussian kernel reaches 4 sigma each side (scipy's default)
@@ -190,32 +188,3 @@ def describe(spec: Augment) -> str:
     if spec.elastic is not None:
         parts.append(f"elastic alpha {spec.elastic.alpha:g} sigma {spec.elastic.sigma:g}")
     return ", ".join(parts) or "no distortion"
-
-
-def save_preview(mosaic: torch.Tensor, path, title: str) -> None:
-    """Write the mosaic as an image (format from the suffix), black digits on white."""
-    import matplotlib  # deferred: slow to import, and only the preview draws
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    h, w = mosaic.shape
-    inches = (max(w / 40, 4), h / 40)  # 2.5 screen pixels per image pixel at 100 dpi
-    title_inches = 0.3
-    fig = plt.figure(figsize=(inches[0], inches[1] + title_inches), dpi=100)
-    try:
-        supported = fig.canvas.get_supported_filetypes()
-        suffix = path.suffix.lstrip(".").lower()
-        if suffix not in supported:
-            raise ConfigError(f"--out {path}: unknown image format {path.suffix!r}; use one of "
-                              f"{', '.join('.' + s for s in sorted(supported))}")
-        ax = fig.add_axes([0, 0, 1, inches[1] / (inches[1] + title_inches)])
-        image = np.ma.masked_less(mosaic.numpy(), 0)  # the gaps
-        cmap = plt.get_cmap("gray_r").copy()
-        cmap.set_bad("white")
-        ax.imshow(image, cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
-        ax.set_axis_off()
-        fig.suptitle(title, fontsize=8, y=0.995, va="top")
-        fig.savefig(path)
-    finally:
-        plt.close(fig)

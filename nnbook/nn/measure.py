@@ -7,16 +7,13 @@ overfitting), the L2 term, and each layer's bias-gradient norm ||dC/db||
 None of it touches the parameters -- except `gradient_trajectory`, which
 reproduces chapter 5's experiment: full-batch gradient descent on 1,000 images
 (the training step's update rule, `sgd.SGD`), recording the norms before every
-step.
-`plot_gradient_norms` draws it (matplotlib, imported only there because it is
-slow to import and only `nnbook gradients` needs it; Agg backend: no display).
+step. It returns the numbers; analysis/plots.py draws them.
 
 Knows nothing of configs on disk or the command line.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Callable, Optional
 
 import torch
@@ -104,33 +101,3 @@ def gradient_trajectory(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_
         if on_epoch:
             on_epoch(epoch + 1)
     return history
-
-
-def mean_over_members(norms: list[list[float]]) -> list[float]:
-    """The per-layer mean of a [member][layer] table."""
-    return [sum(col) / len(col) for col in zip(*norms)]
-
-
-def plot_gradient_norms(history: list[list[list[float]]], path: Path, title: str) -> Path:
-    """One curve per hidden layer: ||dC/db|| (mean over members) per epoch, log scale, as
-    the book's chapter 5 figures."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    means = [mean_over_members(row) for row in history]  # [epoch][layer]
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for layer in range(len(means[0])):
-        ax.plot(range(len(means)), [row[layer] for row in means], label=f"hidden layer {layer + 1}")
-    ax.set_yscale("log")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("||dC/db||  (speed of learning)")
-    ax.set_title(title)
-    ax.legend()
-    ax.grid(True, which="both", alpha=0.3)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

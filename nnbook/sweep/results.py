@@ -1,17 +1,18 @@
-"""The results of a sweep: the grid table and the plot of test accuracy per point.
+"""The results of a sweep: the grid table and the numbers of its plot.
 
 One row per point, from the runs the plan counts as done (plan.done_runs): the
 test accuracy at the best validation epoch of the run with the best validation
 accuracy (the book's figure), the mean and spread over the point's runs, and
-how many ran. Written beside the runs as RUNS_DIR/<name>.sweep.md and .png;
-shown by the sweep display from the same rows. Reads runs only through runs/.
+how many ran. Written beside the runs as RUNS_DIR/<name>.sweep.md and .png (the
+picture drawn by analysis/plots.py from `grid_figure`'s numbers); shown by the
+sweep display from the same rows. Reads runs only through runs/.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from nnbook.runs.directory import read_summary
 from nnbook.runs.files import atomic_text
@@ -75,56 +76,45 @@ def grid_markdown(sweep: Sweep, results: list[PointResult]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_grid(sweep: Sweep, results: list[PointResult], path: Path) -> Optional[Path]:
-    """Test accuracy against the first numeric swept key: each run a dot, the mean a line;
-    one line per combination of the other keys. None when no key is numeric."""
+@dataclass
+class GridFigure:
+    """The numbers of a sweep's picture (analysis/plots.plot_grid draws it): the test accuracy
+    of every run against the first numeric swept key, a curve per combination of the others."""
+
+    title: str
+    x_key: str
+    x_values: list[float]  # x_key's value at every point, results or not: the axis spans them
+    # label (the other keys' values; "" when only x_key is swept) -> [(x, its runs' test accuracies)],
+    # the points with results only
+    curves: dict[str, list[tuple[float, list[float]]]]
+
+
+def grid_figure(sweep: Sweep, results: list[PointResult]) -> Optional[GridFigure]:
+    """What the sweep's picture shows; None when no swept key is numeric or no run has a result."""
     numeric = [k for k in sweep.keys
                if all(isinstance(p.values[k], (int, float)) and not isinstance(p.values[k], bool)
                       for p in sweep.points)]
     if not numeric or not any(r.tests for r in results):
         return None
-    import matplotlib  # deferred: only a sweep that has something to plot pays for it
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     x_key = numeric[0]
     others = [k for k in sweep.keys if k != x_key]
-    series: dict[str, list[PointResult]] = {}
+    curves: dict[str, list[tuple[float, list[float]]]] = {}
     for r in results:
-        series.setdefault(point_label({k: r.point.values[k] for k in others}), []).append(r)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, rs in series.items():
-        xs = [r.point.values[x_key] for r in rs if r.tests]
-        means = [100 * spread(r.tests).mean for r in rs if r.tests]
-        line, = ax.plot(xs, means, marker="o", label=label or "mean of runs")
-        for r in rs:
-            ax.scatter([r.point.values[x_key]] * len(r.tests), [100 * t for t in r.tests], s=10,
-                       color=line.get_color(), alpha=0.5)
-    xs = sorted({float(p.values[x_key]) for p in sweep.points})
-    positive = [x for x in xs if x > 0]
-    if positive and xs[0] >= 0 and positive[-1] / positive[0] >= 100:
-        # lmbda grids span decades and start at 0: linear below the smallest positive value
-        if xs[0] == 0:
-            ax.set_xscale("symlog", linthresh=positive[0])
-        else:
-            ax.set_xscale("log")
-    ax.set_xlabel(x_key)
-    ax.set_ylabel("test accuracy at best validation (%)")
-    ax.set_title(f"{sweep.name}: {len(sweep.points)} points, {max(len(p.seeds) for p in sweep.points)} runs each")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+        points = curves.setdefault(point_label({k: r.point.values[k] for k in others}), [])
+        if r.tests:
+            points.append((r.point.values[x_key], r.tests))
+    title = f"{sweep.name}: {len(sweep.points)} points, {max(len(p.seeds) for p in sweep.points)} runs each"
+    return GridFigure(title, x_key, [float(p.values[x_key]) for p in sweep.points], curves)
 
 
-def write_grid_report(sweep: Sweep, runs_dir: Path) -> tuple[list[PointResult], Path, Optional[Path]]:
-    """RUNS_DIR/<name>.sweep.md (the table) and RUNS_DIR/<name>.sweep.png (the plot)."""
+def write_grid_report(sweep: Sweep, runs_dir: Path, draw: Optional[Callable[[GridFigure, Path], Path]] = None
+                      ) -> tuple[list[PointResult], Path, Optional[Path]]:
+    """RUNS_DIR/<name>.sweep.md (the table) and, drawn by `draw` (analysis/plots.plot_grid, which the
+    command passes in), RUNS_DIR/<name>.sweep.png (the plot)."""
     results = grid_results(sweep, runs_dir)
     make_output_dir(runs_dir)
     table = Path(runs_dir) / f"{sweep.name}.sweep.md"
     atomic_text(table, grid_markdown(sweep, results))
-    plot = plot_grid(sweep, results, Path(runs_dir) / f"{sweep.name}.sweep.png")
+    figure = grid_figure(sweep, results)
+    plot = draw(figure, Path(runs_dir) / f"{sweep.name}.sweep.png") if draw and figure else None
     return results, table, plot

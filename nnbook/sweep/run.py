@@ -1,13 +1,14 @@
 """`nnbook sweep`, top to bottom: plan -> train what is left with an executor -> the grid.
 
-The command passes in the sweep display; the executors report to it and the
-grid's rows are shown on it, so nothing under sweep/ prints by itself.
+The command passes in the sweep display and the function that draws the grid's
+picture (analysis/plots.plot_grid); the executors report to the display and the
+grid's rows are shown on it, so nothing under sweep/ prints or draws by itself.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 from nnbook.choices import Choice
 from nnbook.errors import ConfigError
@@ -16,7 +17,7 @@ from nnbook.sweep.jobs import Outcome
 from nnbook.sweep.local import run_local
 from nnbook.sweep.plan import plan
 from nnbook.sweep.ray_executor import run_ray
-from nnbook.sweep.results import grid_rows, write_grid_report
+from nnbook.sweep.results import GridFigure, grid_rows, write_grid_report
 
 
 class Executor(Choice):
@@ -28,9 +29,10 @@ class Executor(Choice):
 
 def run_sweep(sweep: Sweep, runs_dir: Path, display, executor: Executor | str = Executor.local, data_dir=None,
               fail_fast: bool = False, dry_run: bool = False, address: Optional[str] = None,
-              cpus_per_task: float = 1, gpus_per_task: Optional[float] = None) -> list[Outcome]:
-    """Plan, train what is left, then show and write the grid. Returns the outcomes
-    of the batches trained now (none for a dry run or a sweep already done)."""
+              cpus_per_task: float = 1, gpus_per_task: Optional[float] = None,
+              draw_grid: Optional[Callable[[GridFigure, Path], Path]] = None) -> list[Outcome]:
+    """Plan, train what is left, then show and write the grid (its picture drawn by `draw_grid`).
+    Returns the outcomes of the batches trained now (none for a dry run or a sweep already done)."""
     try:
         executor = Executor(executor)
     except ValueError:
@@ -47,7 +49,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, display, executor: Executor | str = 
         outcomes = run_local(jobs, runs_dir, data_dir, display, fail_fast)
     elif jobs:
         outcomes = run_ray(jobs, runs_dir, data_dir, display, fail_fast, address, cpus_per_task, gpus_per_task)
-    results, table, plot = write_grid_report(sweep, runs_dir)
+    results, table, plot = write_grid_report(sweep, runs_dir, draw_grid)
     display.grid(sweep, *grid_rows(sweep, results))
     display.print(f"Grid table: {table}" + (f"; plot: {plot}" if plot else ""))
     return outcomes
