@@ -85,7 +85,7 @@ def m(name, rule, path, edits, *tests) -> Mutation:
 
 INIT, LAYERS, BATCHES, LOOP = "nnbook/nn/init.py", "nnbook/nn/layers.py", "nnbook/training/batches.py", \
     "nnbook/training/loop.py"
-SGD, MEASURE, NET, STATE = "nnbook/nn/sgd.py", "nnbook/nn/measure.py", "nnbook/nn/net.py", "nnbook/training/state.py"
+SGD, MEASURE, NET, STATE = "nnbook/nn/sgd.py", "nnbook/nn/measure.py", "nnbook/nn/net.py", "nnbook/training/progress.py"
 RULES, EXP, ENSEMBLE = "nnbook/training/schedules.py", "nnbook/data/expand.py", "nnbook/analysis/ensemble.py"
 EXPERIMENT, STATISTICS = "nnbook/runs/experiment.py", "nnbook/statistics.py"
 STEP_PY, COSTS_PY = "nnbook/nn/step.py", "nnbook/nn/costs.py"
@@ -170,8 +170,8 @@ MUTATIONS = [
     m("best_strictly_greater", "network3: a validation accuracy >= the best is a new best", STATE,
       ("if accuracy >= best.validation_accuracy:", "if accuracy > best.validation_accuracy:"), TRAIN, PROTOCOL),
     m("summary_test_of_last_epoch", "the reported figure: test accuracy at the best validation epoch", LOOP,
-      (ALWAYS_TEST, ("        if improved[m]:\n            state.best[m].test_accuracy = test",
-                     "        state.best[m].test_accuracy = test_acc[m]")), TRAIN, PROTOCOL),
+      (ALWAYS_TEST, ("        if improved[m]:\n            progress.best[m].test_accuracy = test",
+                     "        progress.best[m].test_accuracy = test_acc[m]")), TRAIN, PROTOCOL),
     m("model_of_last_epoch", "model.pt and test_predictions.npy: the best validation epoch's", EXPERIMENT,
       ("if report.improved[m]:", "if True:"), PROTOCOL),
     m("model_when_any_member_improves", "each run keeps its own best epoch's network", EXPERIMENT,
@@ -215,11 +215,13 @@ MUTATIONS = [
     m("halving_ignores_best", "halving: a new best restarts the count", RULES,
       ("stale = 0 if improved else stale + 1", "stale = stale + 1"), SCHEDULES, PROTOCOL),
     m("loop_halving_counts_from_best", "halving in the loop: counted from the last best or halving", LOOP,
-      ("config.eta, state.plateau[m], improved[m])", "config.eta, state.best[m].stale, improved[m])"), PROTOCOL),
+      ("config.eta, progress.plateau[m], improved[m])", "config.eta, progress.best[m].stale, improved[m])"),
+      PROTOCOL),
     m("no_improvement_late", "no-improvement-in-n: stop after n epochs without a new best", RULES,
       ("return stale >= patience", "return stale > patience"), SCHEDULES, TRAIN, PROTOCOL),
     m("loop_stop_counts_plateau", "early stopping in the loop: epochs since the last new best", LOOP,
-      ("stop_reason(config.early_stopping, state.best[m].stale,", "stop_reason(config.early_stopping, state.plateau[m],"),
+      ("stop_reason(config.early_stopping, progress.best[m].stale,",
+       "stop_reason(config.early_stopping, progress.plateau[m],"),
       SEMANTICS, TRAIN, PROTOCOL),
     m("min_improvement_window", "min_improvement: against the best before the window", RULES,
       ("before = max(history[:-patience])", "before = history[-patience - 1]"), SCHEDULES, SEMANTICS),

@@ -18,7 +18,7 @@ from nnbook.training.batches import distorted_epoch
 from nnbook.training.devices import to_device
 from nnbook.training.loop import train
 from nnbook.training.monitor import accuracy
-from nnbook.training.state import member_checkpoint, restore
+from nnbook.training.checkpoint import member_checkpoint, restore_progress
 
 from .conftest import CONFIGS
 
@@ -311,16 +311,16 @@ def test_resume_continues_the_distortions_exactly(mnist):
 
     saved = []
     first = build_model(c, [0])
-    train(first, c.model_copy(update={"epochs": 1}), data, [0], lambda r: saved.append(r.state(0)))
+    train(first, c.model_copy(update={"epochs": 1}), data, [0], lambda r: saved.append(r.checkpoint(0)))
     assert saved[-1]["augment_generator"] is not None
     resumed = build_model(c, [0])
-    state = restore(resumed, saved[-1:])
-    train(resumed, c, data, [0], lambda r: None, state=state)
+    progress = restore_progress(resumed, saved[-1:])
+    train(resumed, c, data, [0], lambda r: None, progress=progress)
     for (name, a), b in zip(whole.named_parameters(), resumed.parameters()):
         assert torch.equal(a, b), name
 
     plain = build_model(c, [0])
-    snapshot = member_checkpoint(plain, state, 0, member_generators([0], torch.device("cpu")))
+    snapshot = member_checkpoint(plain, progress, 0, member_generators([0], torch.device("cpu")))
     assert snapshot["augment_generator"] is None  # a run without distortions saves none
 
 

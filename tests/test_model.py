@@ -91,7 +91,7 @@ def test_members_are_the_runs_of_their_seeds():
     for m, seed in enumerate([3, 4, 5]):
         single = build_model(c, [seed])
         for name, p in single.named_parameters():
-            assert torch.equal(p[0], stacked.member_state(m)[name])
+            assert torch.equal(p[0], stacked.member_weights(m)[name])
     x = torch.rand(4, 784)
     z = stacked(x, training=False)
     single = build_model(c, [4])

@@ -138,7 +138,7 @@ def test_training_with_either_step_gives_the_same_epoch(mnist):
         reports = []
         net = build_model(c, [0])
         train(net, c, data, [0], reports.append, fast=fast)
-        results.append((reports[0].records[0], net.member_state(0)))
+        results.append((reports[0].records[0], net.member_weights(0)))
     (fast_record, fast_state), (ref_record, ref_state) = results
     assert fast_record.train_cost == pytest.approx(ref_record.train_cost, rel=1e-5)
     assert fast_record.validation_accuracy == pytest.approx(ref_record.validation_accuracy, abs=2e-4)

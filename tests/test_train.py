@@ -7,7 +7,7 @@ from nnbook.nn.net import build_model
 from nnbook.training.schedules import stop_reason
 from nnbook.training.devices import to_device
 from nnbook.training.loop import train
-from nnbook.training.state import Best, record_validation
+from nnbook.training.progress import Best, record_validation
 
 from .conftest import CONFIGS
 
@@ -39,8 +39,8 @@ def test_training_records_the_test_accuracy_only_at_new_bests(mnist):
     data = to_device(mnist, torch.device("cpu"), c.train_limit)
     net = build_model(c, [0, 1])
     reports = []
-    state = train(net, c, data, [0, 1], reports.append)
-    assert state.epoch == 4 and len(reports) == 4
+    progress = train(net, c, data, [0, 1], reports.append)
+    assert progress.epoch == 4 and len(reports) == 4
     for m in range(2):
         records = [r.records[m] for r in reports]
         assert [r.epoch for r in records] == [1, 2, 3, 4]
@@ -51,7 +51,7 @@ def test_training_records_the_test_accuracy_only_at_new_bests(mnist):
                 assert r.test_accuracy is not None
             else:
                 assert r.test_accuracy is None
-        assert state.best[m].validation_accuracy == max(r.validation_accuracy for r in records)
+        assert progress.best[m].validation_accuracy == max(r.validation_accuracy for r in records)
         assert records[-1].validation_accuracy > 0.8  # far above chance (0.1)
     # the members differ (own seeds), so their trajectories differ
     assert reports[-1].records[0].train_cost != reports[-1].records[1].train_cost
@@ -61,6 +61,6 @@ def test_a_diverging_run_stops_with_status_diverged(mnist):
     c = load_config(CONFIGS / "ch6_shallow.yaml", ["train_limit=1000", "epochs=3", "eta=1e30"])
     data = to_device(mnist, torch.device("cpu"), c.train_limit)
     reports = []
-    state = train(build_model(c, [0]), c, data, [0], reports.append)
-    assert state.status == ["diverged"]
+    progress = train(build_model(c, [0]), c, data, [0], reports.append)
+    assert progress.status == ["diverged"]
     assert len(reports) == 1 and reports[0].records == [None]

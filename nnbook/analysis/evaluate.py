@@ -58,7 +58,7 @@ def load_network(path: Path, device):
     config = runs.read_config(path)
     net = StackedNet(config, k=1)
     try:
-        net.load_member_state(0, runs.load_best_weights(path))
+        net.load_member_weights(0, runs.load_best_weights(path))
     except (RuntimeError, KeyError, OSError) as e:
         raise NnbookError(f"{path / runs.MODEL}: cannot be loaded into the network of {runs.CONFIG} ({e})") from None
     return config, net.to(device=device, dtype=torch_dtype(config))

@@ -67,14 +67,15 @@ class StackedNet(nn.Module):
         out = [cost.probabilities(self(x[i:i + batch], training=False)) for i in range(0, len(x), batch)]
         return torch.cat(out, dim=1)
 
-    def member_state(self, m: int) -> dict[str, torch.Tensor]:
+    def member_weights(self, m: int) -> dict[str, torch.Tensor]:
         """Member m's weights, shaped as a single network's (no K axis), on the CPU."""
         return {name: p[m].detach().cpu().clone() for name, p in self.named_parameters()}
 
-    def load_member_state(self, m: int, state: dict[str, torch.Tensor]) -> None:
+    def load_member_weights(self, m: int, weights: dict[str, torch.Tensor]) -> None:
+        """Set member m's parameters to `weights`, shaped as a single network's (member_weights)."""
         with torch.no_grad():
             for name, p in self.named_parameters():
-                p[m].copy_(state[name])
+                p[m].copy_(weights[name])
 
     def weights(self) -> list[torch.Tensor]:
         """The parameters the L2 term covers: weights only, biases excluded (as in both book programs)."""

@@ -47,6 +47,7 @@ from nnbook.runs.files import (append_line, atomic_text, atomic_write, atomic_wr
                                is_temporary)
 from nnbook.records import DIVERGED, RUNNING, STOPPED, EpochRecord
 from nnbook.runs.records import Summary
+from nnbook.training.checkpoint import MemberCheckpoint, is_member_checkpoint, with_run_records
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
@@ -119,7 +120,7 @@ class Run:
         self.path = path
         self.summary = summary
         self._lock = None  # the held .lock, open, while this process trains the run
-        # While training (begin_training): what each epoch's checkpoint records besides the loop's state.
+        # While training (begin_training): what each epoch's checkpoint records besides the loop's own.
         self.trained_config: Optional[dict] = None
         self.history: list[EpochRecord] = []
         self._seconds = 0.0  # of the epochs in `history`
@@ -197,10 +198,10 @@ class Run:
         in the run's dtype)."""
         atomic_write(self.path / LAST_PREDICTIONS, numpy_bytes(test_probabilities))
 
-    def save_checkpoint(self, state: dict) -> None:
-        atomic_write(self.path / CHECKPOINT, torch_bytes(state), keep_previous=self.path / PREVIOUS_CHECKPOINT)
+    def save_checkpoint(self, checkpoint: MemberCheckpoint) -> None:
+        atomic_write(self.path / CHECKPOINT, torch_bytes(checkpoint), keep_previous=self.path / PREVIOUS_CHECKPOINT)
 
-    def load_checkpoints(self) -> list[dict]:
+    def load_checkpoints(self) -> list[MemberCheckpoint]:
         """The saved checkpoints, newest first (none before the first epoch ends).
         Loaded with weights_only=True: a checkpoint holds tensors, numbers, strings,
         lists and dicts, and a file holding anything else is refused, never run."""
@@ -212,13 +213,13 @@ class Run:
             if not file.exists():
                 continue
             try:
-                state = torch.load(file, map_location="cpu", weights_only=True)
+                saved_file = torch.load(file, map_location="cpu", weights_only=True)
             except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise NnbookError(f"{file}: not a readable nnbook checkpoint ({first[:200]})") from None
-            if not isinstance(state, dict) or "epoch" not in state or "net" not in state:
+            if not is_member_checkpoint(saved_file):
                 raise NnbookError(f"{file}: not an nnbook checkpoint (no epoch and weights in it)")
-            saved.append(state)
+            saved.append(saved_file)
         return sorted(saved, key=lambda s: -s["epoch"])
 
     def begin_training(self, config: dict, history: Sequence[EpochRecord] = ()) -> None:
@@ -231,11 +232,11 @@ class Run:
         self._seconds = sum(row.seconds for row in self.history)
 
     def record_epoch(self, epoch: int, row: Optional[EpochRecord], status: Optional[str], best,
-                     checkpoint: Callable[[], dict], best_model: Optional[tuple] = None) -> None:
+                     checkpoint: Callable[[], MemberCheckpoint], best_model: Optional[tuple] = None) -> None:
         """Write epoch `epoch` of this run. `row`: its metrics (None when the run trained no more:
         stopped before, or diverged now); `status`: None while it trains, else why it stopped;
         `best`: the best-validation bookkeeping (.epoch, .validation_accuracy, .test_accuracy);
-        `checkpoint()`: the loop's resumable state of the run; `best_model`: (weights, test
+        `checkpoint()`: the loop's checkpoint of the run (training/checkpoint.py); `best_model`: (weights, test
         probabilities) when the epoch is a new best.
 
         Written in this order so that a kill between any two writes loses nothing that
@@ -249,10 +250,7 @@ class Run:
         if row is not None:
             self.history.append(row)
             self._seconds += row.seconds
-        saved = checkpoint()
-        saved["metrics"] = [r.to_json() for r in self.history]
-        saved["config"] = self.trained_config
-        self.save_checkpoint(saved)
+        self.save_checkpoint(with_run_records(checkpoint(), self.history, self.trained_config))
         if row is not None:
             self.log_epoch(row)
         diverged = {"diverged_in_epoch": epoch} if status == DIVERGED else {}

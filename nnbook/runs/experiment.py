@@ -36,7 +36,7 @@ from nnbook.runs.failures import TrainingFailed, describe_failure, remedy
 from nnbook.runs.interrupts import ForcedExit, Interrupt, catch_interrupts
 from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
 from nnbook.runs.records import Summary, environment
-from nnbook.runs.resume import ResumePlan, check_same_data, check_same_device, restore_state
+from nnbook.runs.resume import ResumePlan, check_same_data, check_same_device, restored_progress
 
 
 @dataclass
@@ -170,8 +170,8 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
                           else "Resuming from the start (no epoch had been completed)")
 
             net = build_model(config, plan.seeds).to(device)
-            state = restore_state(net, plan)  # None when no epoch was completed
-            results = train_group(config, net, plan.runs, tensors, display, interrupts, state, plan.histories)
+            progress = restored_progress(net, plan)  # None when no epoch was completed
+            results = train_group(config, net, plan.runs, tensors, display, interrupts, progress, plan.histories)
         except Interrupt as stop:  # loading the data or restoring the checkpoints
             raise stopped_before_training(stop, plan.runs) from None
         except NnbookError:  # a wrong device or data: the runs stay as plan_resume left them, resumable
@@ -206,17 +206,17 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     return dataset, tensors, n_train
 
 
-def train_group(config: Config, net, runs: list[Run], tensors, display: Display, interrupts, state=None,
+def train_group(config: Config, net, runs: list[Run], tensors, display: Display, interrupts, progress=None,
                 histories: Optional[list[list[EpochRecord]]] = None) -> list[RunResult]:
     """Train the members of `net` (one per run) and write each epoch to their run
-    directories; from `state` and `histories` when resuming. `interrupts`: the
+    directories; from `progress` and `histories` when resuming. `interrupts`: the
     installed signal handlers (interrupts.catch_interrupts)."""
     from nnbook.training.loop import train
 
     seeds = [run.summary.seed for run in runs]
     for run, history in zip(runs, histories or [[] for _ in runs]):
         run.begin_training(run_config(config, run.summary.seed).model_dump(mode="json"), history)
-    done = [state.epoch if state else 0]  # epochs completed, for the message if interrupted
+    done = [progress.epoch if progress else 0]  # epochs completed, for the message if interrupted
 
     def on_epoch(report) -> None:
         with interrupts.protected():  # a first signal waits until the epoch's files are written
@@ -224,8 +224,8 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
                 record = report.records[m]
                 best_model = None
                 if report.improved[m]:
-                    best_model = (report.net.member_state(m), report.test_probabilities[m].cpu().numpy())
-                run.record_epoch(report.epoch, record, report.status[m], report.best[m], lambda m=m: report.state(m),
+                    best_model = (report.net.member_weights(m), report.test_probabilities[m].cpu().numpy())
+                run.record_epoch(report.epoch, record, report.status[m], report.best[m], lambda m=m: report.checkpoint(m),
                                  best_model)
             done[0] = report.epoch
             display.epoch(report.epoch, config.epochs, report.records, report.best, report.improved,
@@ -234,7 +234,7 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
     display.begin_training()
     try:
         try:
-            train(net, config, tensors, seeds, on_epoch, on_progress=display.progress, state=state)
+            train(net, config, tensors, seeds, on_epoch, on_progress=display.progress, progress=progress)
             with interrupts.protected():
                 save_last_predictions(net, runs, tensors)
                 for run in runs:

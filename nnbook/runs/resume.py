@@ -4,8 +4,8 @@ A run stopped by Ctrl-C, SIGTERM, SIGKILL or a power cut is continued from its
 last completed epoch and, on the CPU, ends with exactly the metrics, model and
 predictions an uninterrupted run would have produced (timings aside):
 checkpoint.pt holds the weights, every random generator's state, the
-best-so-far bookkeeping (training/loop.member_checkpoint) and the metrics
-history and config (directory.Run.record_epoch).
+best-so-far bookkeeping, the metrics history and the config trained with
+(training/checkpoint.py says what it holds; directory.Run.record_epoch writes it).
 
 What is resumed is the run's group: runs trained together in one stacked
 model (`repeats`, not --sequential) are resumed together, because a member's
@@ -35,6 +35,8 @@ from nnbook.config import Config, dump_config
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs.directory import CONFIG, SUMMARY, Run, config_file, is_run_dir, read_config
 from nnbook.records import DIVERGED, FINISHED, RUNNING, EpochRecord
+from nnbook.training.checkpoint import MemberCheckpoint, at_epoch, metrics_of, restore_progress, trained_config
+from nnbook.training.progress import Progress
 
 # Keys that cannot change on resume, even with --force: the saved weights have
 # the old layers' shapes, and a run's seed and repeat count are what it is.
@@ -49,7 +51,7 @@ class ResumePlan:
     runs: list[Run]  # the group's runs, in member order, locked by this process (unless finished)
     seeds: list[int]
     epoch: int  # completed epochs to continue from; 0: start again from the initial weights
-    saved: Optional[list[dict]]  # per member: the checkpoint at `epoch` (None when epoch is 0)
+    saved: Optional[list[MemberCheckpoint]]  # per member: the checkpoint at `epoch` (None when epoch is 0)
     changes: list[str] = field(default_factory=list)  # accepted with --force, "key: old -> new"
     finished: Optional[str] = None  # set when there is nothing to do: what to tell the user
 
@@ -58,7 +60,7 @@ class ResumePlan:
         """Per member: the metrics of the epochs before `epoch` (None when starting again)."""
         if not self.saved:
             return None
-        return [[EpochRecord.from_json(row) for row in saved["metrics"]] for saved in self.saved]
+        return [metrics_of(saved) for saved in self.saved]
 
 
 def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -> ResumePlan:
@@ -138,11 +140,11 @@ def finished_message(runs: list[Run]) -> str:
     return "; ".join(parts) + "; nothing to resume"
 
 
-def resumed_config(run: Run, saved: list[dict], overrides: list[str]) -> tuple[Config, list[str]]:
+def resumed_config(run: Run, saved: list[MemberCheckpoint], overrides: list[str]) -> tuple[Config, list[str]]:
     """The config to continue with (config.yaml plus `overrides`) and how it differs from
     the one the run was trained with (the checkpoint's; config.yaml's before any epoch)."""
     config = read_config(run.path, overrides)
-    trained = saved[0]["config"] if saved and "config" in saved[0] else read_config(run.path).model_dump(mode="json")
+    trained = (trained_config(saved[0]) if saved else None) or read_config(run.path).model_dump(mode="json")
     return config, config_changes(trained, config.model_dump(mode="json"))
 
 
@@ -178,18 +180,18 @@ def refuse_changes(run_dir: Path, changes: list[str], force: bool) -> None:
                           f"({listed}); resume without changes, or add --force to continue with the new values")
 
 
-def common_epoch(runs: list[Run], saved_lists: list[list[dict]]) -> tuple[int, list[dict]]:
+def common_epoch(runs: list[Run], saved_lists: list[list[MemberCheckpoint]]) -> tuple[int, list[MemberCheckpoint]]:
     """The newest epoch every member can continue from, and each member's checkpoint for it.
     A member that stopped (early_stopped, diverged) before that epoch continues from its
     last checkpoint: it is frozen and only has to keep its place in the stack."""
 
-    def pick(saved: list[dict], epoch: int) -> Optional[dict]:
+    def pick(saved: list[MemberCheckpoint], epoch: int) -> Optional[MemberCheckpoint]:
         for s in saved:
             if s["epoch"] == epoch:
                 return s
         for s in saved:
             if s.get("status") is not None and s["epoch"] <= epoch:
-                return dict(s, epoch=epoch)
+                return at_epoch(s, epoch)
         return None
 
     for epoch in sorted({s["epoch"] for saved in saved_lists for s in saved}, reverse=True):
@@ -199,11 +201,12 @@ def common_epoch(runs: list[Run], saved_lists: list[list[dict]]) -> tuple[int, l
     return 0, [{} for _ in runs]  # no epoch that all members completed: start again
 
 
-def repair(runs: list[Run], configs: list[Config], saved: list[dict], epoch: int, changes: list[str]) -> None:
+def repair(runs: list[Run], configs: list[Config], saved: list[MemberCheckpoint], epoch: int,
+           changes: list[str]) -> None:
     """Bring metrics.jsonl and summary.json in line with the checkpoint resumed from
     (and config.yaml with the accepted changes)."""
     for run, config, s in zip(runs, configs, saved):
-        history = [EpochRecord.from_json(row) for row in s.get("metrics", [])] if epoch else []
+        history = metrics_of(s) if epoch else []
         best = s.get("best") or {}
         run.remove_temporary_files()
         run.rewrite_metrics(history)
@@ -235,13 +238,12 @@ def check_same_data(plan: ResumePlan, dataset) -> None:
                           "(its test images differ); point --data-dir at the run's data")
 
 
-def restore_state(net, plan: ResumePlan):
-    """The TrainState to continue from (None: train from the start)."""
-    from nnbook.training.state import restore
-
+def restored_progress(net, plan: ResumePlan) -> Optional[Progress]:
+    """The members' checkpoints loaded into `net`, and the Progress to continue from (None:
+    train from the start)."""
     if not plan.saved:
         return None
-    state = restore(net, plan.saved)
+    progress = restore_progress(net, plan.saved)
     if any(c.startswith("eta:") for c in plan.changes):  # --force with a new eta: the members still training
-        state.eta = [plan.config.eta if s is None else e for s, e in zip(state.status, state.eta)]
-    return state
+        progress.eta = [plan.config.eta if s is None else e for s, e in zip(progress.status, progress.eta)]
+    return progress

@@ -13,7 +13,7 @@ Per epoch, in this order:
   3. evaluation: validation accuracy; when it is >= the best so far it becomes
      the best and the test accuracy is computed -- the reported figure is the
      test accuracy at the best validation epoch; then the optional diagnostics
-     (`config.monitor`) (monitor.py, state.py);
+     (`config.monitor`) (monitor.py, progress.py);
   4. bookkeeping: one `EpochRecord` per member, the chapter 3 halving schedule
      and the early-stopping rules (schedules.py);
   5. the `on_epoch` callback.
@@ -40,7 +40,8 @@ from nnbook.training.batches import epoch_data, mini_batches, training_targets
 from nnbook.training.devices import DeviceData
 from nnbook.training.monitor import accuracy, evaluate_test, monitor_epoch
 from nnbook.training.schedules import eta_at, halve_on_plateau, stop_reason
-from nnbook.training.state import Best, TrainState, initial_state, member_checkpoint, record_validations
+from nnbook.training.checkpoint import MemberCheckpoint, member_checkpoint
+from nnbook.training.progress import Best, Progress, record_validations, start_progress
 
 
 @dataclass
@@ -55,15 +56,16 @@ class EpochReport:
     improved: list[bool]  # members whose validation accuracy is a new best this epoch
     net: StackedNet
     test_probabilities: Optional[torch.Tensor]  # (K, 10000, 10), when any member improved
-    state: Callable[[int], dict]  # member m's resumable checkpoint, built on demand
+    checkpoint: Callable[[int], MemberCheckpoint]  # member m's resumable checkpoint, built on demand
 
 
 def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
           on_epoch: Callable[[EpochReport], None],
           on_progress: Optional[Callable[[int, int], None]] = None,
-          state: Optional[TrainState] = None, fast: bool = True) -> TrainState:
+          progress: Optional[Progress] = None, fast: bool = True) -> Progress:
     """Train until `config.epochs`, early stopping or divergence of every member.
-    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch.
+    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch; `progress`: where a
+    restored group continues from (checkpoint.restore_progress).
     fast=False takes the autograd reference step instead of the hand-written one."""
     n_train, batch = len(data.train_y), config.mini_batch_size
     # The last partial mini-batch is dropped, as network3 does; network2 kept it, a difference no
@@ -73,49 +75,49 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         raise ConfigError(f"mini_batch_size {batch} is larger than the {n_train} training images")
     distorting = config.augment is not None and config.augment.enabled()
     gens = member_generators(seeds, data.train_x.device, distorting)
-    if state is None:
-        state = initial_state(config, len(seeds))
+    if progress is None:
+        progress = start_progress(config, len(seeds))
     else:
-        gens.restore(state.data_generators, state.mask_generators, state.augment_generators)
+        gens.restore(progress.order_generators, progress.mask_generators, progress.augment_generators)
     decay = l2_decay(config, n_train)
-    step = make_step(net, config, decay, fast=fast, velocity=state.velocity)
-    state.velocity = step.velocity  # made by the step when mu > 0 and none was saved
+    step = make_step(net, config, decay, fast=fast, velocity=progress.velocity)
+    progress.velocity = step.velocity  # made by the step when mu > 0 and none was saved
     targets = training_targets(data, len(seeds), distorting)
 
-    while state.epoch < config.epochs and any(s is None for s in state.status):
-        epoch = state.epoch + 1  # 1-based, the epoch about to run
+    while progress.epoch < config.epochs and any(s is None for s in progress.status):
+        epoch = progress.epoch + 1  # 1-based, the epoch about to run
         start = time.perf_counter()
-        set_epoch_eta(state, config, epoch)
-        step.set_eta(state.eta)
+        set_epoch_eta(progress, config, epoch)
+        step.set_eta(progress.eta)
         x, order = epoch_data(data, config, gens)
 
-        train_cost = take_steps(step, net, x, targets, order, batch, n_batches, gens.mask, state.status,
+        train_cost = take_steps(step, net, x, targets, order, batch, n_batches, gens.mask, progress.status,
                                 on_progress)
 
         # Every member on the whole validation set; the test set only at a new best.
         validation = accuracy(net, data.validation_x, data.validation_y)
-        improved = record_validations(state, epoch, train_cost, validation)
+        improved = record_validations(progress, epoch, train_cost, validation)
         test_probs, test_acc = evaluate_test(net, data) if any(improved) else (None, None)
         seconds = time.perf_counter() - start  # the diagnostics below are not training time
         extra = monitor_epoch(net, config, data, decay, test_acc)
 
-        records, reasons = close_epoch(state, config, epoch, train_cost, validation, test_acc, improved,
+        records, reasons = close_epoch(progress, config, epoch, train_cost, validation, test_acc, improved,
                                        seconds, extra)
-        state.epoch = epoch
+        progress.epoch = epoch
 
-        on_epoch(EpochReport(epoch, records, list(state.best), list(state.status), reasons, improved, net,
-                             test_probs, lambda m: member_checkpoint(net, state, m, gens)))
-    return state
+        on_epoch(EpochReport(epoch, records, list(progress.best), list(progress.status), reasons, improved, net,
+                             test_probs, lambda m: member_checkpoint(net, progress, m, gens)))
+    return progress
 
 
-def set_epoch_eta(state: TrainState, config: Config, epoch: int) -> None:
+def set_epoch_eta(progress: Progress, config: Config, epoch: int) -> None:
     """An epoch-driven schedule sets the eta of every member still training before the
     epoch (a diverged member keeps eta 0); the halving schedule acts after it (close_epoch)."""
     if config.schedule is None or isinstance(config.schedule, HalvingSchedule):
         return
-    for m, status in enumerate(state.status):
+    for m, status in enumerate(progress.status):
         if status is None:
-            state.eta[m] = eta_at(config.schedule, config.eta, epoch, config.epochs)
+            progress.eta[m] = eta_at(config.schedule, config.eta, epoch, config.epochs)
 
 
 def take_steps(step, net: StackedNet, x: torch.Tensor, targets: torch.Tensor, order: Optional[torch.Tensor],
@@ -138,30 +140,30 @@ def take_steps(step, net: StackedNet, x: torch.Tensor, targets: torch.Tensor, or
     return (cost_sum / steps).tolist()
 
 
-def close_epoch(state: TrainState, config: Config, epoch: int, train_cost: list[float], validation: list[float],
+def close_epoch(progress: Progress, config: Config, epoch: int, train_cost: list[float], validation: list[float],
                 test_acc: Optional[list[float]], improved: list[bool], seconds: float,
                 extra: dict) -> tuple[list[Optional[EpochRecord]], list[Optional[str]]]:
     """The epoch's bookkeeping for every member still training: its record, its history,
     the halving schedule and the early-stopping rules. Returns (records, why members stopped)."""
-    k = len(state.status)
+    k = len(progress.status)
     records: list[Optional[EpochRecord]] = [None] * k
     reasons: list[Optional[str]] = [None] * k
     for m in range(k):
-        if state.status[m] is not None:  # stopped earlier, or diverged this epoch
+        if progress.status[m] is not None:  # stopped earlier, or diverged this epoch
             continue
         test = test_acc[m] if improved[m] else None
         if improved[m]:
-            state.best[m].test_accuracy = test
-        records[m] = EpochRecord(epoch, train_cost[m], validation[m], test, state.eta[m], seconds,
+            progress.best[m].test_accuracy = test
+        records[m] = EpochRecord(epoch, train_cost[m], validation[m], test, progress.eta[m], seconds,
                                  **{key: values[m] for key, values in extra.items()})
-        state.history[m].append(validation[m])
+        progress.history[m].append(validation[m])
         if isinstance(config.schedule, HalvingSchedule):
-            state.eta[m], state.plateau[m], exhausted = halve_on_plateau(
-                config.schedule, state.eta[m], config.eta, state.plateau[m], improved[m])
+            progress.eta[m], progress.plateau[m], exhausted = halve_on_plateau(
+                config.schedule, progress.eta[m], config.eta, progress.plateau[m], improved[m])
             if exhausted:
-                reasons[m] = (f"eta fell to {state.eta[m]:.3g}, {config.schedule.stop_ratio:.3g} of its start "
+                reasons[m] = (f"eta fell to {progress.eta[m]:.3g}, {config.schedule.stop_ratio:.3g} of its start "
                               f"{config.eta:g}")
-        reasons[m] = reasons[m] or stop_reason(config.early_stopping, state.best[m].stale, state.history[m])
+        reasons[m] = reasons[m] or stop_reason(config.early_stopping, progress.best[m].stale, progress.history[m])
         if reasons[m]:
-            state.status[m] = EARLY_STOPPED
+            progress.status[m] = EARLY_STOPPED
     return records, reasons

@@ -6,7 +6,7 @@ monitor_training_cost, its monitor_evaluation_accuracy on the test set, chapter 
 bias-gradient norms).
 
 The diagnostics' arithmetic is nn/measure.py's; which epoch is a new best is
-state.py's; this module only runs them over the right images.
+progress.py's; this module only runs them over the right images.
 """
 
 from __future__ import annotations
