@@ -1,9 +1,9 @@
-"""Shared fixtures: a private cache directory, the real MNIST, a small slice of it
-written once per session, and the real CLI run in this process.
+"""Shared fixtures: a private cache directory, one torch thread, the real MNIST, a small
+slice of it written once per session, and the real CLI run in this process.
 
-The helpers themselves (`nnbook` in a subprocess, `run_in_process`, `run_dirs`,
-`read_json`) are tests/cli.py's; they are imported here too, where the test
-modules have always found them.
+The helpers themselves (`nnbook` in a subprocess, `run_in_process`, `run_captured`,
+`torch_threads`, `run_dirs`, `read_json`, ...) are tests/cli.py's; some are imported
+here too, where the test modules have always found them.
 """
 
 import functools
@@ -32,6 +32,47 @@ def private_cache(tmp_path_factory):
         os.environ.pop("XDG_CACHE_HOME", None)
     else:
         os.environ["XDG_CACHE_HOME"] = saved
+
+
+# Set by OMP_NUM_THREADS, the torch threads a test runs on; else one (`one_torch_thread`).
+ENVIRONMENT_THREADS = os.environ.get("OMP_NUM_THREADS")
+TORCH_DEFAULT = {}  # torch's own number of threads here, before the pin
+
+
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Every test trains on one torch thread, in this process and in the ones it starts
+    (OMP_NUM_THREADS=1), unless OMP_NUM_THREADS is set: then on that many. The nets here
+    are tiny (mini-batches of 10 to 20), and on a machine whose cores are busy with anything
+    else two threads wait on each other at every operation: 6 epochs of the shallow net on
+    1,000 images took 0.6 s on one thread and 11 s on two, on 2 cores beside a niced training."""
+    import torch
+
+    if ENVIRONMENT_THREADS is not None:
+        yield
+        return
+    TORCH_DEFAULT["threads"] = torch.get_num_threads()
+    torch.set_num_threads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+    yield
+    del os.environ["OMP_NUM_THREADS"]
+    torch.set_num_threads(TORCH_DEFAULT["threads"])
+
+
+@pytest.fixture(autouse=True, scope="module")
+def environment_threads_for_the_golden_runs(request):
+    """tests/test_golden.py trains on the threads torch takes by itself here: that its results do
+    not depend on their number is what it proves (.ci/run replays it under another setting)."""
+    if not request.module.__name__.endswith("test_golden") or ENVIRONMENT_THREADS is not None:
+        yield
+        return
+    import torch
+
+    torch.set_num_threads(TORCH_DEFAULT["threads"])
+    del os.environ["OMP_NUM_THREADS"]
+    yield
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
 
 
 @pytest.fixture(scope="session")
