@@ -19,7 +19,7 @@ from nnbook.runs.interrupts import ForcedExit, Interrupt, Interrupts, catch_inte
 from nnbook.runs.records import Summary
 from nnbook.runs.resume import common_epoch, config_changes
 
-from .conftest import ROOT
+from .cli import ROOT, default_signals
 
 
 def test_first_signal_interrupts_second_forces_exit():
@@ -58,17 +58,26 @@ def test_a_second_signal_inside_protected_goes_through_at_once():
     assert written == []
 
 
-def test_handlers_are_installed_and_restored_and_ignored_signals_stay_ignored():
-    before_int = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+@pytest.mark.parametrize("int_before, term_before", [
+    (signal.default_int_handler, signal.SIG_IGN),  # a terminal's Ctrl-C; SIGTERM ignored (nohup-like)
+    (signal.SIG_IGN, signal.SIG_DFL),  # a background job of a script: SIGINT inherited as ignored
+])
+def test_handlers_are_installed_and_restored_and_ignored_signals_stay_ignored(int_before, term_before):
+    """Each disposition is set here, not inherited: pytest itself may run with SIGINT ignored
+    (a background job), and what the test means must not depend on how it was started."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, int_before)
+    signal.signal(signal.SIGTERM, term_before)
     try:
         with catch_interrupts() as state:
-            assert signal.getsignal(signal.SIGINT) == state.handle
-            assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
-        assert signal.getsignal(signal.SIGINT) == before_int
-        assert signal.getsignal(signal.SIGTERM) == signal.SIG_IGN
+            for s, before in ((signal.SIGINT, int_before), (signal.SIGTERM, term_before)):
+                expected = signal.SIG_IGN if before is signal.SIG_IGN else state.handle
+                assert signal.getsignal(s) == expected, signal.Signals(s).name
+        assert signal.getsignal(signal.SIGINT) == int_before
+        assert signal.getsignal(signal.SIGTERM) == term_before
     finally:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        for s, handler in saved.items():  # what this process had, whatever that was
+            signal.signal(s, handler)
 
 
 # A process that takes a first signal inside catch_interrupts, then a second one after the block:
@@ -94,13 +103,9 @@ AFTER_A_SIGNAL = textwrap.dedent("""
 
 @pytest.mark.parametrize("second, code", [("SIGINT", 130), ("SIGTERM", 143)])
 def test_after_a_signal_a_further_one_ends_the_process_at_once(second, code):
-    def default_handlers():  # even where this shell ignores them (a background job of a script)
-        for s in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(s, signal.SIG_DFL)
-
     result = subprocess.run([sys.executable, "-c", AFTER_A_SIGNAL.format(second=second)], cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True,
-                            timeout=60, preexec_fn=default_handlers)
+                            timeout=60, preexec_fn=default_signals)
     assert result.returncode == code
     assert result.stdout == "stopped cleanly\n" and result.stderr == ""
 
