@@ -1,5 +1,6 @@
 """`nnbook list`: every shipped config in one table, filtered by chapter, with a rough time per run."""
 
+import re
 import shutil
 
 from nnbook.analysis.book import FIGURES, STATISTICS
@@ -37,8 +38,17 @@ def test_list_shows_a_chapter_with_times_measured_here(cli, tmp_path):
     timed = cli("list", "--configs-dir", tmp_path, "--device", "cpu")
     assert timed.returncode == 0, timed.stderr
     assert "time/run (cpu)" in timed.stdout
-    rows = [line for line in timed.stdout.splitlines() if "ch1_784_30_10" in line or "ch3_overfit_1000" in line]
-    assert len(rows) == 2 and all("~" in row for row in rows)
+    # The last cell of each row: "~N s", "~N min" or "~N.N h", a positive time. Plausible bounds for
+    # these 784-30-10 nets on one CPU thread: ch1_784_30_10 is 150,000 steps of 10 images and 600,000
+    # images evaluated (seconds to minutes); ch3_overfit_1000 40,000 steps and 8 million images.
+    # Neither can take under a second (1 us a step is beyond any CPU here) or hours.
+    units = {"s": 1, "min": 60, "h": 3600}
+    for name in ("ch1_784_30_10", "ch3_overfit_1000"):
+        (row,) = [line for line in timed.stdout.splitlines() if f" {name} " in line]
+        time = re.search(r"~(\d+(?:\.\d)?) (s|min|h)\s*\W?$", row)
+        assert time, row
+        seconds = float(time[1]) * units[time[2]]
+        assert 1 <= seconds <= 3 * 3600, row
 
 
 def test_an_unknown_configs_directory_is_one_line(cli, tmp_path):
