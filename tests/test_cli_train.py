@@ -2,6 +2,7 @@
 (conftest.SLICE). `nnbook data` runs in a subprocess, on the book's own file."""
 
 import json
+import shlex
 import statistics
 
 import numpy as np
@@ -89,11 +90,54 @@ def test_config_mistake_is_one_line_and_exit_2(tmp_path, cli):
     assert "Traceback" not in result.stderr
 
 
-def test_help_teaches(cli):
+def help_examples(command) -> list[str]:
+    """The example command lines of a command's docstring (indented `nnbook ...` lines after "Examples:")."""
+    text = command.callback.__doc__.split("Examples:", 1)[1]
+    return [line.strip() for line in text.splitlines() if line.strip().startswith("nnbook ")]
+
+
+def test_help_teaches(cli, tmp_path):
+    """`nnbook train --help` names every option with its help, the files a run writes, and
+    examples that work: each one is shown whole, and its config and options do what it says."""
+    from typer.main import get_command
+
+    from nnbook.cli import app
+
+    command = get_command(app).commands["train"]
     result = cli("train", "--help")
-    assert result.returncode == 0
-    for words in ("--set", "--dry-run", "--runs-dir", "metrics.jsonl", "Examples"):
-        assert words in result.stdout
+    assert result.returncode == 0 and result.stderr == ""
+    # rich wraps the text and boxes the options: compare words in order, without the boxes
+    # and without markdown's backticks (rendered as plain text).
+    text = " ".join(result.stdout.replace("│", " ").split())
+
+    def words(s: str) -> str:
+        return " ".join(s.replace("`", "").split())
+
+    options = [p for p in command.params if p.param_type_name == "option"]
+    assert {"--set", "--runs-dir", "--dry-run", "--threads", "--resume"} <= {name for o in options for name in o.opts}
+    for option in options:
+        assert all(f" {name} " in text for name in option.opts), option.opts
+        assert words(option.help) in text, option.opts
+    assert ("writes a new directory RUNS_DIR/NAME-YYYYmmdd-HHMMSS/ with config.yaml, metrics.jsonl (one line per "
+            "epoch), summary.json, model.pt (best-validation weights) and test_predictions.npy") in text
+    assert "Ctrl-C (or SIGTERM) stops a run cleanly, keeping every completed epoch" in text
+
+    examples = help_examples(command)
+    assert len(examples) == 4
+    for example in examples:
+        assert f" {example} " in text, example
+        args = shlex.split(example)[1:]
+        if "--resume" in args:  # the run directory is made up: the option is accepted, the path is not found
+            resumed = cli(*args)
+            assert resumed.returncode == 2 and "no such run directory" in resumed.stderr, resumed.stderr
+            continue
+        assert (CONFIGS.parent / args[1]).is_file(), example
+        dry = cli(*args, "--dry-run", "--runs-dir", tmp_path)
+        assert dry.returncode == 0, dry.stderr
+        resolved = yaml.safe_load(dry.stdout.split("Resolved config", 1)[1].split("\n\n", 1)[0])
+        for option, value in zip(args[2::2], args[3::2]):  # each option the example sets, as resolved
+            key, _, value = value.partition("=") if option == "--set" else (option[2:], "", value)
+            assert resolved[key] == yaml.safe_load(value), example
 
 
 def test_data_command_finds_the_verified_book_file(tmp_path):
@@ -113,7 +157,7 @@ def test_threads_option_is_applied_and_recorded(tmp_path, cli, mnist_slice):
     before = torch.get_num_threads()
     threads = 2 if before == 1 else 1  # not what torch already uses
     try:
-        result = cli("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set", "train_limit=300",
+        result = cli("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set", "train_limit=100",
                      "--set", "epochs=1", "--threads", threads, "--runs-dir", tmp_path, "-q")
         assert torch.get_num_threads() == threads
     finally:
