@@ -23,6 +23,7 @@ be the same.
 import gzip
 import json
 import pickle
+import re
 import shlex
 from pathlib import Path
 
@@ -97,12 +98,38 @@ def fill(text: str, places: dict[str, Path]) -> str:
     return text
 
 
-def test_the_corpus_is_complete():
-    assert len(CASES) >= 50
+def test_the_corpus_is_complete(fixtures):
+    """Every file in tests/cases/ runs as a case (test_bad_input is parametrised over CASES), and
+    every case states its whole outcome: a description, the exit code, the words of the message,
+    and a command of nnbook's whose placeholders all name a path made here (an unknown one would
+    reach nnbook literally, and the case would test some other mistake than it says)."""
+    from typer.main import get_command
+
+    from nnbook.cli import app
+
+    assert sorted((ROOT / "tests" / "cases").iterdir()) == CASES  # none that the *.yaml glob would miss
+    commands = set(get_command(app).commands)
+    places, used, seen = {"case", "tmp", *fixtures}, set(), {}
     for case in CASES:
+        lines = case.read_text().splitlines()
+        comments = lines[:next(i for i, line in enumerate(lines + [""]) if not line.startswith("#"))]
         fields = header(case)
-        assert {"what", "exit", "expect"} <= set(fields), case.name
+        assert fields.get("what") == comments[0][1:].strip(), case.name  # the first line says what it is
+        # Every further comment line is a field: a misspelt key ("# exepct: ...") would be skipped silently.
+        assert len(comments) == 1 + len(set(fields) - {"what"}), case.name
         assert fields["exit"] in ("1", "2"), case.name
+        assert all(words.strip() for words in fields["expect"].split(" | ")), case.name
+        assert fields.get("lines", "any") == "any", case.name
+        run = shlex.split(fields.get("run", "train {case}"))
+        assert run and run[0] in commands, case.name
+        names = set(re.findall(r"\{(\w+)\}", fields.get("run", "{case}") + fields["expect"]))
+        assert names <= places, f"{case.name}: {names - places}"
+        used |= names
+        key = (fields.get("run", "train {case}"), "\n".join(lines[len(comments):]))
+        assert key not in seen, f"{case.name} repeats {seen.get(key)}"  # the same mistake twice
+        seen[key] = case.name
+    assert set(fixtures) <= used, set(fixtures) - used  # every bad file made here is some case's input
+    assert set(IN_A_SUBPROCESS) <= {c.stem for c in CASES}
 
 
 # One of each kind: a config mistake, a data file that is not the book's, Click's own usage
