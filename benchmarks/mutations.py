@@ -87,7 +87,7 @@ INIT, LAYERS, BATCHES, LOOP = "nnbook/nn/init.py", "nnbook/nn/layers.py", "nnboo
     "nnbook/training/loop.py"
 SGD, MEASURE, NET, STATE = "nnbook/nn/sgd.py", "nnbook/nn/measure.py", "nnbook/nn/net.py", "nnbook/training/progress.py"
 RULES, EXP, ENSEMBLE = "nnbook/training/schedules.py", "nnbook/data/expand.py", "nnbook/analysis/ensemble.py"
-EXPERIMENT, STATISTICS = "nnbook/runs/experiment.py", "nnbook/statistics.py"
+STATISTICS = "nnbook/statistics.py"
 STEP_PY, COSTS_PY = "nnbook/nn/step.py", "nnbook/nn/costs.py"
 
 ALWAYS_TEST = ("test_probs, test_acc = evaluate_test(net, data) if any(improved) else (None, None)",
@@ -170,12 +170,12 @@ MUTATIONS = [
     m("best_strictly_greater", "network3: a validation accuracy >= the best is a new best", STATE,
       ("if accuracy >= best.validation_accuracy:", "if accuracy > best.validation_accuracy:"), TRAIN, PROTOCOL),
     m("summary_test_of_last_epoch", "the reported figure: test accuracy at the best validation epoch", LOOP,
-      (ALWAYS_TEST, ("        if improved[m]:\n            progress.best[m].test_accuracy = test",
-                     "        progress.best[m].test_accuracy = test_acc[m]")), TRAIN, PROTOCOL),
-    m("model_of_last_epoch", "model.pt and test_predictions.npy: the best validation epoch's", EXPERIMENT,
-      ("if report.improved[m]:", "if True:"), PROTOCOL),
-    m("model_when_any_member_improves", "each run keeps its own best epoch's network", EXPERIMENT,
-      ("if report.improved[m]:", "if report.test_probabilities is not None:"), PROTOCOL),
+      (ALWAYS_TEST, ("        if improved:\n            progress.best[m].test_accuracy = test",
+                     "        progress.best[m].test_accuracy = measured.test_accuracy[m]")), TRAIN, PROTOCOL),
+    m("model_of_last_epoch", "model.pt and test_predictions.npy: the best validation epoch's", LOOP,
+      ("if self.improved[m]:", "if True:"), PROTOCOL),
+    m("model_when_any_member_improves", "each run keeps its own best epoch's network", LOOP,
+      ("if self.improved[m]:", "if self.test_probabilities is not None:"), PROTOCOL),
     m("report_best_by_test", "the book's figure: the test accuracy of the best run by validation", STATISTICS,
       ("key=lambda run: run.best_validation_accuracy)", "key=lambda run: run.test_accuracy)"), PROTOCOL),
     # ------------------------------------------------------------------ expand_mnist.py
@@ -215,7 +215,7 @@ MUTATIONS = [
     m("halving_ignores_best", "halving: a new best restarts the count", RULES,
       ("stale = 0 if improved else stale + 1", "stale = stale + 1"), SCHEDULES, PROTOCOL),
     m("loop_halving_counts_from_best", "halving in the loop: counted from the last best or halving", LOOP,
-      ("config.eta, progress.plateau[m], improved[m])", "config.eta, progress.best[m].stale, improved[m])"),
+      ("config.eta, progress.plateau[m], improved)", "config.eta, progress.best[m].stale, improved)"),
       PROTOCOL),
     m("no_improvement_late", "no-improvement-in-n: stop after n epochs without a new best", RULES,
       ("return stale >= patience", "return stale > patience"), SCHEDULES, TRAIN, PROTOCOL),

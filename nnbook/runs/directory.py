@@ -39,7 +39,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import TYPE_CHECKING, Iterable, Optional, Sequence
 
 from nnbook.config import Config, load_config
 from nnbook.errors import ConfigError, NnbookError
@@ -48,6 +48,9 @@ from nnbook.runs.files import (append_line, atomic_text, atomic_write, atomic_wr
 from nnbook.records import DIVERGED, RUNNING, STOPPED, EpochRecord
 from nnbook.runs.records import Summary
 from nnbook.training.checkpoint import MemberCheckpoint, is_member_checkpoint, with_run_records
+
+if TYPE_CHECKING:
+    from nnbook.training.loop import MemberEpoch  # an annotation only: the loop would load torch for every reader
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
@@ -231,30 +234,28 @@ class Run:
         self.history = list(history)
         self._seconds = sum(row.seconds for row in self.history)
 
-    def record_epoch(self, epoch: int, row: Optional[EpochRecord], status: Optional[str], best,
-                     checkpoint: Callable[[], MemberCheckpoint], best_model: Optional[tuple] = None) -> None:
-        """Write epoch `epoch` of this run. `row`: its metrics (None when the run trained no more:
-        stopped before, or diverged now); `status`: None while it trains, else why it stopped;
-        `best`: the best-validation bookkeeping (.epoch, .validation_accuracy, .test_accuracy);
-        `checkpoint()`: the loop's checkpoint of the run (training/checkpoint.py); `best_model`: (weights, test
-        probabilities) when the epoch is a new best.
+    def record_epoch(self, member: MemberEpoch) -> None:
+        """Write an epoch of this run: its member's part of the loop's report (training/loop.MemberEpoch:
+        the record, None when the run trained no more; the status; the best-validation bookkeeping;
+        the best model at a new best; the checkpoint).
 
         Written in this order so that a kill between any two writes loses nothing that
         resuming cannot redo: the best model before the checkpoint that counts it, the
         checkpoint (with the metrics history) before metrics.jsonl and summary.json, which
         resume.py rebuilds from it."""
+        row, best = member.record, member.best
         if row is None and self.summary.status != RUNNING:
             return  # stopped in an earlier epoch: nothing of it changes
-        if best_model is not None:
-            self.save_best(*best_model)
+        if member.best_model is not None:
+            self.save_best(*member.best_model)
         if row is not None:
             self.history.append(row)
             self._seconds += row.seconds
-        self.save_checkpoint(with_run_records(checkpoint(), self.history, self.trained_config))
+        self.save_checkpoint(with_run_records(member.checkpoint(), self.history, self.trained_config))
         if row is not None:
             self.log_epoch(row)
-        diverged = {"diverged_in_epoch": epoch} if status == DIVERGED else {}
-        self.update(status=status or RUNNING, epochs_completed=len(self.history),
+        diverged = {"diverged_in_epoch": member.epoch} if member.status == DIVERGED else {}
+        self.update(status=member.status or RUNNING, epochs_completed=len(self.history),
                     best_validation_accuracy=best.validation_accuracy if best.epoch else None,
                     best_epoch=best.epoch, test_accuracy=best.test_accuracy, seconds=round(self._seconds, 3),
                     **diverged)

@@ -54,7 +54,7 @@ class Display(Protocol):
     def runs_created(self, paths: list[Path]) -> None: ...
     def print(self, *args, **kwargs) -> None: ...
     def begin_training(self) -> None: ...
-    def epoch(self, epoch: int, epochs: int, records, best, improved, status, seeds, reasons=None) -> None: ...
+    def epoch(self, report) -> None: ...  # after every epoch: the loop's EpochReport
     def end_training(self) -> None: ...
     def finish(self, results: list[RunResult]) -> None: ...
 
@@ -76,7 +76,7 @@ class Silent:
     def begin_training(self) -> None:
         pass
 
-    def epoch(self, epoch, epochs, records, best, improved, status, seeds, reasons=None) -> None:
+    def epoch(self, report) -> None:
         pass
 
     def end_training(self) -> None:
@@ -213,7 +213,6 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
     installed signal handlers (interrupts.catch_interrupts)."""
     from nnbook.training.loop import train
 
-    seeds = [run.summary.seed for run in runs]
     for run, history in zip(runs, histories or [[] for _ in runs]):
         run.begin_training(run_config(config, run.summary.seed).model_dump(mode="json"), history)
     done = [progress.epoch if progress else 0]  # epochs completed, for the message if interrupted
@@ -221,20 +220,15 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
     def on_epoch(report) -> None:
         with interrupts.protected():  # a first signal waits until the epoch's files are written
             for m, run in enumerate(runs):
-                record = report.records[m]
-                best_model = None
-                if report.improved[m]:
-                    best_model = (report.net.member_weights(m), report.test_probabilities[m].cpu().numpy())
-                run.record_epoch(report.epoch, record, report.status[m], report.best[m], lambda m=m: report.checkpoint(m),
-                                 best_model)
+                run.record_epoch(report.member(m))
             done[0] = report.epoch
-            display.epoch(report.epoch, config.epochs, report.records, report.best, report.improved,
-                          report.status, seeds, reasons=report.reasons)
+            display.epoch(report)
 
     display.begin_training()
     try:
         try:
-            train(net, config, tensors, seeds, on_epoch, on_progress=display.progress, progress=progress)
+            train(net, config, tensors, [run.summary.seed for run in runs], on_epoch, on_progress=display.progress,
+                  progress=progress)
             with interrupts.protected():
                 save_last_predictions(net, runs, tensors)
                 for run in runs:

@@ -9,7 +9,8 @@ Per epoch, in this order:
   1. data: eta from the schedule, the epoch's order (network3: the data's fixed
      order; network2: reshuffled) and, with an `augment` block, the training
      images distorted afresh, a copy per member (batches.py);
-  2. steps: the mini-batches in order, the last partial one dropped (nn/step.py);
+  2. steps: the mini-batches in order (batches.py), the last partial one
+     dropped (`n_batches` below), each an SGD step of every member (nn/step.py);
   3. evaluation: validation accuracy; when it is >= the best so far it becomes
      the best and the test accuracy is computed -- the reported figure is the
      test accuracy at the best validation epoch; then the optional diagnostics
@@ -18,30 +19,45 @@ Per epoch, in this order:
      and the early-stopping rules (schedules.py);
   5. the `on_epoch` callback.
 
-No YAML, no Typer, no file I/O: results go to the `on_epoch` callback.
+No YAML, no Typer, no file I/O: results go to the `on_epoch` callback. A
+mini-batch larger than the training data is refused before training, with the
+config's name (runs/experiment.load_data).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterable, Optional
 
+import numpy as np
 import torch
 
 from nnbook.config import Config, HalvingSchedule
-from nnbook.errors import ConfigError
 from nnbook.nn.net import StackedNet
 from nnbook.nn.sgd import l2_decay
 from nnbook.nn.step import make_step
 from nnbook.records import EARLY_STOPPED, EpochRecord
 from nnbook.seeds import member_generators
 from nnbook.training.batches import epoch_data, mini_batches, training_targets
+from nnbook.training.checkpoint import MemberCheckpoint, member_checkpoint
 from nnbook.training.devices import DeviceData
 from nnbook.training.monitor import accuracy, evaluate_test, monitor_epoch
 from nnbook.training.schedules import eta_at, halve_on_plateau, stop_reason
-from nnbook.training.checkpoint import MemberCheckpoint, member_checkpoint
 from nnbook.training.progress import Best, Progress, record_validations, start_progress
+
+
+@dataclass
+class MemberEpoch:
+    """One member's part of an EpochReport: what its run directory records (runs/directory.Run.record_epoch)."""
+
+    epoch: int
+    record: Optional[EpochRecord]  # None when it trained no more: stopped before, or diverged now
+    status: Optional[str]  # None while training, else EARLY_STOPPED | DIVERGED
+    best: Best
+    # At a new best: its weights and its (10000, 10) test probabilities, else None.
+    best_model: Optional[tuple[dict[str, torch.Tensor], np.ndarray]]
+    checkpoint: Callable[[], MemberCheckpoint]  # its resumable checkpoint, built on demand
 
 
 @dataclass
@@ -49,6 +65,7 @@ class EpochReport:
     """What `on_epoch` receives after every epoch."""
 
     epoch: int
+    seeds: list[int]  # member m's seed
     records: list[Optional[EpochRecord]]  # None for members that had already stopped
     best: list[Best]
     status: list[Optional[str]]  # None while training, else EARLY_STOPPED | DIVERGED
@@ -57,6 +74,26 @@ class EpochReport:
     net: StackedNet
     test_probabilities: Optional[torch.Tensor]  # (K, 10000, 10), when any member improved
     checkpoint: Callable[[int], MemberCheckpoint]  # member m's resumable checkpoint, built on demand
+
+    def member(self, m: int) -> MemberEpoch:
+        best_model = None
+        if self.improved[m]:
+            best_model = (self.net.member_weights(m), self.test_probabilities[m].cpu().numpy())
+        return MemberEpoch(self.epoch, self.records[m], self.status[m], self.best[m], best_model,
+                           lambda: self.checkpoint(m))
+
+
+@dataclass
+class Measured:
+    """What an epoch measured, per member (lists of K)."""
+
+    epoch: int  # 1-based
+    train_cost: list[float]  # mean mini-batch cost, L2 term excluded
+    validation: list[float]  # validation accuracy
+    improved: list[bool]  # a new best validation accuracy (progress.record_validations)
+    test_accuracy: Optional[list[float]]  # measured only when some member improved
+    seconds: float  # the epoch's wall time, the diagnostics excluded
+    diagnostics: dict[str, list]  # what `config.monitor` asks for: {EpochRecord field: K values}
 
 
 def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
@@ -71,8 +108,6 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     # The last partial mini-batch is dropped, as network3 does; network2 kept it, a difference no
     # shipped network2 config meets (50,000 and 1,000 training images in batches of 10).
     n_batches = n_train // batch
-    if n_batches == 0:
-        raise ConfigError(f"mini_batch_size {batch} is larger than the {n_train} training images")
     distorting = config.augment is not None and config.augment.enabled()
     gens = member_generators(seeds, data.train_x.device, distorting)
     if progress is None:
@@ -91,22 +126,22 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         step.set_eta(progress.eta)
         x, order = epoch_data(data, config, gens)
 
-        train_cost = take_steps(step, net, x, targets, order, batch, n_batches, gens.mask, progress.status,
-                                on_progress)
+        batches = mini_batches(net, x, targets, batch, n_batches, order, gens.mask)
+        train_cost = take_steps(step, batches, n_batches, progress.status, on_progress)
 
         # Every member on the whole validation set; the test set only at a new best.
         validation = accuracy(net, data.validation_x, data.validation_y)
         improved = record_validations(progress, epoch, train_cost, validation)
         test_probs, test_acc = evaluate_test(net, data) if any(improved) else (None, None)
         seconds = time.perf_counter() - start  # the diagnostics below are not training time
-        extra = monitor_epoch(net, config, data, decay, test_acc)
+        diagnostics = monitor_epoch(net, config, data, decay, test_acc)
 
-        records, reasons = close_epoch(progress, config, epoch, train_cost, validation, test_acc, improved,
-                                       seconds, extra)
+        records, reasons = close_epoch(progress, config, Measured(epoch, train_cost, validation, improved,
+                                                                  test_acc, seconds, diagnostics))
         progress.epoch = epoch
 
-        on_epoch(EpochReport(epoch, records, list(progress.best), list(progress.status), reasons, improved, net,
-                             test_probs, lambda m: member_checkpoint(net, progress, m, gens)))
+        on_epoch(EpochReport(epoch, seeds, records, list(progress.best), list(progress.status), reasons, improved,
+                             net, test_probs, lambda m: member_checkpoint(net, progress, m, gens)))
     return progress
 
 
@@ -120,15 +155,16 @@ def set_epoch_eta(progress: Progress, config: Config, epoch: int) -> None:
             progress.eta[m] = eta_at(config.schedule, config.eta, epoch, config.epochs)
 
 
-def take_steps(step, net: StackedNet, x: torch.Tensor, targets: torch.Tensor, order: Optional[torch.Tensor],
-               batch: int, n_batches: int, mask_gens: list, status: list,
+def take_steps(step, batches: Iterable[tuple], n_batches: int, status: list[Optional[str]],
                on_progress: Optional[Callable[[int, int], None]]) -> list[float]:
-    """One epoch's SGD steps; returns each member's mean mini-batch cost. Stops early
-    once every member still training has a non-finite cost."""
-    cost_sum = torch.zeros(net.k, device=x.device, dtype=x.dtype)  # summed on the device, read once per epoch
+    """One epoch's SGD steps over `batches` (batches.mini_batches, `n_batches` of them); returns
+    each member's mean mini-batch cost. Stops early once every member still training has a
+    non-finite cost."""
+    w = step.net.layers[0].weight
+    cost_sum = torch.zeros(step.k, device=w.device, dtype=w.dtype)  # summed on the device, read once per epoch
     report_every = max(1, n_batches // 100)
     steps = 0
-    for xb, tb, masks in mini_batches(net, x, targets, batch, n_batches, order, mask_gens):
+    for xb, tb, masks in batches:
         step(xb, tb, masks, cost_sum)
         steps += 1
         if steps % report_every == 0:
@@ -140,9 +176,8 @@ def take_steps(step, net: StackedNet, x: torch.Tensor, targets: torch.Tensor, or
     return (cost_sum / steps).tolist()
 
 
-def close_epoch(progress: Progress, config: Config, epoch: int, train_cost: list[float], validation: list[float],
-                test_acc: Optional[list[float]], improved: list[bool], seconds: float,
-                extra: dict) -> tuple[list[Optional[EpochRecord]], list[Optional[str]]]:
+def close_epoch(progress: Progress, config: Config,
+                measured: Measured) -> tuple[list[Optional[EpochRecord]], list[Optional[str]]]:
     """The epoch's bookkeeping for every member still training: its record, its history,
     the halving schedule and the early-stopping rules. Returns (records, why members stopped)."""
     k = len(progress.status)
@@ -151,15 +186,17 @@ def close_epoch(progress: Progress, config: Config, epoch: int, train_cost: list
     for m in range(k):
         if progress.status[m] is not None:  # stopped earlier, or diverged this epoch
             continue
-        test = test_acc[m] if improved[m] else None
-        if improved[m]:
+        improved = measured.improved[m]
+        test = measured.test_accuracy[m] if improved else None
+        if improved:
             progress.best[m].test_accuracy = test
-        records[m] = EpochRecord(epoch, train_cost[m], validation[m], test, progress.eta[m], seconds,
-                                 **{key: values[m] for key, values in extra.items()})
-        progress.history[m].append(validation[m])
+        records[m] = EpochRecord(measured.epoch, measured.train_cost[m], measured.validation[m], test,
+                                 progress.eta[m], measured.seconds,
+                                 **{key: values[m] for key, values in measured.diagnostics.items()})
+        progress.history[m].append(measured.validation[m])
         if isinstance(config.schedule, HalvingSchedule):
             progress.eta[m], progress.plateau[m], exhausted = halve_on_plateau(
-                config.schedule, progress.eta[m], config.eta, progress.plateau[m], improved[m])
+                config.schedule, progress.eta[m], config.eta, progress.plateau[m], improved)
             if exhausted:
                 reasons[m] = (f"eta fell to {progress.eta[m]:.3g}, {config.schedule.stop_ratio:.3g} of its start "
                               f"{config.eta:g}")

@@ -65,9 +65,11 @@ class TrainDisplay:
         self._bar.update(self._task, completed=done, total=total, epoch=f"{self._epoch}/{self._epochs}",
                          status=self._status)
 
-    def epoch(self, epoch: int, epochs: int, records, best, improved, status, seeds, reasons=None) -> None:
+    def epoch(self, report) -> None:
+        """One line per member of the loop's EpochReport (training/loop.py)."""
+        epoch, records, status = report.epoch, report.records, report.status
         for m, record in enumerate(records):
-            label = f"[dim]seed {seeds[m]}[/] " if len(records) > 1 else ""
+            label = f"[dim]seed {report.seeds[m]}[/] " if len(records) > 1 else ""
             if record is None:
                 if status[m] == DIVERGED and m not in self._diverged:
                     self._diverged.add(m)
@@ -75,18 +77,18 @@ class TrainDisplay:
                                f"stopping this run — try a smaller eta (--set eta={self._eta / 4:g})")
                 continue
             line = f"{label}Epoch {record.epoch}: validation {pct(record.validation_accuracy)}"
-            if improved[m]:
+            if report.improved[m]:
                 line += f" [green](best to date)[/] — test {pct(record.test_accuracy)}"
             if record.train_accuracy is not None:
                 line += f" [dim]— training {pct(record.train_accuracy)}, cost {record.train_eval_cost:.4f}[/]"
             if record.bias_gradient_norms:
                 line += " [dim]— ||dC/db|| " + ", ".join(f"{g:.3g}" for g in record.bias_gradient_norms) + "[/]"
             if status[m] == EARLY_STOPPED:
-                why = (reasons or [None] * len(records))[m] or f"no new best for {epoch - best[m].epoch} epochs"
+                why = report.reasons[m] or f"no new best for {epoch - report.best[m].epoch} epochs"
                 line += f" [yellow]— stopping early: {why}[/]"
             self.print(line)
         self._epoch = epoch + 1
-        shown = [b for b, s in zip(best, status) if b.epoch is not None]
+        shown = [b for b in report.best if b.epoch is not None]
         if shown:
             top = max(shown, key=lambda b: b.validation_accuracy)
             self._status = f"val {pct(records[0].validation_accuracy) if records[0] else '—'} best {pct(top.validation_accuracy)}"
