@@ -1,9 +1,9 @@
 """network3's two layer types, K members stacked: `ConvPool` and `Dense` (fc or softmax).
 
 Each layer has one forward pass and its hand-written backward pass:
-  - `forward(h, mask, training, keep)` is what evaluation, torch.autograd (the
+  - `forward(h, mask, training, saved)` is what evaluation, torch.autograd (the
     reference step, the diagnostics) and the hand-written step all run. Given
-    a list `keep` (the hand-written step, under torch.no_grad()), it also
+    a list `saved` (the hand-written step, under torch.no_grad()), it also
     appends what the layer's backward needs and activates in place;
   - `backward(grad, saved, sgd, need_input)` takes dC/da (already multiplied by
     each member's eta), updates the layer's parameters through `sgd` (the update
@@ -63,7 +63,7 @@ class ConvPool(nn.Module):
                                                            fan_in, n_out, gen)
 
     def forward(self, h: torch.Tensor, mask: Optional[torch.Tensor] = None, training: bool = True,
-                keep: Optional[list] = None) -> torch.Tensor:
+                saved: Optional[list] = None) -> torch.Tensor:
         """h: images (B, 784) or (K, B, 784), or the conv layer below's (B, K*C, H, W).
         Conv layers never drop out: `mask` and `training` change nothing here."""
         if h.dim() == 2:  # shared input images (B, 784)
@@ -77,11 +77,11 @@ class ConvPool(nn.Module):
         # over each pooling window and max(z + b) = max(z) + b: adding it inside the
         # convolution gives the same numbers with one op fewer (and one backward fewer).
         z = F.conv2d(h, w, self.bias.view(-1), groups=groups)  # (B, K*F, H1, W1)
-        if keep is None:
+        if saved is None:
             return self.activation.fn(F.max_pool2d(z, self.pool))  # (B, K*F, H1/p, W1/p)
         pooled, where = F.max_pool2d(z, self.pool, return_indices=True)
         a = self.activation.fn_(pooled)
-        keep.append((h, w, z, a, where, groups))
+        saved.append((h, w, z, a, where, groups))
         return a
 
     def backward(self, grad: torch.Tensor, saved: tuple, sgd: SGD, need_input: bool) -> Optional[torch.Tensor]:
@@ -118,7 +118,7 @@ class Dense(nn.Module):
                                                            gen, softmax=isinstance(self.spec, SoftmaxLayer))
 
     def forward(self, h: torch.Tensor, mask: Optional[torch.Tensor] = None, training: bool = True,
-                keep: Optional[list] = None) -> torch.Tensor:
+                saved: Optional[list] = None) -> torch.Tensor:
         """h: (B, n_in) shared, (K, B, n_in), or a conv layer's (B, K*C, H, W); mask: the
         keep-mask (K, B, n_in) of a training step, or None. Returns (K, B, units)."""
         conv_shape = None
@@ -136,10 +136,10 @@ class Dense(nn.Module):
                 z = torch.baddbmm(self.bias.unsqueeze(1), h.expand(self.k, *h.shape), self.weight, alpha=alpha)
         else:
             z = torch.baddbmm(self.bias.unsqueeze(1), h, self.weight, alpha=alpha)  # (K, B, units)
-        if keep is None:
+        if saved is None:
             return self.activation.fn(z)
         a = self.activation.fn_(z)
-        keep.append((h, a, mask, conv_shape))
+        saved.append((h, a, mask, conv_shape))
         return a
 
     def backward(self, grad: torch.Tensor, saved: tuple, sgd: SGD, need_input: bool) -> Optional[torch.Tensor]:

@@ -50,14 +50,14 @@ class StackedNet(nn.Module):
         return [(i, l.n_in) for i, l in enumerate(self.layers) if isinstance(l, Dense) and l.p_dropout > 0]
 
     def forward(self, x: torch.Tensor, masks: Optional[dict] = None, training: bool = True,
-                keep: Optional[list] = None) -> torch.Tensor:
+                saved: Optional[list] = None) -> torch.Tensor:
         """x: (B, 784) or (K, B, 784); masks: {layer index: (K, B, n_in)}. Returns z: (K, B, 10).
-        keep: a list that receives what each layer's backward needs (the hand-written step)."""
+        saved: a list that receives what each layer's backward needs (the hand-written step)."""
         h = x
         for i, layer in enumerate(self.layers):
             # layer.forward, not layer(...): nnbook sets no module hooks, and the
             # training step runs this for every mini-batch.
-            h = layer.forward(h, masks.get(i) if masks else None, training, keep)
+            h = layer.forward(h, masks.get(i) if masks else None, training, saved)
         return h
 
     @torch.no_grad()
