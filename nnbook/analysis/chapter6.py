@@ -57,9 +57,8 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
             overrides.append(f"train_limit={train_limit}")
         if device:
             overrides.append(f"device={device}")
-        base = load_config(Path(configs_dir) / f"{name}.yaml")
-        overrides.append(f"epochs={scaled_epochs(base.epochs, epochs_scale)}")
-        configs[name] = load_config(Path(configs_dir) / f"{name}.yaml", overrides)
+        config = load_config(Path(configs_dir) / f"{name}.yaml", overrides)
+        configs[name] = config.model_copy(update={"epochs": scaled_epochs(config.epochs, epochs_scale)})
 
     layout.make_output_dir(out)
     runs_dir = out / "runs"
