@@ -7,21 +7,24 @@ dropout generators, the weights and the velocities all have to be restored
 exactly), and every resumed run is compared with one that was never
 interrupted: on the CPU they must be identical, timings aside. Resuming needs
 no signal, so it runs in this process (`cli`), as do most runs compared with.
+Every training here uses one torch thread, in this process and in the others
+(`--threads 1`): a result compared bit for bit must not depend on how a float
+sum was split between threads.
 
-The moment of a signal is not left to chance. The training is frozen (SIGSTOP)
-once its files show the moment wanted, checked while it cannot move on, sent
-the signal and continued (SIGCONT), which delivers the signal at once: it
-cannot land after the run has ended. Linux only: /proc shows a process's state.
+The moment of a signal is not left to chance. The training stops itself (SIGSTOP)
+halfway through a chosen epoch (tests/pause.py), so it cannot have run on however
+late this process looks; it is checked while it cannot move on, sent the signal and
+continued (SIGCONT), which delivers the signal at once.
 """
 
 import fcntl
 import json
 import os
-import platform
 import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -32,15 +35,28 @@ import torch
 
 from nnbook.config import load_config
 
-from .cli import CONFIGS, ROOT, read_json, run_dirs
+from .cli import CONFIGS, ROOT, default_signals, read_json, run_dirs, torch_threads
+from .pause import wait_until_stopped
 
 EPOCHS = 6
-SETTINGS = ["--set", "train_limit=1000", "--set", f"epochs={EPOCHS}", "--set", "mini_batch_size=20",
+TRAIN_LIMIT, BATCH = 1000, 20
+SETTINGS = ["--set", f"train_limit={TRAIN_LIMIT}", "--set", f"epochs={EPOCHS}", "--set", f"mini_batch_size={BATCH}",
             "--set", "shuffle=true", "--set", "layers.0.p_dropout=0.2", "--set", "lmbda=0.5", "--set", "mu=0.5",
             "--device", "cpu"]
 CONFIG = CONFIGS / "ch6_shallow.yaml"
-# The number of the write(2) system call, as /proc/PID/syscall shows it.
-WRITE_SYSCALL = {"x86_64": "1", "aarch64": "64"}.get(platform.machine())
+
+
+def halfway_through(epoch: int) -> int:
+    """The number of the mini-batch step halfway through `epoch` (1-based), counted from 1."""
+    steps = TRAIN_LIMIT // BATCH
+    return (epoch - 1) * steps + steps // 2
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """The trainings of this process on one torch thread, as those in subprocesses (`start`)."""
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")
@@ -49,13 +65,17 @@ def args(mnist_slice) -> list[str]:
     return ["train", str(CONFIG), "--set", f"data={mnist_slice}", *SETTINGS]
 
 
-def start(args: list[str], runs_dir: Path, *extra, cwd=ROOT, env=None, stdout=subprocess.PIPE) -> subprocess.Popen:
-    """`nnbook train` in the background, with SIGINT at its default even if this
-    shell ignores it (a background job of a script)."""
+def start(args: list[str], runs_dir: Path, *extra, cwd=ROOT, env=None, stdout=subprocess.PIPE,
+          pause_at: int = 0) -> subprocess.Popen:
+    """`nnbook train` in the background on one torch thread, with SIGINT and SIGTERM at their
+    defaults even if this process ignores them (pytest as a background job of a script, under
+    nohup); with `pause_at`, stopped just before that mini-batch step (tests/pause.py)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT), **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "nnbook", *args, "--runs-dir", str(runs_dir), *map(str, extra)],
+    program = ["tests.pause", str(pause_at)] if pause_at else ["nnbook"]
+    return subprocess.Popen([sys.executable, "-m", *program, *args, "--runs-dir", str(runs_dir), "--threads", "1",
+                             *map(str, extra)],
                             cwd=cwd, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=default_signals)
 
 
 def wait_until(proc: subprocess.Popen, ready, what: str, timeout: float = 300) -> None:
@@ -70,23 +90,12 @@ def wait_until(proc: subprocess.Popen, ready, what: str, timeout: float = 300) -
         time.sleep(0.01)
 
 
-def main_thread(pid: int) -> dict[str, str]:
-    """/proc's view of the process's main thread, the one that runs Python's signal
-    handlers and writes the run's files: its status fields and `syscall`, the system
-    call it is blocked in (number and arguments) or `running`."""
-    task = Path(f"/proc/{pid}/task/{pid}")
-    fields = dict(line.split(":", 1) for line in (task / "status").read_text().splitlines() if ":" in line)
-    fields = {key: value.strip() for key, value in fields.items()}
-    fields["syscall"] = (task / "syscall").read_text().strip()
-    return fields
-
-
 @contextmanager
-def frozen(proc: subprocess.Popen):
-    """The training stopped by SIGSTOP inside the block, so that what its files show stays
-    true; continued after it, which delivers any signal sent meanwhile."""
-    proc.send_signal(signal.SIGSTOP)
-    wait_until(proc, lambda: main_thread(proc.pid)["State"].startswith("T"), "a stop on SIGSTOP")
+def stopped(proc: subprocess.Popen):
+    """Inside the block, the training stopped where it stopped itself (`start(pause_at=...)`),
+    so that what its files show stays true; continued after it, which delivers any signal
+    sent meanwhile."""
+    wait_until_stopped(proc)
     try:
         yield
     finally:
@@ -103,19 +112,16 @@ def metrics_lines(run_dir: Path) -> int:
     return file.read_text().count("\n") if file.exists() else 0
 
 
-def interrupt_after(args, runs_dir: Path, lines: int, signum: int) -> tuple[Path, int, subprocess.CompletedProcess]:
-    """Start a training and send `signum` once `lines` epochs are in metrics.jsonl
-    (0: once the run directory exists), with at least one more epoch to come after the
-    one under way; wait for it to end. Returns the run, the epochs in metrics.jsonl
-    when the signal was sent, and how the training ended."""
-    proc = start(args, runs_dir)
-    if lines:
-        wait_until(proc, lambda: metrics_lines(the_run(runs_dir)) >= lines, f"{lines} metrics lines")
-    else:
-        wait_until(proc, lambda: (the_run(runs_dir) / "summary.json").exists(), "a run directory")
-    with frozen(proc):
+def interrupt_after(args, runs_dir: Path, epochs: int, signum: int) -> tuple[Path, int, subprocess.CompletedProcess]:
+    """Start a training and send `signum` halfway through the epoch after the first `epochs`
+    (0: halfway through the first), with at least one more epoch to come; wait for it to
+    end. Returns the run, the epochs in metrics.jsonl when the signal was sent, and how the
+    training ended."""
+    assert epochs <= EPOCHS - 2, "the signal must come with an epoch still to train after the one under way"
+    proc = start(args, runs_dir, pause_at=halfway_through(epochs + 1))
+    with stopped(proc):
         sent_at = metrics_lines(the_run(runs_dir))
-        assert sent_at <= EPOCHS - 2, f"{sent_at} epochs done already: the signal would come too late to test"
+        assert sent_at == epochs  # every file of those epochs written, none of the next one
         proc.send_signal(signum)
     out, err = proc.communicate(timeout=300)
     return the_run(runs_dir), sent_at, subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
@@ -132,6 +138,7 @@ def assert_same_result(run_dir: Path, reference: Path) -> None:
     """Identical metrics (timings aside), best model, predictions and summary."""
     assert metrics(run_dir) == metrics(reference)
     a, b = read_json(run_dir / "summary.json"), read_json(reference / "summary.json")
+    assert a["threads"] == b["threads"] == 1  # bit for bit only on the same number of threads
     for key in ("status", "epochs_completed", "best_validation_accuracy", "best_epoch", "test_accuracy"):
         assert a[key] == b[key], key
     for name, p in torch.load(run_dir / "model.pt", weights_only=True).items():
@@ -204,8 +211,7 @@ def test_ctrl_c_keeps_completed_epochs_and_resume_is_exact(reference, tmp_path, 
     summary = read_json(run / "summary.json")
     assert summary["status"] == "interrupted"
     n = assert_consistent(run)
-    # It stops in the epoch under way, or after the one whose files were being written.
-    assert n in (sent_at, sent_at + 1) and n >= 2
+    assert n == sent_at == 2  # the epoch under way (the third) is abandoned; the two before are kept
     assert f"epochs 1-{n} are saved" in done.stderr and f"Epoch {n}: validation" in done.stdout
     assert summary["best_epoch"] is not None and (run / "model.pt").exists()  # the best model so far
 
@@ -223,12 +229,9 @@ def test_ctrl_c_keeps_completed_epochs_and_resume_is_exact(reference, tmp_path, 
 
 def test_sigterm_before_the_first_epoch_then_resume_from_the_start(reference, tmp_path, args, cli):
     runs_dir = tmp_path / "runs"
-    proc = start(args, runs_dir)
-    wait_until(proc, lambda: (the_run(runs_dir) / "summary.json").exists(), "a run directory")
-    with frozen(proc):
-        # No file of epoch 1 is begun (nor a temporary one of them): the signal comes before
-        # the epoch's files. The only moment this cannot tell apart, between entering the
-        # epoch's protected block and opening its first file, lasts microseconds.
+    proc = start(args, runs_dir, pause_at=halfway_through(1))
+    with stopped(proc):
+        # No file of epoch 1 is begun (nor a temporary one of them): the signal comes before the epoch's files.
         written = [p.name for p in the_run(runs_dir).iterdir()]
         assert not [name for name in written if any(f in name for f in ("model", "predictions", "checkpoint",
                                                                          "metrics"))], written
@@ -245,9 +248,9 @@ def test_sigterm_before_the_first_epoch_then_resume_from_the_start(reference, tm
     assert_same_result(run, reference["run"])
 
 
-@pytest.mark.parametrize("lines", [0, 1, 3])
-def test_sigkill_at_several_moments_leaves_valid_files_and_resumes_exactly(reference, tmp_path, args, cli, lines):
-    run, sent_at, done = interrupt_after(args, tmp_path / "runs", lines, signal.SIGKILL)
+@pytest.mark.parametrize("epochs", [0, 1, 3])
+def test_sigkill_at_several_moments_leaves_valid_files_and_resumes_exactly(reference, tmp_path, args, cli, epochs):
+    run, sent_at, done = interrupt_after(args, tmp_path / "runs", epochs, signal.SIGKILL)
     assert done.returncode == -signal.SIGKILL
     n = assert_consistent(run, killed=True)
     assert n == sent_at  # a kill writes nothing more
@@ -281,42 +284,87 @@ def drain(fd: int, timeout: float = 300) -> str:
         chunks.append(chunk)
 
 
-def blocked_writing_stdout(pid: int) -> bool:
+def main_thread(pid: int) -> dict[str, str]:
+    """/proc's view of the process's main thread, the one that runs Python's signal
+    handlers and writes the run's files: its status fields and `syscall`, the system
+    call it is blocked in (number and arguments) or `running`."""
+    task = Path(f"/proc/{pid}/task/{pid}")
+    fields = dict(line.split(":", 1) for line in (task / "status").read_text().splitlines() if ":" in line)
+    fields = {key: value.strip() for key, value in fields.items()}
+    fields["syscall"] = (task / "syscall").read_text().strip()
+    return fields
+
+
+@pytest.fixture(scope="module")
+def write_syscall() -> str:
+    """The number /proc/PID/task/TID/syscall shows for a thread blocked in write(2). It differs
+    between architectures, so it is read off a thread of this process blocked writing to a full
+    pipe. Skips where /proc does not show a thread's system call (not Linux, or a kernel
+    without it): the test below needs it to see the training blocked and the signal handled."""
+    if not Path(f"/proc/self/task/{threading.get_native_id()}/syscall").exists():
+        pytest.skip("/proc/PID/task/TID/syscall is not available here: this test needs Linux's /proc")
+    read_end, write_end = os.pipe()
+    os.set_blocking(write_end, False)
+    fill_pipe(write_end)
+    os.set_blocking(write_end, True)
+    tid = []
+    writer = threading.Thread(target=lambda: (tid.append(threading.get_native_id()), os.write(write_end, b"\0")),
+                              daemon=True)
+    writer.start()
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            fields = Path(f"/proc/self/task/{tid[0]}/syscall").read_text().split() if tid else []
+            if len(fields) > 1 and fields[1] == hex(write_end):  # blocked, its first argument the pipe
+                return fields[0]
+            if time.monotonic() > deadline:
+                pytest.skip(f"/proc does not show a thread blocked in write(2) here: {fields}")
+            time.sleep(0.01)
+    finally:
+        os.read(read_end, 1 << 16)  # room in the pipe: the write ends
+        writer.join()
+        os.close(read_end)
+        os.close(write_end)
+
+
+def blocked_writing_stdout(pid: int, write: str) -> bool:
     thread = main_thread(pid)
-    return thread["State"].startswith("S") and thread["syscall"].split()[:2] == [WRITE_SYSCALL, "0x1"]
+    return thread["State"].startswith("S") and thread["syscall"].split()[:2] == [write, "0x1"]
 
 
-def handled(pid: int, signum: int, switches_before: int) -> bool:
+def handled(pid: int, signum: int, switches_before: int, write: str) -> bool:
     """The signal is no longer pending, and the main thread has run since (its Python handler
     runs before write(2) is retried) and is blocked writing its output again."""
     thread = main_thread(pid)
     pending = int(thread["SigPnd"], 16) | int(thread["ShdPnd"], 16)
     return (not pending & (1 << (signum - 1)) and int(thread["voluntary_ctxt_switches"]) > switches_before
-            and blocked_writing_stdout(pid))
+            and blocked_writing_stdout(pid, write))
 
 
-@pytest.mark.skipif(WRITE_SYSCALL is None, reason=f"write(2)'s number on {platform.machine()} is not known here")
-def test_a_second_ctrl_c_stops_at_once_and_damaged_files_are_repaired(reference, tmp_path, args, cli):
+def test_a_second_ctrl_c_stops_at_once_and_damaged_files_are_repaired(reference, tmp_path, args, cli, write_syscall):
     """The first Ctrl-C comes while an epoch's files are being finished, so it is held back
     until they are (interrupts.protected); the second one stops the training at once.
 
     The moment is made, not waited for: this test stops reading the training's output, so
     the line it prints at the end of an epoch, inside the protected block, after the
-    epoch's files, blocks on a full pipe, as when a terminal is paused with Ctrl-S."""
+    epoch's files, blocks on a full pipe, as when a terminal is paused with Ctrl-S. The
+    pipe is filled while the training is stopped halfway through epoch 3: it blocks on
+    epoch 3's line."""
     runs_dir = tmp_path / "runs"
     read_end, write_end = os.pipe()
-    proc = start(args, runs_dir, stdout=write_end)
+    proc = start(args, runs_dir, stdout=write_end, pause_at=halfway_through(3))
     filler = os.open(f"/proc/self/fd/{write_end}", os.O_WRONLY | os.O_NONBLOCK)  # its own O_NONBLOCK, not the child's
     os.close(write_end)
     try:
-        wait_until(proc, lambda: metrics_lines(the_run(runs_dir)) >= 2, "2 metrics lines")
-        fill_pipe(filler)
-        wait_until(proc, lambda: blocked_writing_stdout(proc.pid), "a training blocked on its output")
+        with stopped(proc):
+            assert metrics_lines(the_run(runs_dir)) == 2
+            fill_pipe(filler)
+        wait_until(proc, lambda: blocked_writing_stdout(proc.pid, write_syscall), "a training blocked on its output")
         blocked_at = metrics_lines(the_run(runs_dir))
-        assert blocked_at < EPOCHS
+        assert blocked_at == 3
         switches = int(main_thread(proc.pid)["voluntary_ctxt_switches"])
         proc.send_signal(signal.SIGINT)
-        wait_until(proc, lambda: handled(proc.pid, signal.SIGINT, switches), "the first SIGINT handled")
+        wait_until(proc, lambda: handled(proc.pid, signal.SIGINT, switches, write_syscall), "the first SIGINT handled")
         proc.send_signal(signal.SIGINT)
     finally:
         os.close(filler)
@@ -394,17 +442,14 @@ def test_runs_trained_together_resume_together_exactly(tmp_path, args, cli):
     references = run_dirs(tmp_path / "ref")
 
     runs_dir = tmp_path / "runs"
-    proc = start(args, runs_dir, "--repeats", "2")
-    wait_until(proc, lambda: runs_dir.exists() and len(run_dirs(runs_dir)) == 2
-               and metrics_lines(run_dirs(runs_dir)[1]) >= 2, "2 metrics lines of both members")
-    with frozen(proc):
-        assert metrics_lines(run_dirs(runs_dir)[0]) <= EPOCHS - 2
+    proc = start(args, runs_dir, "--repeats", "2", pause_at=halfway_through(3))
+    with stopped(proc):
+        assert [metrics_lines(run) for run in run_dirs(runs_dir)] == [2, 2]
         proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=300)
     assert proc.returncode == -signal.SIGKILL
     first, second = run_dirs(runs_dir)
-    n = assert_consistent(second, killed=True)
-    assert n < EPOCHS
+    assert assert_consistent(first, killed=True) == assert_consistent(second, killed=True) == 2
     # As if the kill had come while the second member's checkpoint was being replaced:
     (second / "checkpoint.pt").unlink()
     resumed = cli("train", "--resume", second)
