@@ -17,10 +17,11 @@ from nnbook.sweep.grid import format_value, load_sweep
 from nnbook.sweep.plan import plan
 from nnbook.sweep.results import grid_figure, grid_markdown, grid_results
 
-from .conftest import CONFIGS, nnbook, read_json, run_dirs
+from .cli import CONFIGS, default_signals, nnbook, read_json, run_captured, run_dirs, torch_threads
 
-# A sweep small enough for a test: the shallow net, 500 images, 1 epoch, 2 points x 2 seeds; on the
-# CPU, so that every executor computes the same numbers on a machine with a GPU too.
+# A sweep small enough for a test: the shallow net, 500 images of the session's slice of MNIST
+# (conftest.SLICE), 1 epoch, 2 points x 2 seeds; on the CPU, so that every executor computes the
+# same numbers on a machine with a GPU too.
 TINY = ["--set", "device=cpu", "--set", "train_limit=500", "--set", "epochs=1", "--grid", "lmbda=0,1",
         "--repeats", "2"]
 STAMP = re.compile(r"-\d{8}-\d{6}(-\d+)?$")
@@ -164,29 +165,41 @@ def point_and_seed(run: Path) -> tuple[str, int]:
 
 
 def results_by_run(runs_dir: Path) -> dict:
-    """(point, seed) -> (status, metrics lines without timings): what must not depend on the executor.
-    The mean train cost is rounded to 5 digits: a Ray task or device worker runs torch with its
-    own number of threads, and float sums then differ in the last bits (accuracies do not)."""
+    """(point, seed) -> (status, metrics lines without timings): what must not depend on the executor,
+    compared exactly. Every run compared here trained on one torch thread, and summary.json, which
+    records it, is checked: the local sweep runs in this process on one, a Ray task on the one CPU
+    it declares, and the device-worker test makes each worker's share of the cores one. Across
+    thread counts a float sum may differ in its last bits, which one epoch of SGD can carry into an
+    accuracy (one image of 1,000 flipped), so there the only comparison left would be a tolerance
+    loose enough to hide a real difference."""
     out = {}
     for run in run_dirs(runs_dir):
         metrics = []
         for line in (run / "metrics.jsonl").read_text().splitlines():
             record = json.loads(line)
             del record["seconds"]
-            record["train_cost"] = float(f"{record['train_cost']:.5g}")
             metrics.append(record)
-        out[point_and_seed(run)] = (read_json(run / "summary.json")["status"], metrics)
+        summary = read_json(run / "summary.json")
+        assert summary["threads"] == 1, run
+        out[point_and_seed(run)] = (summary["status"], metrics)
     return out
 
 
 @pytest.fixture(scope="module")
-def local_sweep(tmp_path_factory):
+def tiny(mnist_slice) -> list[str]:
+    return ["--set", f"data={mnist_slice}", *TINY]
+
+
+@pytest.fixture(scope="module")
+def local_sweep(tmp_path_factory, tiny):
+    """The tiny sweep by the local executor, in this process on one torch thread (results_by_run)."""
     runs = tmp_path_factory.mktemp("local")
-    result = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY, "--runs-dir", runs)
+    with torch_threads(1):
+        result = run_captured("sweep", CONFIGS / "ch6_shallow.yaml", *tiny, "--runs-dir", runs)
     return runs, result
 
 
-def test_local_sweep_trains_every_point_then_a_rerun_skips_them(local_sweep):
+def test_local_sweep_trains_every_point_then_a_rerun_skips_them(local_sweep, tiny, cli):
     runs, result = local_sweep
     assert result.returncode == 0, result.stderr
     assert "2 points × 2 repeats = 4 runs; 0 already done, 4 to train in 2 batches" in result.stdout
@@ -204,35 +217,35 @@ def test_local_sweep_trains_every_point_then_a_rerun_skips_them(local_sweep):
     assert (runs / "ch6_shallow.sweep.png").exists()
 
     before = sorted(p.name for p in run_dirs(runs))
-    again = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY, "--runs-dir", runs)
+    again = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny, "--runs-dir", runs)
     assert again.returncode == 0, again.stderr
     assert "4 already done, 0 to train" in again.stdout and "trained together" not in again.stdout
     assert sorted(p.name for p in run_dirs(runs)) == before
     assert (runs / "ch6_shallow.sweep.md").read_text() == table
 
-    dry = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY[:-1], "3", "--runs-dir", runs, "--dry-run")
+    dry = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--runs-dir", runs, "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "4 already done, 2 to train in 2 batches" in dry.stdout and "1 run (2 done)" in dry.stdout
     assert "Dry run: nothing trained." in dry.stdout and sorted(p.name for p in run_dirs(runs)) == before
 
 
-def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path):
+def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path, cli, mnist_slice):
     # mini_batch_size 1000 > the 500 training images: that point fails when it starts training
-    args = ["sweep", CONFIGS / "ch6_shallow.yaml", "--set", "train_limit=500", "--set", "epochs=1",
-            "--grid", "mini_batch_size=1000,10"]
-    result = nnbook(*args, "--runs-dir", tmp_path / "all")
+    args = ["sweep", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set", "train_limit=500",
+            "--set", "epochs=1", "--grid", "mini_batch_size=1000,10"]
+    result = cli(*args, "--runs-dir", tmp_path / "all")
     assert result.returncode == 1
     assert "✗ failed mini_batch_size=1000" in result.stdout and "larger than the 500 training images" in result.stdout
     assert "✓ done mini_batch_size=10" in result.stdout
     assert result.stderr.strip().startswith("error: 1 of 2 batches failed") and result.stderr.strip().count("\n") == 0
     assert [point_and_seed(r) for r in run_dirs(tmp_path / "all")] == [("ch6_shallow@mini_batch_size=10", 0)]
 
-    fast = nnbook(*args, "--fail-fast", "--runs-dir", tmp_path / "fast")
+    fast = cli(*args, "--fail-fast", "--runs-dir", tmp_path / "fast")
     assert fast.returncode == 1 and "✓ done" not in fast.stdout
     assert not (tmp_path / "fast").exists() or run_dirs(tmp_path / "fast") == []
 
 
-def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
+def test_a_failure_during_training_marks_its_runs_failed(tmp_path, mnist_slice):
     from nnbook.ui.train_display import TrainDisplay
     from nnbook.sweep.jobs import train_job
 
@@ -240,22 +253,27 @@ def test_a_failure_during_training_marks_its_runs_failed(tmp_path):
         def epoch(self, *args, **kwargs):
             raise RuntimeError("out of memory")
 
-    config = load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=100", "epochs=2"], ["lmbda=0"], 2).points[0]
+    sets = [f"data={mnist_slice}", "train_limit=100", "epochs=2"]
+    config = load_sweep(CONFIGS / "ch6_shallow.yaml", sets, ["lmbda=0"], 2).points[0]
     paths, error = train_job(config.config, tmp_path, None, Breaks(quiet=True))
     assert error == "RuntimeError: out of memory" and len(paths) == 2
     for path in paths:
         assert read_json(path / "summary.json")["status"] == "failed"
         assert read_json(path / "summary.json")["error"] == error
-    assert plan(load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=100", "epochs=2"], ["lmbda=0"], 2),
+    assert plan(load_sweep(CONFIGS / "ch6_shallow.yaml", sets, ["lmbda=0"], 2),
                 tmp_path)[0][0].seeds == [0, 1]  # failed runs are trained again
 
 
-def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path):
+def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path, mnist_slice, monkeypatch):
     """The multi-GPU path of the local executor (a process per device), on two CPU 'devices'."""
     from nnbook.ui.sweep_display import SweepDisplay
     from nnbook.sweep.local import run_local
 
-    sweep = load_sweep(CONFIGS / "ch6_shallow.yaml", ["train_limit=500", "epochs=1"], ["lmbda=0,1"], 2)
+    # Each worker takes its share of the cores as torch threads: as if this machine had one core
+    # per device, so that each uses one thread, as the local sweep compared with did.
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    sweep = load_sweep(CONFIGS / "ch6_shallow.yaml", [f"data={mnist_slice}", "train_limit=500", "epochs=1"],
+                       ["lmbda=0,1"], 2)
     jobs, _ = plan(sweep, tmp_path)
     outcomes = run_local(jobs, tmp_path, None, SweepDisplay(quiet=True), devices=["cpu", "cpu"])
     assert [o.error for o in outcomes] == [None, None]
@@ -320,7 +338,7 @@ def test_a_signal_stops_every_device_worker_and_leaves_resumable_runs(tmp_path, 
     proc = subprocess.Popen([sys.executable, str(script), str(CONFIGS / "ch6_shallow.yaml"), str(runs), *sets],
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=default_signals)
     deadline = time.monotonic() + 120
     while not (runs.is_dir() and len(run_dirs(runs)) == 2
                and all((r / "metrics.jsonl").exists() for r in run_dirs(runs))):  # both workers are training
@@ -363,9 +381,10 @@ def ray_cluster():
     ray.shutdown()
 
 
-def test_ray_sweep_matches_the_local_one_and_resumes(ray_cluster, local_sweep, tmp_path):
+def test_ray_sweep_matches_the_local_one_and_resumes(ray_cluster, local_sweep, tiny, tmp_path, cli):
     local_runs, _ = local_sweep
-    result = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY, "--executor", "ray", "--address", ray_cluster,
+    # A new process joins the cluster by its address, as a user's `nnbook sweep` does.
+    result = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *tiny, "--executor", "ray", "--address", ray_cluster,
                     "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stderr
     assert "Ray cluster: 2 CPUs, 0 GPUs" in result.stdout and "up to 2 at once" in result.stdout
@@ -377,9 +396,10 @@ def test_ray_sweep_matches_the_local_one_and_resumes(ray_cluster, local_sweep, t
                                                     "test_predictions.npy", "checkpoint.pt"}
     assert (tmp_path / "ch6_shallow.sweep.md").read_text() == (local_runs / "ch6_shallow.sweep.md").read_text()
 
-    # one more seed per point: only those two runs go to the cluster
-    more = nnbook("sweep", CONFIGS / "ch6_shallow.yaml", *TINY[:-1], "3", "--address", ray_cluster,
-                  "--runs-dir", tmp_path)
+    # one more seed per point: only those two runs go to the cluster (from this process, which has
+    # joined it already)
+    more = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--address", ray_cluster,
+               "--runs-dir", tmp_path)
     assert more.returncode == 0, more.stderr
     assert "4 already done, 2 to train in 2 batches (ray executor)" in more.stdout
     assert sorted(point_and_seed(r)[1] for r in run_dirs(tmp_path)) == [0, 0, 1, 1, 2, 2]
