@@ -2,16 +2,17 @@
 defined once, below the training loop that writes them and the run directory that stores
 them (a line of metrics.jsonl is an `EpochRecord`; summary.json's status is one of these).
 
-A record reads what any nnbook wrote: a key that is absent reads as its default, and a key
-this version does not know is kept (`extra`) and written back as it was. Written, it gives
-the JSON nnbook always wrote: the same keys in the same order. No torch, no files.
+A record (`JsonRecord`: this one, and runs/records.Summary) reads what any nnbook wrote: a
+key that is absent reads as its default, and a key this version does not know is kept
+(`extra`) and written back as it was. Written, it gives the JSON nnbook always wrote: the
+same keys in the same order. No torch, no files.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Optional, TypeVar
 
 # A run's status; the training loop reports the last two of the first four itself, per member.
 RUNNING, COMPLETED, EARLY_STOPPED, DIVERGED = "running", "completed", "early_stopped", "diverged"
@@ -24,15 +25,33 @@ STOPPED = "stopped"
 FINISHED = (COMPLETED, EARLY_STOPPED)  # a result that ensembles and reports use
 
 
-def known_and_extra(cls, data: dict) -> dict:
-    """`data` as constructor arguments of the record dataclass `cls`: its known keys, the rest in `extra`."""
-    known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
-    return {**{k: v for k, v in data.items() if k in known},
-            "extra": {k: v for k, v in data.items() if k not in known}}
+R = TypeVar("R", bound="JsonRecord")
+
+
+class JsonRecord:
+    """A dataclass read from and written as a JSON object: keys it does not know go to its
+    `extra` field and are written back as they were, after its own."""
+
+    extra: dict[str, Any]
+
+    @classmethod
+    def from_json(cls: type[R], data: dict) -> R:
+        known = {f.name for f in dataclasses.fields(cls)} - {"extra"}
+        return cls(**{k: v for k, v in data.items() if k in known},
+                   extra={k: v for k, v in data.items() if k not in known})
+
+    def written(self, name: str) -> bool:
+        """Whether the field `name` is written (every one, unless a record says otherwise)."""
+        return True
+
+    def to_json(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)
+               if f.name != "extra" and self.written(f.name)}
+        return {**out, **self.extra}
 
 
 @dataclass
-class EpochRecord:
+class EpochRecord(JsonRecord):
     """One member's epoch: one line of metrics.jsonl."""
 
     epoch: int  # 1-based: epoch 1 is the first pass over the training data
@@ -47,11 +66,3 @@ class EpochRecord:
     test_accuracy_each_epoch: Optional[float] = None  # the test accuracy of this epoch's weights (monitor.test)
     bias_gradient_norms: Optional[list[float]] = None  # ||dC/db|| per layer, output layer excluded
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
-
-    @classmethod
-    def from_json(cls, data: dict) -> "EpochRecord":
-        return cls(**known_and_extra(cls, data))
-
-    def to_json(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "extra"}
-        return {**out, **self.extra}

@@ -30,34 +30,29 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+def import_statements(path: Path) -> list[tuple[str, list[str]]]:
+    """(module, names) of every import in `path`: `import a.b` is ("a.b", []), `from a import b, c`
+    is ("a", ["b", "c"])."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found += [(a.name, []) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            assert node.level == 0, f"{path}: relative import (nnbook imports absolutely)"
+            found.append((node.module or "", [a.name for a in node.names]))
+    return found
+
+
 def imports_of(path: Path) -> set[str]:
     """The nnbook modules `path` imports, resolved to module names (a name imported from a
     package that is itself a module counts as that module)."""
-    tree = ast.parse(path.read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names if a.name.startswith("nnbook")}
-        elif isinstance(node, ast.ImportFrom):
-            assert node.level == 0, f"{path}: relative import (nnbook imports absolutely)"
-            target = node.module or ""
-            if not target.startswith("nnbook"):
-                continue
-            found.add(target)
-            found |= {f"{target}.{a.name}" for a in node.names}
-    return found
+    return {module for target, names in import_statements(path) if target.startswith("nnbook")
+            for module in [target, *(f"{target}.{name}" for name in names)]}
 
 
 def third_party_imports_of(path: Path) -> set[str]:
     """The top-level names of the packages outside nnbook that `path` imports (matplotlib, torch, ...)."""
-    tree = ast.parse(path.read_text())
-    found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module.split(".")[0])
-    return found - {"nnbook"}
+    return {target.split(".")[0] for target, _ in import_statements(path)} - {"nnbook"}
 
 
 def graph() -> dict[str, set[str]]:

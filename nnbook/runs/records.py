@@ -11,20 +11,19 @@ directory.py reads and writes the files; this module only says what is in them.
 
 from __future__ import annotations
 
-import dataclasses
 import platform
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from nnbook import __version__
-from nnbook.records import known_and_extra
+from nnbook.records import JsonRecord
 
 # Summary fields left out of summary.json while unset, as nnbook always wrote it.
 _WHEN_SET = ("group", "resumed_with_changes", "diverged_in_epoch", "error")
 
 
 @dataclass
-class Summary:
+class Summary(JsonRecord):
     """summary.json: what the run is and where it stands; rewritten after every epoch."""
 
     status: Optional[str] = None  # one of nnbook/records.py's statuses
@@ -52,17 +51,8 @@ class Summary:
     error: Optional[str] = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know
 
-    @classmethod
-    def from_json(cls, data: dict) -> "Summary":
-        return cls(**known_and_extra(cls, data))
-
-    def to_json(self) -> dict:
-        out = {}
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name != "extra" and not (f.name in _WHEN_SET and value is None):
-                out[f.name] = value
-        return {**out, **self.extra}
+    def written(self, name: str) -> bool:
+        return not (name in _WHEN_SET and getattr(self, name) is None)  # as nnbook always wrote it
 
 
 def environment(device) -> dict:
