@@ -197,7 +197,7 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     if not shared:
         dataset = mnist.load(config.data, data_dir, source=source)
     n_train = min(config.train_limit or len(dataset.training), len(dataset.training))
-    if config.mini_batch_size > n_train:
+    if config.mini_batch_size > n_train:  # the one check (the loop relies on it): before any run directory is made
         raise ConfigError(f"{source}: mini_batch_size = {config.mini_batch_size} is larger than the "
                           f"{n_train} training images")
     tensors = to_device(dataset, device, config.train_limit, torch_dtype(config))
