@@ -18,10 +18,11 @@ ALLOWED = {
     "nn": set(),
     "training": {"nn", "data"},
     "runs": {"training", "nn", "data"},
-    "sweep": {"runs", "training", "nn", "data"},
-    "analysis": {"runs", "training", "nn", "data"},
+    "experiments": {"runs", "training", "nn", "data"},
+    "sweep": {"experiments", "runs", "training", "nn", "data"},
+    "analysis": {"experiments", "runs", "training", "nn", "data"},
     "ui": {"nn"},  # the dry run describes a model; no display reads files (runs/) or trains
-    "cli": {"ui", "runs", "sweep", "analysis", "training", "nn", "data"},
+    "cli": {"ui", "experiments", "runs", "sweep", "analysis", "training", "nn", "data"},
 }
 
 

@@ -27,7 +27,7 @@ from nnbook.cli import run as run_cli
 from nnbook.errors import NnbookError
 from nnbook.runs import files
 from nnbook.runs.directory import read_summary
-from nnbook.runs.failures import TrainingFailed, describe_failure
+from nnbook.experiments.failures import TrainingFailed, describe_failure
 from nnbook.runs.transfer import write_run_files
 
 from .cli import CONFIGS, read_json, run_dirs

@@ -15,9 +15,9 @@ from nnbook.errors import NnbookError
 from nnbook.runs import files
 from nnbook.runs.directory import Run, check_runs_dir
 from nnbook.runs.files import atomic_text, atomic_write
-from nnbook.runs.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
+from nnbook.experiments.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
 from nnbook.runs.records import Summary
-from nnbook.runs.resume import common_epoch, config_changes
+from nnbook.experiments.resume import common_epoch, config_changes
 
 from .cli import ROOT, default_signals
 
@@ -84,7 +84,7 @@ def test_handlers_are_installed_and_restored_and_ignored_signals_stay_ignored(in
 # the second must end it at once with the shell's code, unwinding nothing (no `finally`, no traceback).
 AFTER_A_SIGNAL = textwrap.dedent("""
     import os, signal, sys, time
-    from nnbook.runs.interrupts import Interrupt, catch_interrupts
+    from nnbook.experiments.interrupts import Interrupt, catch_interrupts
 
     try:
         with catch_interrupts():

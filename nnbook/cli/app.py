@@ -18,7 +18,7 @@ from rich.text import Text
 
 from nnbook.cli import analyse, catalogue, data, sweep, train
 from nnbook.errors import NnbookError
-from nnbook.runs.interrupts import ForcedExit, exit_at_once_on_signals
+from nnbook.experiments.interrupts import ForcedExit, exit_at_once_on_signals
 from nnbook.ui.console import error_console
 
 try:  # Typer >= 0.20 ships its own copy of click; older Typer uses the click package

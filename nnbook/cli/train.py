@@ -84,7 +84,7 @@ def train(
 
         show_dry_run(cfg)
         return
-    from nnbook.runs.experiment import raise_if_diverged, train_experiment
+    from nnbook.experiments.experiment import raise_if_diverged, train_experiment
     from nnbook.ui.train_display import TrainDisplay
 
     results = train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
@@ -93,8 +93,8 @@ def train(
 
 
 def resume_run(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:
-    from nnbook.runs.experiment import raise_if_diverged, resume_experiment
-    from nnbook.runs.resume import plan_resume
+    from nnbook.experiments.experiment import raise_if_diverged, resume_experiment
+    from nnbook.experiments.resume import plan_resume
     from nnbook.ui.train_display import TrainDisplay
 
     plan = plan_resume(run_dir, overrides, force)

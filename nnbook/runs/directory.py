@@ -242,7 +242,7 @@ class Run:
         Written in this order so that a kill between any two writes loses nothing that
         resuming cannot redo: the best model before the checkpoint that counts it, the
         checkpoint (with the metrics history) before metrics.jsonl and summary.json, which
-        resume.py rebuilds from it."""
+        experiments/resume.py rebuilds from it."""
         row, best = member.record, member.best
         if row is None and self.summary.status != RUNNING:
             return  # stopped in an earlier epoch: nothing of it changes

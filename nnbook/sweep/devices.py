@@ -11,7 +11,7 @@ The workers are the driver's alone to stop, so that none is ever left behind:
     every worker: their runs end `interrupted` (resumable, `nnbook train --resume`)
     and the driver waits for them, then stops with `Interrupted`;
   - a second signal is passed on too (a worker then stops at once, its files whole,
-    as interrupts.py describes), and a worker still there 10 s later is killed;
+    as experiments/interrupts.py describes), and a worker still there 10 s later is killed;
   - a worker whose driver dies (even by SIGKILL) signals itself, as the driver would have.
 A worker started and not yet in its own process group (microseconds) may see a
 terminal's Ctrl-C itself as well; it then stops at once, as on a second signal.
@@ -28,9 +28,9 @@ import threading
 import time
 from pathlib import Path
 
-from nnbook.runs.experiment import Interrupted, Silent
-from nnbook.runs.failures import describe_failure
-from nnbook.runs.interrupts import EXIT_CODES, ForcedExit, Interrupt, catch_interrupts
+from nnbook.experiments.experiment import Interrupted, Silent
+from nnbook.experiments.failures import describe_failure
+from nnbook.experiments.interrupts import EXIT_CODES, ForcedExit, Interrupt, catch_interrupts
 from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, stream_jobs, train_job
 from nnbook.sweep.plan import Job
 

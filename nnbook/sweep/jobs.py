@@ -1,9 +1,10 @@
 """A sweep's jobs, as every executor trains them: one job, and the stream of them.
 
-`train_job` trains one job (the seeds of one point) with `experiment.train_experiment`,
-which trains them together as one `StackedNet`. A failure does not stop the sweep:
-the job's runs are marked `failed` by experiment.py, and its cause (failures.py) is
-the job's `Outcome`. `stream_jobs` keeps as many jobs in flight as an executor can run
+`train_job` trains one job (the seeds of one point) with
+`experiments/experiment.train_experiment`, which trains them together as one
+`StackedNet`. A failure does not stop the sweep: the job's runs are marked `failed`
+by experiments/experiment.py, and its cause (experiments/failures.py) is the job's
+`Outcome`. `stream_jobs` keeps as many jobs in flight as an executor can run
 (the multi-device one in devices.py, Ray's in ray_executor.py) and reports each one
 as it finishes. The display comes from the command (run.py); nothing here prints.
 """
@@ -16,8 +17,8 @@ from typing import Any, Callable, Optional
 
 from nnbook.config import Config
 from nnbook.runs.directory import read_summary
-from nnbook.runs.experiment import Interrupted, train_experiment
-from nnbook.runs.failures import describe_failure
+from nnbook.experiments.experiment import Interrupted, train_experiment
+from nnbook.experiments.failures import describe_failure
 from nnbook.runs.records import Summary
 from nnbook.sweep.plan import Job
 

@@ -21,7 +21,7 @@ Per epoch, in this order:
 
 No YAML, no Typer, no file I/O: results go to the `on_epoch` callback. A
 mini-batch larger than the training data is refused before training, with the
-config's name (runs/experiment.load_data).
+config's name (experiments/experiment.load_data).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ process at once, so that no later Ctrl-C prints a traceback on the way out):
     runs (an epoch's files being written) it is held back and raised when the
     block ends, so the files of one epoch are written all or not at all;
   - a second signal raises `ForcedExit` at once, even inside `protected()`.
-    Every file is written to a temporary file and renamed (directory.py), so even
+    Every file is written to a temporary file and renamed (runs/directory.py), so even
     then nothing on disk is torn: `--resume` picks up from the last checkpoint.
 
 A signal that was ignored when the block began (SIGINT in a background job of

@@ -5,13 +5,13 @@ last completed epoch and, on the CPU, ends with exactly the metrics, model and
 predictions an uninterrupted run would have produced (timings aside):
 checkpoint.pt holds the weights, every random generator's state, the
 best-so-far bookkeeping, the metrics history and the config trained with
-(training/checkpoint.py says what it holds; directory.Run.record_epoch writes it).
+(training/checkpoint.py says what it holds; runs/directory.Run.record_epoch writes it).
 
 What is resumed is the run's group: runs trained together in one stacked
 model (`repeats`, not --sequential) are resumed together, because a member's
 arithmetic is bitwise the same only with the same number of members beside
 it. Members are checkpointed one after another, so a kill can leave them one
-epoch apart; directory.py keeps the previous checkpoint too, and the newest epoch
+epoch apart; runs/directory.py keeps the previous checkpoint too, and the newest epoch
 that every member has is the one resumed.
 
 `plan_resume` locks the group's runs first and reads them only then, so that

@@ -15,7 +15,7 @@ be written (where it cannot, it says `running` with the lock free, which readers
 see as `stopped`), and `--resume` continues them once the cause is fixed.
 
 The rules for what a run's files hold after each epoch are the run's own
-(`Run.record_epoch`, directory.py); what is shown goes to a `Display` that the
+(`Run.record_epoch`, runs/directory.py); what is shown goes to a `Display` that the
 command passes in. torch (through nn/ and training/) is imported inside the
 functions that train, so that planning a sweep never loads it.
 """
@@ -32,11 +32,11 @@ from nnbook.config import Config, dump_config
 from nnbook.data import mnist
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs.directory import Run, check_runs_dir, config_file
-from nnbook.runs.failures import TrainingFailed, describe_failure, remedy
-from nnbook.runs.interrupts import ForcedExit, Interrupt, catch_interrupts
+from nnbook.experiments.failures import TrainingFailed, describe_failure, remedy
+from nnbook.experiments.interrupts import ForcedExit, Interrupt, catch_interrupts
 from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
 from nnbook.runs.records import Summary, environment
-from nnbook.runs.resume import ResumePlan, check_same_data, check_same_device, restored_progress
+from nnbook.experiments.resume import ResumePlan, check_same_data, check_same_device, restored_progress
 
 
 @dataclass
