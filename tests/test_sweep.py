@@ -12,7 +12,7 @@ import yaml
 from nnbook.analysis.plots import plot_grid
 from nnbook.config import dump_config, load_config
 from nnbook.errors import ConfigError
-from nnbook.experiments.experiment import run_config
+from nnbook.config import run_config
 from nnbook.sweep.grid import format_value, load_sweep
 from nnbook.sweep.plan import plan
 from nnbook.sweep.results import grid_figure, grid_markdown, grid_results
@@ -286,7 +286,7 @@ ON_TWO_DEVICES = """
 import sys
 from pathlib import Path
 
-from nnbook.experiments.experiment import Interrupted
+from nnbook.errors import Interrupted
 from nnbook.sweep.grid import load_sweep
 from nnbook.sweep.local import run_local
 from nnbook.sweep.plan import plan

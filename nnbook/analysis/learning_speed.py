@@ -19,7 +19,7 @@ from typing import Optional
 
 from nnbook.analysis.book import GRADIENT_NORMS
 from nnbook.analysis.plots import plot_gradient_norms
-from nnbook.config import Config
+from nnbook.config import Config, seeds_of
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
 from nnbook.runs import layout
@@ -52,7 +52,7 @@ def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Op
     n = min(sample, len(dataset.training))
     x = torch.from_numpy(dataset.training.x[:n]).to(device=device, dtype=torch_dtype(config))
     y = torch.from_numpy(dataset.training.y[:n]).to(device)
-    seeds = [config.seed + i for i in range(networks)]
+    seeds = seeds_of(config, networks)
     net = build_model(config, seeds).to(device)
     # Full-batch gradient descent: one mini-batch of all n images, so network2's L2 decay is lmbda/n.
     decay = l2_decay(config.model_copy(update={"mini_batch_size": n}), n)

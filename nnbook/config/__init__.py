@@ -1,4 +1,5 @@
-"""The experiment config: its schema (`schema.py`) and how a YAML file becomes one (`loading.py`).
+"""The experiment config: its schema (`schema.py`), how a YAML file becomes one (`loading.py`)
+and the runs its repeats make (`repeats.py`).
 
 One YAML file is one experiment; `load_config` turns it into a validated `Config`
 or raises `ConfigError` with one line naming the file, the key, the value and what
@@ -7,6 +8,7 @@ would be valid. The names below are the package's public face.
 
 from nnbook.config.loading import (apply_override, dump_config, load_config, read_yaml, set_key,
                                    validate)
+from nnbook.config.repeats import run_config, seeds_of
 from nnbook.config.schema import (IMAGE_SIDE, LAYER_TYPES, N_CLASSES, SCHEDULE_TYPES, Augment,
                                   Config, ConvPoolLayer, EarlyStopping, Elastic, FullyConnectedLayer,
                                   GeometricSchedule, HalvingSchedule, Layer, ListSchedule, Monitor, Schedule,
@@ -15,4 +17,5 @@ from nnbook.config.schema import (IMAGE_SIDE, LAYER_TYPES, N_CLASSES, SCHEDULE_T
 __all__ = ["apply_override", "dump_config", "load_config", "read_yaml", "set_key", "validate",
            "IMAGE_SIDE", "LAYER_TYPES", "N_CLASSES", "SCHEDULE_TYPES", "Augment", "Config", "ConvPoolLayer",
            "EarlyStopping", "Elastic", "FullyConnectedLayer", "GeometricSchedule", "HalvingSchedule", "Layer",
-           "ListSchedule", "Monitor", "Schedule", "SoftmaxLayer", "StepSchedule", "infer_shapes", "n_features"]
+           "ListSchedule", "Monitor", "Schedule", "SoftmaxLayer", "StepSchedule", "infer_shapes", "n_features",
+           "run_config", "seeds_of"]

@@ -16,104 +16,38 @@ see as `stopped`), and `--resume` continues them once the cause is fixed.
 
 The rules for what a run's files hold after each epoch are the run's own
 (`Run.record_epoch`, runs/directory.py); what is shown goes to a `Display` that the
-command passes in. torch (through nn/ and training/) is imported inside the
-functions that train, so that planning a sweep never loads it.
+command passes in (display.py). This module loads torch (through nn/ and training/):
+what only plans or watches training (a sweep's plan, `nnbook --help`) imports
+display.py and nnbook/errors.py instead.
 """
 
 from __future__ import annotations
 
 import shlex
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Protocol
+from typing import Optional
 
-from nnbook.config import Config, dump_config
+from nnbook.config import Config, dump_config, run_config, seeds_of
 from nnbook.data import mnist
-from nnbook.errors import ConfigError, NnbookError
-from nnbook.runs.directory import Run, check_runs_dir, config_file
+from nnbook.errors import ConfigError, Diverged, Interrupted, NnbookError
+from nnbook.experiments.display import Display, RunResult
 from nnbook.experiments.failures import TrainingFailed, describe_failure, remedy
 from nnbook.experiments.interrupts import ForcedExit, Interrupt, catch_interrupts
-from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
-from nnbook.runs.records import Summary, environment
 from nnbook.experiments.resume import ResumePlan, check_same_data, check_same_device, restored_progress
-
-
-@dataclass
-class RunResult:
-    path: Path
-    summary: Summary
-
-
-class Display(Protocol):
-    """What training tells the person watching it (ui/train_display.TrainDisplay shows it)."""
-
-    progress: Optional[Callable[[int, int], None]]  # (steps done, steps per epoch), set by begin_training
-
-    def start(self, config: Config, n_train: int, env: dict, k: int, sequential: bool) -> None: ...
-    def runs_created(self, paths: list[Path]) -> None: ...
-    def print(self, *args, **kwargs) -> None: ...
-    def begin_training(self) -> None: ...
-    def epoch(self, report) -> None: ...  # after every epoch: the loop's EpochReport
-    def end_training(self) -> None: ...
-    def finish(self, results: list[RunResult]) -> None: ...
-
-
-class Silent:
-    """A Display that shows nothing: for training where no one watches (a sweep's workers)."""
-
-    progress = None
-
-    def start(self, config, n_train, env, k, sequential) -> None:
-        pass
-
-    def runs_created(self, paths) -> None:
-        pass
-
-    def print(self, *args, **kwargs) -> None:
-        pass
-
-    def begin_training(self) -> None:
-        pass
-
-    def epoch(self, report) -> None:
-        pass
-
-    def end_training(self) -> None:
-        pass
-
-    def finish(self, results) -> None:
-        pass
-
-
-class Interrupted(NnbookError):
-    """Training stopped by SIGINT/SIGTERM; exit 130 or 143 as the shell would report."""
-
-    def __init__(self, message: str, exit_code: int = 130):
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-class Diverged(NnbookError):
-    """A run's cost became NaN or infinite."""
-
-
-def seeds_of(config: Config) -> list[int]:
-    return [config.seed + i for i in range(config.repeats)]
-
-
-def run_config(config: Config, seed: int) -> Config:
-    """The resolved config of one run: its own seed, a single repeat."""
-    return config.model_copy(update={"seed": seed, "repeats": 1})
+from nnbook.nn.net import build_model, torch_dtype
+from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
+from nnbook.runs.directory import Run, check_runs_dir, config_file
+from nnbook.runs.records import Summary, environment
+from nnbook.training.devices import resolve_device, to_device
+from nnbook.training.loop import train
+from nnbook.training.monitor import evaluate_test
 
 
 def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir: Optional[str] = None,
                      sequential: bool = False, config_source: str = "config", dataset=None) -> list[RunResult]:
     """`dataset`: an already loaded `data.Dataset` for `config.data` (the chapter 6 runner
     shares one between configs); it is left intact."""
-    from nnbook.nn.net import build_model
-    from nnbook.training.devices import resolve_device
-
     check_runs_dir(runs_dir)  # before minutes of data loading, not after
     device = resolve_device(config.device)
     with catch_interrupts() as interrupts:
@@ -154,9 +88,6 @@ def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir:
 
 def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str] = None) -> list[RunResult]:
     """Continue `plan.runs` from `plan.epoch` completed epochs."""
-    from nnbook.nn.net import build_model
-    from nnbook.training.devices import resolve_device
-
     config = plan.config
     with catch_interrupts() as interrupts:
         try:
@@ -190,9 +121,6 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     """The dataset and its splits on `device`. Returns (dataset, tensors, n_train).
     A dataset loaded here has its training images dropped from host memory once
     copied; a `dataset` passed in (shared by several configs) is left intact."""
-    from nnbook.nn.net import torch_dtype
-    from nnbook.training.devices import to_device
-
     shared = dataset is not None
     if not shared:
         dataset = mnist.load(config.data, data_dir, source=source)
@@ -211,8 +139,6 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
     """Train the members of `net` (one per run) and write each epoch to their run
     directories; from `progress` and `histories` when resuming. `interrupts`: the
     installed signal handlers (interrupts.catch_interrupts)."""
-    from nnbook.training.loop import train
-
     for run, history in zip(runs, histories or [[] for _ in runs]):
         run.begin_training(run_config(config, run.summary.seed).model_dump(mode="json"), history)
     done = [progress.epoch if progress else 0]  # epochs completed, for the message if interrupted
@@ -261,8 +187,6 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
 def save_last_predictions(net, runs: list[Run], tensors) -> None:
     """Each member's test probabilities as it stands after its last epoch (a member that stopped
     early is frozen there; a diverged one has none), for `nnbook ensemble --weights last`."""
-    from nnbook.training.monitor import evaluate_test
-
     probabilities, _ = evaluate_test(net, tensors)
     for m, run in enumerate(runs):
         if run.summary.status != DIVERGED:

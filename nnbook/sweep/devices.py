@@ -28,7 +28,8 @@ import threading
 import time
 from pathlib import Path
 
-from nnbook.experiments.experiment import Interrupted, Silent
+from nnbook.errors import Interrupted
+from nnbook.experiments.display import Silent
 from nnbook.experiments.failures import describe_failure
 from nnbook.experiments.interrupts import EXIT_CODES, ForcedExit, Interrupt, catch_interrupts
 from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, stream_jobs, train_job

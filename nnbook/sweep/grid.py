@@ -29,9 +29,8 @@ from typing import Any, Optional
 
 import yaml
 
-from nnbook.config import Config, apply_override, read_yaml, set_key, validate
+from nnbook.config import Config, apply_override, read_yaml, seeds_of, set_key, validate
 from nnbook.errors import ConfigError
-from nnbook.experiments.experiment import seeds_of
 
 # Keys a grid may not sweep: the name is the point's, repeats are the point's runs.
 RESERVED = ("name", "repeats", "sweep")

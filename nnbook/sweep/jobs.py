@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from nnbook.config import Config
-from nnbook.runs.directory import read_summary
-from nnbook.experiments.experiment import Interrupted, train_experiment
+from nnbook.errors import Interrupted
 from nnbook.experiments.failures import describe_failure
+from nnbook.runs.directory import read_summary
 from nnbook.runs.records import Summary
 from nnbook.sweep.plan import Job
 
@@ -59,6 +59,8 @@ def train_job(config: Config, runs_dir: Path, data_dir, display) -> tuple[list[P
     failure does not raise: its runs are already marked `failed` with the cause in
     summary.json, and the cause is returned, so one bad point never stops a sweep.
     A signal still stops everything."""
+    from nnbook.experiments.experiment import train_experiment  # deferred: torch, which --help and --dry-run never load
+
     recording = _RecordingDisplay(display)
     try:
         results = train_experiment(config, Path(runs_dir), recording, data_dir=data_dir,

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Optional
 
 from nnbook.config import Config
-from nnbook.experiments.experiment import Interrupted
+from nnbook.errors import Interrupted
 from nnbook.sweep.devices import run_on_devices
 from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, train_job
 from nnbook.sweep.plan import Job

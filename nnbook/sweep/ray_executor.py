@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Optional
 
 from nnbook.errors import ConfigError, NnbookError
-from nnbook.experiments.experiment import Silent
+from nnbook.experiments.display import Silent
 from nnbook.experiments.failures import describe_failure
 from nnbook.runs.transfer import run_files, write_run_files
 from nnbook.sweep.jobs import Outcome, stream_jobs, train_job
