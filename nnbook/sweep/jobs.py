@@ -5,7 +5,7 @@
 `StackedNet`. A failure does not stop the sweep: the job's runs are marked `failed`
 by experiments/experiment.py, and its cause (experiments/failures.py) is the job's
 `Outcome`. `stream_jobs` keeps as many jobs in flight as an executor can run
-(the multi-device one in devices.py, Ray's in ray_executor.py) and reports each one
+(the multi-device one in pool.py, Ray's in ray_executor.py) and reports each one
 as it finishes. The display comes from the command (run.py); nothing here prints.
 """
 

@@ -2,7 +2,7 @@
 
 Points are trained one after another in this process, each job shown as `nnbook
 train` shows it (each point may change any key, so points share no model); with
-several visible GPUs, devices.py trains one job per GPU at once, in worker
+several visible GPUs, pool.py trains one job per GPU at once, in worker
 processes. A failed job never stops the sweep (jobs.py). The display comes from
 the command (run.py); this module shows nothing itself. torch is imported only to
 count GPUs.
@@ -15,9 +15,9 @@ from typing import Optional
 
 from nnbook.config import Config
 from nnbook.errors import Interrupted
-from nnbook.sweep.devices import run_on_devices
 from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, train_job
 from nnbook.sweep.plan import Job
+from nnbook.sweep.pool import run_on_devices
 
 
 def local_devices(config: Config) -> list[str]:

@@ -1,4 +1,4 @@
-"""The local executor on several devices (GPUs): one worker process per device, one job each.
+"""The local executor on several devices (GPUs): a pool of worker processes, one per device, one job each.
 
 Each job in flight is a fresh interpreter (spawn: forking a process that may hold
 CUDA state is unsafe) that trains its job silently on its own device and sends
