@@ -33,9 +33,10 @@ from typing import Any, Optional
 
 from nnbook.config import Config, dump_config
 from nnbook.errors import ConfigError, NnbookError
-from nnbook.runs.directory import CONFIG, SUMMARY, Run, config_file, is_run_dir, read_config
 from nnbook.records import DIVERGED, FINISHED, RUNNING, EpochRecord
-from nnbook.training.checkpoint import MemberCheckpoint, at_epoch, metrics_of, restore_progress, trained_config
+from nnbook.runs.directory import CONFIG, SUMMARY, Run, config_file, is_run_dir, read_config
+from nnbook.training.checkpoint import (MemberCheckpoint, at_epoch, member_checkpoints, metrics_of, restore_progress,
+                                        trained_config)
 from nnbook.training.progress import Progress
 
 # Keys that cannot change on resume, even with --force: the saved weights have
@@ -95,7 +96,7 @@ def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: boo
                           "(the cost became NaN or infinite); resuming would diverge again. Start a new run "
                           f"with a smaller eta: nnbook train {config_file(diverged.path)} --set eta={eta / 4:g}")
 
-    saved_lists = [run.load_checkpoints() for run in runs]
+    saved_lists = [member_checkpoints(run.load_checkpoints()) for run in runs]
     configs, changes = [], []
     for run, saved in zip(runs, saved_lists):
         config, diff = resumed_config(run, saved, overrides)

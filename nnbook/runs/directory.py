@@ -39,18 +39,14 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Optional, Sequence
+from typing import Any, Iterable, Optional, Protocol, Sequence
 
 from nnbook.config import Config, load_config
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.records import DIVERGED, RUNNING, STOPPED, EpochRecord
 from nnbook.runs.files import (append_line, atomic_text, atomic_write, atomic_write_all, hold_lock, is_held,
                                is_temporary)
-from nnbook.records import DIVERGED, RUNNING, STOPPED, EpochRecord
 from nnbook.runs.records import Summary
-from nnbook.training.checkpoint import MemberCheckpoint, is_member_checkpoint, with_run_records
-
-if TYPE_CHECKING:
-    from nnbook.training.loop import MemberEpoch  # an annotation only: the loop would load torch for every reader
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
     "config.yaml", "metrics.jsonl", "summary.json", "model.pt", "test_predictions.npy", "checkpoint.pt",
@@ -114,6 +110,20 @@ def new_run_dir(runs_dir: Path, name: str, stamp: Optional[str] = None) -> Path:
     if path is None:
         raise NnbookError(f"too many runs named {name}-{stamp} in {runs_dir}")
     return path
+
+
+class RecordedEpoch(Protocol):
+    """What `Run.record_epoch` writes: one member's part of the loop's epoch report
+    (training/loop.MemberEpoch, which the run directory does not import: it never trains)."""
+
+    epoch: int
+    record: Optional[EpochRecord]  # None when the run trained no more
+    status: Optional[str]  # None while training, else EARLY_STOPPED | DIVERGED
+    best: Any  # its best-validation bookkeeping: validation_accuracy, epoch, test_accuracy
+    best_model: Optional[tuple[dict, Any]]  # at a new best: its weights and (10000, 10) test probabilities
+
+    def checkpoint(self, metrics: list[EpochRecord], config: Optional[dict]) -> dict:
+        """Its resumable checkpoint, carrying the run's metrics so far and its config."""
 
 
 class Run:
@@ -201,11 +211,12 @@ class Run:
         in the run's dtype)."""
         atomic_write(self.path / LAST_PREDICTIONS, numpy_bytes(test_probabilities))
 
-    def save_checkpoint(self, checkpoint: MemberCheckpoint) -> None:
+    def save_checkpoint(self, checkpoint: dict) -> None:
         atomic_write(self.path / CHECKPOINT, torch_bytes(checkpoint), keep_previous=self.path / PREVIOUS_CHECKPOINT)
 
-    def load_checkpoints(self) -> list[MemberCheckpoint]:
-        """The saved checkpoints, newest first (none before the first epoch ends).
+    def load_checkpoints(self) -> list[tuple[Path, Any]]:
+        """The saved checkpoints as (file, what it holds), checkpoint.pt first (none before the
+        first epoch ends); what a checkpoint holds is training/checkpoint.py's to check.
         Loaded with weights_only=True: a checkpoint holds tensors, numbers, strings,
         lists and dicts, and a file holding anything else is refused, never run."""
         import torch
@@ -220,10 +231,8 @@ class Run:
             except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:
                 first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
                 raise NnbookError(f"{file}: not a readable nnbook checkpoint ({first[:200]})") from None
-            if not is_member_checkpoint(saved_file):
-                raise NnbookError(f"{file}: not an nnbook checkpoint (no epoch and weights in it)")
-            saved.append(saved_file)
-        return sorted(saved, key=lambda s: -s["epoch"])
+            saved.append((file, saved_file))
+        return saved
 
     def begin_training(self, config: dict, history: Sequence[EpochRecord] = ()) -> None:
         """Lock the run for this process; every epoch's checkpoint will record `config` (the
@@ -234,10 +243,10 @@ class Run:
         self.history = list(history)
         self._seconds = sum(row.seconds for row in self.history)
 
-    def record_epoch(self, member: MemberEpoch) -> None:
-        """Write an epoch of this run: its member's part of the loop's report (training/loop.MemberEpoch:
-        the record, None when the run trained no more; the status; the best-validation bookkeeping;
-        the best model at a new best; the checkpoint).
+    def record_epoch(self, member: RecordedEpoch) -> None:
+        """Write an epoch of this run: its member's part of the loop's report (the record, None
+        when the run trained no more; the status; the best-validation bookkeeping; the best
+        model at a new best; the checkpoint).
 
         Written in this order so that a kill between any two writes loses nothing that
         resuming cannot redo: the best model before the checkpoint that counts it, the
@@ -251,7 +260,7 @@ class Run:
         if row is not None:
             self.history.append(row)
             self._seconds += row.seconds
-        self.save_checkpoint(with_run_records(member.checkpoint(), self.history, self.trained_config))
+        self.save_checkpoint(member.checkpoint(self.history, self.trained_config))
         if row is not None:
             self.log_epoch(row)
         diverged = {"diverged_in_epoch": member.epoch} if member.status == DIVERGED else {}

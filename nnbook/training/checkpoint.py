@@ -4,21 +4,24 @@ A plain dict (`MemberCheckpoint`, its keys defined there): tensors, numbers, str
 lists and dicts only, so that torch.load(weights_only=True) reads it back without
 running code. It is shaped as a single run's, whatever group the member trained in.
 
-The loop builds it after every epoch (`member_checkpoint`); the run directory adds its
-own records (`with_run_records`: the metrics so far and the config trained with) and
-writes it; resuming checks what it read (`is_member_checkpoint`), picks the epoch every
-member of the group has (`at_epoch`), rebuilds the run's files from it (`metrics_of`,
-`trained_config`) and the loop's progress (`restore_progress`). Which file it goes to,
-and how, is runs/directory.py's.
+The loop builds it after every epoch (`member_checkpoint`), with the records the run
+directory passes in (`with_run_records`: the metrics so far and the config trained with;
+loop.MemberEpoch.checkpoint); resuming checks what the run directory read
+(`member_checkpoints`), picks the epoch every member of the group has (`at_epoch`),
+rebuilds the run's files from it (`metrics_of`, `trained_config`) and the loop's progress
+(`restore_progress`). Which file it goes to, and how, is runs/directory.py's, which stores
+and loads it without looking inside.
 
-torch-free at import, so that the run directory reads checkpoints without the loop.
+torch-free at import, so that planning a resume reads checkpoints without the loop.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import Path
 from typing import TYPE_CHECKING, Optional, TypedDict
 
+from nnbook.errors import NnbookError
 from nnbook.records import EpochRecord
 from nnbook.training.progress import Best, Progress
 
@@ -75,6 +78,15 @@ def with_run_records(saved: MemberCheckpoint, metrics: list[EpochRecord], config
 def is_member_checkpoint(saved: object) -> bool:
     """Whether what torch.load gave is a member checkpoint: a dict with an epoch and weights."""
     return isinstance(saved, dict) and "epoch" in saved and "net" in saved
+
+
+def member_checkpoints(loaded: list[tuple[Path, object]]) -> list[MemberCheckpoint]:
+    """A run's checkpoints as its directory loaded them, (file, what it held), checked to be
+    member checkpoints and ordered newest first."""
+    for file, saved in loaded:
+        if not is_member_checkpoint(saved):
+            raise NnbookError(f"{file}: not an nnbook checkpoint (no epoch and weights in it)")
+    return sorted((saved for _, saved in loaded), key=lambda s: -s["epoch"])
 
 
 def at_epoch(saved: MemberCheckpoint, epoch: int) -> MemberCheckpoint:

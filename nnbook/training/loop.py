@@ -40,7 +40,7 @@ from nnbook.nn.step import make_step
 from nnbook.records import EARLY_STOPPED, EpochRecord
 from nnbook.seeds import member_generators
 from nnbook.training.batches import epoch_data, mini_batches, training_targets
-from nnbook.training.checkpoint import MemberCheckpoint, member_checkpoint
+from nnbook.training.checkpoint import MemberCheckpoint, member_checkpoint, with_run_records
 from nnbook.training.devices import DeviceData
 from nnbook.training.monitor import accuracy, evaluate_test, monitor_epoch
 from nnbook.training.schedules import eta_at, halve_on_plateau, stop_reason
@@ -57,7 +57,9 @@ class MemberEpoch:
     best: Best
     # At a new best: its weights and its (10000, 10) test probabilities, else None.
     best_model: Optional[tuple[dict[str, torch.Tensor], np.ndarray]]
-    checkpoint: Callable[[], MemberCheckpoint]  # its resumable checkpoint, built on demand
+    # Its resumable checkpoint, built on demand, carrying the run's records that the run
+    # directory passes in (checkpoint.with_run_records: its metrics so far, the config it trains with).
+    checkpoint: Callable[[list[EpochRecord], Optional[dict]], MemberCheckpoint]
 
 
 @dataclass
@@ -80,7 +82,7 @@ class EpochReport:
         if self.improved[m]:
             best_model = (self.net.member_weights(m), self.test_probabilities[m].cpu().numpy())
         return MemberEpoch(self.epoch, self.records[m], self.status[m], self.best[m], best_model,
-                           lambda: self.checkpoint(m))
+                           lambda metrics, config: with_run_records(self.checkpoint(m), metrics, config))
 
 
 @dataclass
