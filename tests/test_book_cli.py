@@ -7,7 +7,7 @@ import re
 import yaml
 
 from nnbook.config import load_config
-from nnbook.analysis.book import FIGURES, GRADIENT_NORMS
+from nnbook.book import FIGURES, GRADIENT_NORMS
 
 from .cli import CONFIGS, read_json, run_dirs
 

@@ -4,8 +4,8 @@ accuracy at the best validation epoch of the best run), on records where the sta
 
 import pytest
 
-from nnbook.analysis.book import (BEST_RUN_TEST_AT_BEST_VALIDATION, FIGURES, FINAL_VALIDATION, PEAK_TEST,
-                                  STATISTICS)
+from nnbook.book import (BEST_RUN_TEST_AT_BEST_VALIDATION, FIGURES, FINAL_VALIDATION, PEAK_TEST,
+                         STATISTICS)
 from nnbook.analysis.book_statistics import compare, run_value
 from nnbook.records import EpochRecord
 from nnbook.runs.records import Summary

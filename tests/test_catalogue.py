@@ -3,7 +3,7 @@
 import re
 import shutil
 
-from nnbook.analysis.book import FIGURES, STATISTICS
+from nnbook.book import FIGURES, STATISTICS
 from nnbook.analysis.catalogue import catalogue, describe_network
 from nnbook.config import load_config
 

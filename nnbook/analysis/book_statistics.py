@@ -1,5 +1,5 @@
 """The statistic the book quotes, computed from nnbook's runs, so a report compares
-like with like (analysis/book.py says which statistic each figure is).
+like with like (nnbook/book.py says which statistic each figure is).
 
 `run_value` is one run's value of a statistic, from its summary and its metrics;
 `compare` gathers a config's runs: their values, mean ± std, range, and the value
@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from nnbook.analysis.book import BEST_RUN_TEST_AT_BEST_VALIDATION, FINAL_VALIDATION, PEAK_TEST
+from nnbook.book import BEST_RUN_TEST_AT_BEST_VALIDATION, FINAL_VALIDATION, PEAK_TEST
 from nnbook.records import EpochRecord
 from nnbook.runs.records import Summary
 from nnbook.statistics import Spread, best_by_validation, spread

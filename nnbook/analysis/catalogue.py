@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from nnbook.analysis.book import FIGURES, STATISTICS
+from nnbook.book import FIGURES, STATISTICS
 from nnbook.config import Config, ConvPoolLayer, SoftmaxLayer, read_yaml, validate
 from nnbook.errors import ConfigError
 

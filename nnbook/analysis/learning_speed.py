@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from nnbook.analysis.book import GRADIENT_NORMS
 from nnbook.analysis.plots import plot_gradient_norms
+from nnbook.book import GRADIENT_NORMS
 from nnbook.config import Config, seeds_of
 from nnbook.data import mnist
 from nnbook.errors import ConfigError

@@ -23,9 +23,9 @@ from typing import Optional
 from rich.console import Console
 from rich.table import Table
 
-from nnbook.analysis.book import ENSEMBLE_VOTE, FIGURES, STATISTICS
 from nnbook.analysis.book_statistics import Comparison, compare
 from nnbook.analysis.ensemble import ENSEMBLE_FILE, read_ensemble
+from nnbook.book import ENSEMBLE_VOTE, FIGURES, STATISTICS
 from nnbook.choices import Choice
 from nnbook.errors import ConfigError
 from nnbook.records import FINISHED

@@ -14,7 +14,7 @@ the same one from nnbook's runs (analysis/book_statistics.py):
   - chapter 6 (network3.py): the test accuracy at the best validation epoch, of the
     best of the author's 3 runs (the run with the best validation accuracy).
 
-Facts from the book (see shared/book/EXPERIMENTS.md); no torch, no I/O.
+Facts from the book (see shared/book/EXPERIMENTS.md), which any layer may read; no torch, no I/O.
 """
 
 from __future__ import annotations
