@@ -4,7 +4,7 @@ import re
 import shutil
 
 from nnbook.book import FIGURES, STATISTICS
-from nnbook.analysis.catalogue import catalogue, describe_network
+from nnbook.config.catalogue import catalogue, describe_network
 from nnbook.config import load_config
 
 from .cli import CONFIGS

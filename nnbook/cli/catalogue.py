@@ -30,13 +30,13 @@ def list_experiments(
 
     Then `nnbook train configs/NAME.yaml` trains one (`nnbook sweep` for the sweep configs).
     """
-    from nnbook.analysis.catalogue import catalogue
+    from nnbook.config.catalogue import catalogue
     from nnbook.ui.catalogue_display import show_catalogue
 
     entries = catalogue(configs_dir, chapter)
     measured_on = None
     if timing and entries:
-        from nnbook.analysis.timing import seconds_per_run  # deferred: torch
+        from nnbook.training.timing import seconds_per_run  # deferred: torch
 
         from rich.console import Console
 

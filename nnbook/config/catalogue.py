@@ -3,7 +3,7 @@ without opening YAML files.
 
 One `Entry` per config in a configs directory: its chapter, name, the network in one
 line, data, epochs, runs, the book's figure with the statistic it is, and a rough
-time per run (`timing.py`, when asked). Sweep configs are listed with their number
+time per run (training/timing.py, when asked). Sweep configs are listed with their number
 of points. Reads configs only; trains nothing.
 """
 
@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Optional
 
 from nnbook.book import FIGURES, STATISTICS
-from nnbook.config import Config, ConvPoolLayer, SoftmaxLayer, read_yaml, validate
+from nnbook.config.loading import read_yaml, validate
+from nnbook.config.schema import Config, ConvPoolLayer, SoftmaxLayer
 from nnbook.errors import ConfigError
 
 
