@@ -135,7 +135,7 @@ def chapter6(
 
         nnbook chapter6 --epochs-scale 0.02 --train-limit 5000
     """
-    from nnbook.analysis.chapter6 import run_chapter6
+    from nnbook.experiments.chapter6 import run_chapter6
     from nnbook.ui.train_display import TrainDisplay
 
     target = out or layout.output_dir(runs_dir, layout.CHAPTERS) / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"

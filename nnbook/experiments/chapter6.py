@@ -24,9 +24,9 @@ from nnbook.analysis.report import collect, render
 from nnbook.config import load_config
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
-from nnbook.runs import layout
 from nnbook.experiments.display import Display, Silent
 from nnbook.experiments.experiment import train_experiment
+from nnbook.runs import layout
 from nnbook.runs.records import Summary
 
 CHAPTER6 = ["ch6_shallow", "ch6_conv", "ch6_conv_only", "ch6_dbl_conv", "ch6_dbl_conv_tanh", "ch6_dbl_conv_relu",
