@@ -135,7 +135,7 @@ def gradients(
         nnbook gradients configs/ch5_784_30_30_30_10.yaml
     """
     cfg = load_config(config, config_overrides(set_, seed=seed, device=device))
-    from nnbook.analysis.learning_speed import measure
+    from nnbook.experiments.gradients import measure
     from nnbook.ui.gradients_display import show_gradients
 
     from nnbook.runs import layout

@@ -1,13 +1,12 @@
 """`nnbook gradients CONFIG`, top to bottom: chapter 5's speed-of-learning measurement.
 
-load data -> build `networks` random nets of the config's architecture (members of
-one StackedNet, seeds seed, seed+1, ...) -> ||dC/db|| of each hidden layer at
+load data -> `networks` random nets of the config's architecture (members of one
+StackedNet, seeds seed, seed+1, ...) -> ||dC/db|| of each hidden layer at
 initialisation, the mean gradient over the first `sample` training images ->
 optionally `epochs` steps of full-batch gradient descent on those images (the
-book: 1,000 images, 500 epochs; eta and lmbda from the config) -> a table beside
-the book's figures, a JSON file and a PNG of the norms per epoch.
-
-torch (with nn/ and training/) is imported inside `measure`, so `--help` stays fast.
+book: 1,000 images, 500 epochs; eta and lmbda from the config) -> a JSON file and a
+PNG of the norms per epoch, with the book's figures. The norms are computed by
+training/learning_speed.py; the command shows the table (ui/gradients_display.py).
 """
 
 from __future__ import annotations
@@ -23,6 +22,8 @@ from nnbook.config import Config, seeds_of
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
 from nnbook.runs import layout
+from nnbook.training.devices import resolve_device
+from nnbook.training.learning_speed import gradient_norms
 
 
 @dataclass
@@ -37,26 +38,13 @@ class GradientResult:
 
 def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Optional[Path],
             data_dir: Optional[str] = None, source: str = "config", on_epoch=None) -> GradientResult:
-    import torch
-
-    from nnbook.nn.measure import gradient_trajectory
-    from nnbook.nn.costs import COSTS
-    from nnbook.nn.net import build_model, torch_dtype
-    from nnbook.nn.sgd import l2_decay
-    from nnbook.training.devices import resolve_device
-
     if len(config.layers) < 2:
         raise ConfigError(f"{source}: the network has no hidden layer, so there is no speed of learning to measure")
     device = resolve_device(config.device)
     dataset = mnist.load(config.data, data_dir, source=source)
     n = min(sample, len(dataset.training))
-    x = torch.from_numpy(dataset.training.x[:n]).to(device=device, dtype=torch_dtype(config))
-    y = torch.from_numpy(dataset.training.y[:n]).to(device)
     seeds = seeds_of(config, networks)
-    net = build_model(config, seeds).to(device)
-    # Full-batch gradient descent: one mini-batch of all n images, so network2's L2 decay is lmbda/n.
-    decay = l2_decay(config.model_copy(update={"mini_batch_size": n}), n)
-    history = gradient_trajectory(net, x, y, COSTS[config.cost], config.eta, decay, epochs, config.mu, on_epoch)
+    history = gradient_norms(config, dataset.training.x[:n], dataset.training.y[:n], seeds, epochs, device, on_epoch)
 
     json_path = plot_path = None
     if out_dir is not None and epochs > 0:
