@@ -10,19 +10,21 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "nnbook"
 MAX_LINES = 400
 
-# The package's own small modules (errors, choices) that every layer may use, beside config.
+# The package's own small modules (errors, choices, records, seeds, statistics, the book's figures)
+# that every layer may use, beside config; they import none of the layers.
 ROOT_MODULES = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
 # What each layer may import from nnbook (besides itself, the root modules and `config`).
 ALLOWED = {
+    "config": set(),  # the schema, YAML, the catalogue of configs: no torch, nothing that trains
     "data": set(),
     "nn": set(),
     "training": {"nn", "data"},
     "runs": set(),  # the run directory stores what training made; it imports no code that trains
-    "analysis": {"runs", "training", "nn", "data"},
+    "analysis": {"runs", "training", "data"},  # reads runs; the math only through its doors (below)
     "experiments": {"analysis", "runs", "training", "nn", "data"},  # chapter 6 trains, then reports
-    "sweep": {"experiments", "runs", "training", "nn", "data"},
+    "sweep": {"experiments", "runs"},  # trains through experiments/ alone
     "ui": {"nn"},  # the dry run describes a model; no display reads files (runs/) or trains
-    "cli": {"ui", "experiments", "runs", "sweep", "analysis", "training", "nn", "data"},
+    "cli": {"ui", "experiments", "sweep", "analysis", "runs", "training", "data"},
 }
 
 
@@ -156,4 +158,62 @@ def test_the_computing_layers_import_no_plotting_library_at_any_depth(layer_name
         for reached in sorted(reachable(edges, module)):
             if third_party_imports_of(paths[reached]) & PLOTTING:
                 wrong.append(f"{module} reaches {reached}, which imports {PLOTTING}")
+    assert not wrong, wrong
+
+
+def test_the_root_modules_import_no_layer():
+    """What every layer may read must not reach back into a layer (which would make it reach
+    every layer that layer reaches)."""
+    wrong = [f"{m} imports {t}" for m, ts in graph().items() if layer(m) in ROOT_MODULES | {""}
+             for t in ts if layer(t) not in ROOT_MODULES | {""}]
+    assert not wrong, wrong
+
+
+# analysis/ reads run directories (runs/) and data sets (data/mnist.py). The numbers it reports
+# are computed by the layer that owns the math, reached through one door each, so analysis
+# never assembles a network or a tensor itself (and imports no torch). Module -> the names
+# analysis may use from it (None: any).
+ANALYSIS_DOORS = {
+    "nnbook.data.mnist": None,  # loading a data set
+    "nnbook.data.augment": {"preview_mosaic", "describe"},  # the distortions, as an array to draw
+    "nnbook.training.inference": {"saved_network", "WeightsMismatch"},  # a run's network, its predictions
+}
+COMPUTING = ("nn", "training", "data")
+
+
+def names_used_from_computing_layers(path: Path) -> list[tuple[str, set[str]]]:
+    """(module, names) for every import of nn/, training/ or data/ in `path`: the names imported
+    from a module, or the attributes read from a module imported by name (`from nnbook.data
+    import augment` then `augment.describe`); None for `import nnbook.x.y` (anything)."""
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    tree = ast.parse(path.read_text())
+    read = {}  # local name -> attributes read from it
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            read.setdefault(node.value.id, set()).add(node.attr)
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(a.name, None) for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            for a in node.names:
+                if f"{node.module}.{a.name}" in modules:  # a module imported by name
+                    found.append((f"{node.module}.{a.name}", read.get(a.asname or a.name, set())))
+                else:
+                    found.append((node.module, {a.name}))
+    return [(m, names) for m, names in found if m.startswith("nnbook.") and layer(m) in COMPUTING]
+
+
+def test_analysis_reaches_the_math_only_through_its_doors():
+    wrong = []
+    for path in sorted(PACKAGE.glob("analysis/*.py")):
+        name = module_name(path)
+        if "torch" in third_party_imports_of(path):
+            wrong.append(f"{name} imports torch")
+        for module, names in names_used_from_computing_layers(path):
+            if module not in ANALYSIS_DOORS:
+                wrong.append(f"{name} imports {module}, which is no door of analysis/")
+            elif ANALYSIS_DOORS[module] is not None and (names is None or not names <= ANALYSIS_DOORS[module]):
+                wrong.append(f"{name} uses {sorted(names or ['*'])} of {module}; its door is "
+                             f"{sorted(ANALYSIS_DOORS[module])}")
     assert not wrong, wrong

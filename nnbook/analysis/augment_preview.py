@@ -5,13 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from nnbook.analysis.plots import plot_preview
 from nnbook.config import Config
 from nnbook.data import augment, mnist
 from nnbook.errors import ConfigError
-from nnbook.seeds import DISTORTIONS, generator
 
 
 def write_preview(config: Config, out: Path, images: int, samples: int, seed: int, data_dir=None,
@@ -23,7 +20,6 @@ def write_preview(config: Config, out: Path, images: int, samples: int, seed: in
     if not out.parent.is_dir():
         raise ConfigError(f"--out {out}: the directory {out.parent} does not exist")
     dataset = mnist.load(config.data, data_dir, source=source)
-    x = torch.from_numpy(dataset.training.x[:images])
-    gen = generator(DISTORTIONS, seed)  # the distortions a member seeded `seed` trains with
-    mosaic = augment.preview_mosaic(x, config.augment, gen, samples)
-    return plot_preview(mosaic.numpy(), out, f"{config.name}: {augment.describe(config.augment)}")
+    # The distortions a member seeded `seed` trains with.
+    mosaic = augment.preview_mosaic(dataset.training.x[:images], config.augment, seed, samples)
+    return plot_preview(mosaic, out, f"{config.name}: {augment.describe(config.augment)}")

@@ -1,9 +1,9 @@
 """The accuracy of a saved network on any data set (a chapter 6 problem).
 
-Loads a run's config and best-validation weights (through runs/), and
-measures accuracy and the confusion matrix on a split of the configured
-data or of any file in the book's format. Never trains. torch (with nn/ and
-training/) is imported only when a network is loaded, so `--help` stays fast.
+Loads a run's config and best-validation weights (through runs/), rebuilds its
+network (training/inference.py) and measures accuracy and the confusion matrix on a
+split of the configured data or of any file in the book's format. Never trains.
+torch is imported only when a network is loaded, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -48,43 +48,39 @@ def confusion_matrix(labels: np.ndarray, predicted: np.ndarray, n_classes: int =
     return np.bincount(n_classes * labels + predicted, minlength=n_classes * n_classes).reshape(n_classes, n_classes)
 
 
-def load_network(path: Path, device):
-    """The run's config and its saved best-validation network (K = 1)."""
-    from nnbook.nn.net import StackedNet, torch_dtype
+def load_network(path: Path, device: str):
+    """The run's config and its saved best-validation network (training/inference.Network) on `device`."""
+    from nnbook.training.inference import WeightsMismatch, saved_network  # deferred: torch (--help imports this)
 
     runs.read_summary(path)  # a clear message for a path that is not a run
     if not runs.has_model(path):
         raise NnbookError(f"{path}: no saved network ({runs.MODEL}); the run finished no epoch")
     config = runs.read_config(path)
-    net = StackedNet(config, k=1)
+    cannot = f"{path / runs.MODEL}: cannot be loaded into the network of {runs.CONFIG}"
     try:
-        net.load_member_weights(0, runs.load_best_weights(path))
+        weights = runs.load_best_weights(path)
     except (RuntimeError, KeyError, OSError) as e:
-        raise NnbookError(f"{path / runs.MODEL}: cannot be loaded into the network of {runs.CONFIG} ({e})") from None
-    return config, net.to(device=device, dtype=torch_dtype(config))
+        raise NnbookError(f"{cannot} ({e})") from None
+    try:
+        return config, saved_network(config, weights, device)
+    except WeightsMismatch as e:
+        raise NnbookError(f"{cannot} ({e})") from None
 
 
 def evaluate_run(path: Path, split: Split | str = Split.test, data: Optional[str] = None, data_dir=None,
                  device: str = "auto") -> Evaluation:
-    import torch
-
-    from nnbook.training.devices import resolve_device
-
     try:
         split = Split(split)
     except ValueError:
         raise ConfigError(f"--split {split!r}: choose one of {', '.join(s.value for s in Split)}") from None
     path = Path(path)
-    dev = resolve_device(device)
-    config, net = load_network(path, dev)
+    config, network = load_network(path, device)
     if data is None:
         dataset = mnist.load(config.data, data_dir, source=str(runs.config_file(path)))
     else:
         dataset = mnist.load_file(mnist.resolve_data_path(data, data_dir, source="--data"))
     part = getattr(dataset, split.value)
-    x = torch.from_numpy(part.x).to(device=dev, dtype=next(net.parameters()).dtype)
-    predicted = net.probabilities(x)[0].argmax(-1).cpu().numpy()
-    confusion = confusion_matrix(part.y, predicted)
+    confusion = confusion_matrix(part.y, network.predict(part.x))
     return Evaluation(dataset.source, split.value, float(np.trace(confusion) / len(part)), confusion)
 
 

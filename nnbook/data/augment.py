@@ -23,7 +23,8 @@ A^-1 (p - t) + field(p).
 
 When the training loop distorts, which images it distorts is its business
 (training/batches.py), and how a member's generator is seeded nnbook/seeds.py's;
-this module draws from the generator it is given and never sees labels.
+this module draws from the generator it is given (the preview, from the one of the
+member seeded as asked) and never sees labels.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ import math
 from dataclasses import dataclass
 from typing import Optional
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
 from nnbook.config import IMAGE_SIDE, Augment
+from nnbook.seeds import DISTORTIONS, generator
 
 CHUNK = 8192  # images per batched op: the grid, field and images take ~75 MB per chunk (float32)
 TRUNCATE = 4.0  # the Gaussian kernel reaches 4 sigma each side (scipy's default)
@@ -157,10 +160,12 @@ def distort(x: torch.Tensor, spec: Augment, gen: torch.Generator, chunk: int = C
 # ----------------------------------------------------------------------------- preview
 
 
-def preview_mosaic(x: torch.Tensor, spec: Augment, gen: torch.Generator, samples: int,
-                   gap: int = 2) -> torch.Tensor:
-    """A (rows*(28+gap)-gap, (1+samples)*(28+gap)-gap) image: each row one clean image
-    followed by `samples` distortions of it; gaps are -1 (drawn as blank)."""
+def preview_mosaic(images: np.ndarray, spec: Augment, seed: int, samples: int, gap: int = 2) -> np.ndarray:
+    """A (rows*(28+gap)-gap, (1+samples)*(28+gap)-gap) image: each of the (rows, 784) clean
+    `images` followed by `samples` distortions of it, drawn as the member seeded `seed` draws
+    its distortions (on the CPU); gaps are -1 (drawn as blank)."""
+    x = torch.from_numpy(images)
+    gen = generator(DISTORTIONS, seed)
     rows = len(x)
     copies = distort(x.repeat_interleave(samples, dim=0), spec, gen)  # (rows*samples, 784)
     tiles = torch.cat([x.unsqueeze(1), copies.view(rows, samples, -1)], dim=1)  # (rows, 1+samples, 784)
@@ -171,7 +176,7 @@ def preview_mosaic(x: torch.Tensor, spec: Augment, gen: torch.Generator, samples
         for c in range(cols):
             mosaic[r * side:r * side + IMAGE_SIDE, c * side:c * side + IMAGE_SIDE] = \
                 tiles[r, c].view(IMAGE_SIDE, IMAGE_SIDE).cpu()
-    return mosaic
+    return mosaic.numpy()
 
 
 def describe(spec: Augment) -> str:
