@@ -12,12 +12,16 @@ from typing import Annotated, Optional
 import typer
 
 # The choices of --method, --weights, --split and --format are the library's own enums, so --help lists them.
-from nnbook.analysis.ensemble import Method, Weights
-from nnbook.analysis.evaluate import Split
-from nnbook.analysis.report import Format
+from nnbook.analysis.ensemble import Method, Weights, run_ensemble
+from nnbook.analysis.evaluate import Split, evaluate_run, render_confusion
+from nnbook.analysis.plots import plot_runs
+from nnbook.analysis.report import Format, collect, expand_paths, render
 from nnbook.cli.options import DataDirOpt, DeviceOpt, ResultsRootOpt, RunDirsArg
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import layout
+from nnbook.runs.directory import is_run_dir
+from nnbook.ui.console import pct
+from nnbook.ui.train_display import TrainDisplay
 
 
 def ensemble(
@@ -41,9 +45,6 @@ def ensemble(
 
     Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
     """
-    from nnbook.analysis.ensemble import run_ensemble
-    from nnbook.ui.console import pct
-
     path, record = run_ensemble(run_dirs, method, out, only, data_dir,
                                 root=layout.output_dir(runs_dir, layout.ENSEMBLES), weights=weights)
     width = max(len(Path(m["path"]).name) for m in record["members"])
@@ -66,8 +67,6 @@ def evaluate(
     data_dir: DataDirOpt = None,
 ) -> None:
     """The accuracy of a run's saved (best-validation) network on a data set, with the confusion matrix."""
-    from nnbook.analysis.evaluate import evaluate_run, render_confusion
-
     result = evaluate_run(run_dir, split, data, data_dir, device)
     print(f"{run_dir}: {split} split of {result.source}")
     print(f"accuracy {100 * result.accuracy:.2f}% ({result.n - result.errors:,} of {result.n:,} correct, "
@@ -84,8 +83,6 @@ def report(
     """Runs grouped by config: best validation, test at best validation (best of runs, mean ± std),
     time per epoch, and the book's figure with the difference. Ensemble directories become rows too.
     """
-    from nnbook.analysis.report import collect, render
-
     rows = collect(run_dirs)
     if not rows:
         raise ConfigError(f"no runs or ensembles in {', '.join(map(str, run_dirs))}")
@@ -100,10 +97,6 @@ def plot(
 ) -> None:
     """Write PNGs: validation (and training, where recorded) accuracy per epoch of all the runs on one
     figure (accuracy.png), and each conv run's first-layer filters (filters-RUN.png)."""
-    from nnbook.analysis.plots import plot_runs
-    from nnbook.analysis.report import expand_paths
-    from nnbook.runs.directory import is_run_dir
-
     paths = [p for p in expand_paths(run_dirs) if is_run_dir(p)]
     if not paths:
         raise NnbookError(f"no run directories in {', '.join(map(str, run_dirs))}")
@@ -135,8 +128,7 @@ def chapter6(
 
         nnbook chapter6 --epochs-scale 0.02 --train-limit 5000
     """
-    from nnbook.experiments.chapter6 import run_chapter6
-    from nnbook.ui.train_display import TrainDisplay
+    from nnbook.experiments.chapter6 import run_chapter6  # deferred: torch (--help stays fast)
 
     target = out or layout.output_dir(runs_dir, layout.CHAPTERS) / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
     run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,

@@ -6,8 +6,11 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.console import Console
 
 from nnbook.cli.options import DeviceOpt
+from nnbook.config.catalogue import catalogue
+from nnbook.ui.catalogue_display import show_catalogue
 
 
 def list_experiments(
@@ -30,15 +33,10 @@ def list_experiments(
 
     Then `nnbook train configs/NAME.yaml` trains one (`nnbook sweep` for the sweep configs).
     """
-    from nnbook.config.catalogue import catalogue
-    from nnbook.ui.catalogue_display import show_catalogue
-
     entries = catalogue(configs_dir, chapter)
     measured_on = None
     if timing and entries:
-        from nnbook.training.timing import seconds_per_run  # deferred: torch
-
-        from rich.console import Console
+        from nnbook.training.timing import seconds_per_run  # deferred: torch (--help, --no-timing stay fast)
 
         with Console(stderr=True).status("timing a few steps of each network (--no-timing skips this)"):
             seconds, measured_on = seconds_per_run([e.config for e in entries], device or "auto")

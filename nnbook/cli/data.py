@@ -9,12 +9,12 @@ import typer
 
 from nnbook.cli.options import ConfigArg, DataDirOpt, ResultsRootOpt, SetOpt, config_overrides
 from nnbook.config import load_config
+from nnbook.data import mnist
+from nnbook.runs import layout
 
 
 def data(data_dir: DataDirOpt = None) -> None:
     """Find and verify the book's mnist.pkl.gz (downloading it if it is nowhere), and say where it is."""
-    from nnbook.data import mnist
-
     print(f"mnist.pkl.gz: {mnist.find_mnist(data_dir)} (sha256 verified)")
     expanded = mnist.find_expanded(data_dir)
     print(f"mnist_expanded.pkl.gz: {expanded or 'not made yet (nnbook expand-mnist)'}")
@@ -37,8 +37,6 @@ def expand_mnist(
     Written as the book's expand_mnist.py writes it (a gzip'd pickle, float32), so the book's
     programs read it too; `data: mnist_expanded` in a config finds it.
     """
-    from nnbook.data import mnist
-
     target = out or mnist.output_dir(data_dir) / mnist.EXPANDED_FILE
     mnist.make_expanded(target, data_dir=data_dir, seed=seed, train_limit=train_limit, force=force)
 
@@ -65,8 +63,7 @@ def augment_preview(
         nnbook augment-preview configs/beyond_ensemble.yaml --out grid.png
     """
     cfg = load_config(config, config_overrides(set_))
-    from nnbook.analysis.augment_preview import write_preview
-    from nnbook.runs import layout
+    from nnbook.analysis.augment_preview import write_preview  # deferred: torch (--help stays fast)
 
     if out is None:
         out = layout.make_output_dir(layout.output_dir(runs_dir, layout.PREVIEWS)) / f"{cfg.name}.png"

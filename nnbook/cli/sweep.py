@@ -7,9 +7,12 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnbook.analysis.plots import plot_grid
 from nnbook.cli.options import DataDirOpt, RunsDirOpt, SetOpt
 from nnbook.errors import NnbookError
-from nnbook.sweep.run import Executor
+from nnbook.sweep.grid import load_sweep
+from nnbook.sweep.run import Executor, run_sweep
+from nnbook.ui.sweep_display import SweepDisplay
 
 
 def sweep(
@@ -57,11 +60,6 @@ def sweep(
 
         nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
     """
-    from nnbook.analysis.plots import plot_grid
-    from nnbook.sweep.grid import load_sweep
-    from nnbook.sweep.run import run_sweep
-    from nnbook.ui.sweep_display import SweepDisplay
-
     plan = load_sweep(config, list(set_ or []), list(grid or []), repeats)
     if address:
         executor = Executor.ray

@@ -11,6 +11,12 @@ from nnbook.cli.options import (ConfigArg, DataDirOpt, DeviceOpt, QuietOpt, Resu
                                 SetOpt, config_overrides)
 from nnbook.config import load_config
 from nnbook.errors import ConfigError
+from nnbook.experiments.resume import plan_resume
+from nnbook.runs import layout
+from nnbook.runs.directory import config_file
+from nnbook.ui.dry_run import show_dry_run
+from nnbook.ui.gradients_display import show_gradients
+from nnbook.ui.train_display import TrainDisplay
 
 
 def train(
@@ -65,8 +71,6 @@ def train(
         torch.set_num_threads(threads)  # recorded in each run's summary.json
     if resume is not None:
         if config is not None:
-            from nnbook.runs.directory import config_file
-
             raise ConfigError(f"give either a CONFIG to train or --resume RUN_DIR, not both (the run's own "
                               f"config is {config_file(resume)}; change it with --set ... --force)")
         if dry_run or sequential:
@@ -80,12 +84,9 @@ def train(
         raise ConfigError("--force only applies to --resume")
     cfg = load_config(config, overrides)
     if dry_run:
-        from nnbook.ui.dry_run import show_dry_run
-
         show_dry_run(cfg)
         return
-    from nnbook.experiments.experiment import raise_if_diverged, train_experiment
-    from nnbook.ui.train_display import TrainDisplay
+    from nnbook.experiments.experiment import raise_if_diverged, train_experiment  # deferred: torch (--help stays fast)
 
     results = train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
                                sequential=sequential, config_source=str(config))
@@ -93,9 +94,7 @@ def train(
 
 
 def resume_run(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:
-    from nnbook.experiments.experiment import raise_if_diverged, resume_experiment
-    from nnbook.experiments.resume import plan_resume
-    from nnbook.ui.train_display import TrainDisplay
+    from nnbook.experiments.experiment import raise_if_diverged, resume_experiment  # deferred: torch (as above)
 
     plan = plan_resume(run_dir, overrides, force)
     display = TrainDisplay(quiet=quiet)
@@ -135,10 +134,7 @@ def gradients(
         nnbook gradients configs/ch5_784_30_30_30_10.yaml
     """
     cfg = load_config(config, config_overrides(set_, seed=seed, device=device))
-    from nnbook.experiments.gradients import measure
-    from nnbook.ui.gradients_display import show_gradients
-
-    from nnbook.runs import layout
+    from nnbook.experiments.gradients import measure  # deferred: torch (--help stays fast)
 
     out = out or layout.output_dir(runs_dir, layout.GRADIENTS)
     result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
