@@ -117,3 +117,13 @@ def test_dry_run_and_list_show_the_dtype(cli):
     assert dry.returncode == 0 and "dtype: float64" in dry.stdout and "one network, float64" in dry.stdout
     listing = cli("list", "--no-timing", "--chapter", "1")
     assert listing.returncode == 0 and "float64" in listing.stdout
+
+
+def test_a_saved_float64_network_is_rebuilt_with_every_bit_of_its_weights():
+    from nnbook.training.inference import saved_network
+
+    config = validate({**FC, "dtype": "float64"}, "test")
+    weights = build_model(config, [5]).member_weights(0)
+    rebuilt = saved_network(config, weights, "cpu").net
+    for name, p in rebuilt.named_parameters():
+        assert p.dtype == torch.float64 and torch.equal(p[0], weights[name]), name

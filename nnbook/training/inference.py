@@ -40,9 +40,9 @@ def saved_network(config: Config, weights: dict[str, torch.Tensor], device: str)
     """The network of `config` with a member's saved `weights` (StackedNet.member_weights) on
     `device` (auto, cpu, cuda, cuda:N, mps); WeightsMismatch when they do not fit its layers."""
     dev = resolve_device(device)
-    net = StackedNet(config, k=1)
+    net = StackedNet(config, k=1).to(torch_dtype(config))  # in its dtype first: float64 weights stay whole
     try:
         net.load_member_weights(0, weights)
     except (RuntimeError, KeyError) as e:
         raise WeightsMismatch(str(e)) from None
-    return Network(net.to(device=dev, dtype=torch_dtype(config)), dev)
+    return Network(net.to(dev), dev)
