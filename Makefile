@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-kernels bench clean help chapter6 chapters135 chapters135-report
+.PHONY: setup test test-kernels bench bench-precision clean help chapter6 chapters135 chapters135-report
 
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
@@ -48,8 +48,10 @@ clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache
 
 # The book's chapters 1, 3 and 5 at full protocol, 3 seeds each, one torch thread per run
-# (about half an hour on 2 cores), into CH135_OUT; then its report. `make chapters135-report`
-# alone regenerates the committed report in reports/chapters1-3-5/ from its records.
+# (about an hour on 2 cores in float64, the configs' dtype), into CH135_OUT; then its report.
+# `make chapters135-report` alone regenerates the committed report in reports/chapters1-3-5/
+# from its records: the float64 tables, plots and lost digits, the same for the earlier
+# float32 records in float32/, and precision.md, the two side by side.
 CH135_OUT ?= runs/chapters135
 CH135 ?= reports/chapters1-3-5
 chapters135:
@@ -61,7 +63,15 @@ chapters135:
 	$(MAKE) chapters135-report CH135=$(CH135_OUT)
 
 chapters135-report:
-	$(BIN)/nnbook report $(CH135)/runs --format markdown > $(CH135)/table.md
-	if [ -d $(CH135)/more-seeds ]; then $(BIN)/nnbook report $(CH135)/more-seeds --format markdown > $(CH135)/more-seeds.md; fi
-	$(BIN)/nnbook plot $(CH135)/runs/ch3_overfit_1000-* $(CH135)/runs/ch3_overfit_1000_l2-* --out $(CH135)/plots
-	$(BIN)/python reports/chapters1-3-5/lost_digits.py $(CH135)/runs $(wildcard $(CH135)/more-seeds) > $(CH135)/lost_digits.txt
+	for dir in $(CH135) $(CH135)/float32; do \
+	  [ -d $$dir/runs ] || continue; \
+	  $(BIN)/nnbook report $$dir/runs --format markdown > $$dir/table.md || exit 1; \
+	  if [ -d $$dir/more-seeds ]; then $(BIN)/nnbook report $$dir/more-seeds --format markdown > $$dir/more-seeds.md || exit 1; fi; \
+	  $(BIN)/nnbook plot $$dir/runs/ch3_overfit_1000-* $$dir/runs/ch3_overfit_1000_l2-* --out $$dir/plots || exit 1; \
+	  $(BIN)/python reports/chapters1-3-5/lost_digits.py $$dir/runs $$(ls -d $$dir/more-seeds 2>/dev/null) > $$dir/lost_digits.txt || exit 1; \
+	done
+	if [ -d $(CH135)/float32/runs ]; then $(BIN)/python reports/chapters1-3-5/precision.py $(CH135) > $(CH135)/precision.md; fi
+
+# What float64 costs against float32 for the chapters 1-5 nets (a quiet machine: it times).
+bench-precision:
+	$(BIN)/python benchmarks/precision_cost.py
