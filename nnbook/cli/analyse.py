@@ -127,6 +127,10 @@ def chapter6(
     The full chapter is ~13 configs x 3 runs x 60 epochs: a GPU job. For a quick look on a CPU:
 
         nnbook chapter6 --epochs-scale 0.02 --train-limit 5000
+
+    Stopped (Ctrl-C, a failure, a machine that went down)? Run the same command with the same
+    --out again: finished configs are kept, stopped ones resume exactly, the report is rewritten
+    after every config.
     """
     from nnbook.experiments.chapter6 import run_chapter6  # deferred: torch (--help stays fast)
 

@@ -9,6 +9,15 @@
 `epochs_scale` (and `train_limit`) shrink the runs for a quick pass on a CPU;
 the report then says in its first lines that it is scaled down. What is shown
 while each config trains is the display the command gives (`new_display`).
+
+Run again on the same OUT, the chapter continues where it stopped (`prior_runs`):
+a config whose runs there finished is not trained again, one whose runs stopped
+(Ctrl-C, a failure, a machine that went down) is resumed exactly as `nnbook train
+--resume` would, and the rest are trained. The report is rewritten after every
+config, so hours of training always have one. Runs of a config trained there with
+other settings (epochs, training images, repeats) are a usage error: use a new OUT.
+The expanded set is made on first use through data/mnist's locked path, as for
+`nnbook train`.
 """
 
 from __future__ import annotations
@@ -24,9 +33,12 @@ from nnbook.analysis.report import collect, render
 from nnbook.config import load_config
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
-from nnbook.experiments.display import Display, Silent
-from nnbook.experiments.experiment import train_experiment
-from nnbook.runs import layout
+from nnbook.experiments.display import Display, RunResult, Silent
+from nnbook.experiments.experiment import resume_experiment, train_experiment
+from nnbook.experiments.resume import plan_resume
+from nnbook.records import DIVERGED, FINISHED
+from nnbook.runs import directory, layout
+from nnbook.runs.files import atomic_text
 from nnbook.runs.records import Summary
 
 CHAPTER6 = ["ch6_shallow", "ch6_conv", "ch6_conv_only", "ch6_dbl_conv", "ch6_dbl_conv_tanh", "ch6_dbl_conv_relu",
@@ -63,22 +75,27 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
 
     layout.make_output_dir(out)
     runs_dir = out / "runs"
-    start, started = time.perf_counter(), time.strftime("%Y-%m-%d %H:%M:%S")
-    if any(c.data == "mnist_expanded" for c in configs.values()):
-        expanded = [d / mnist.EXPANDED_FILE for d in mnist.data_dirs(data_dir) if (d / mnist.EXPANDED_FILE).exists()]
-        if not expanded:
-            say(f"the expanded configs need {mnist.EXPANDED_FILE}; making it now (nnbook expand-mnist)")
-            mnist.make_expanded(mnist.output_dir(data_dir) / mnist.EXPANDED_FILE, data_dir=data_dir, say=say)
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    prior = {name: prior_runs(runs_dir, config) for name, config in configs.items()}  # all checked first
     datasets: dict = {}  # data name -> Dataset, each file read once
-    results = {}
-    env = Summary()  # the last run's: where and with what the chapter ran
+    results: dict[str, list[RunResult]] = {}
+    report = out / "chapter6.md"
     for name, config in configs.items():
-        say(f"== {name}: {config.repeats} run(s), {config.epochs} epoch(s)")
-        if config.data not in datasets:
-            datasets[config.data] = mnist.load(config.data, data_dir, source=name)
-        results[name] = train_experiment(config, runs_dir, new_display(), data_dir=data_dir,
-                                         config_source=name, dataset=datasets[config.data])
-        env = results[name][0].summary
+        finished, stopped = prior[name]
+        if finished:
+            say(f"== {name}: {len(finished)} finished run(s) in {runs_dir}; not trained again")
+            results[name] = finished
+        elif stopped:
+            say(f"== {name}: resuming {stopped} ({config.epochs} epoch(s))")
+            results[name] = resume_experiment(plan_resume(stopped), new_display(), data_dir=data_dir)
+        else:
+            say(f"== {name}: {config.repeats} run(s), {config.epochs} epoch(s)")
+            if config.data not in datasets:  # data: mnist_expanded is made here on first use, under its lock
+                datasets[config.data] = mnist.load(config.data, data_dir, source=name)
+            results[name] = train_experiment(config, runs_dir, new_display(), data_dir=data_dir,
+                                             config_source=name, dataset=datasets[config.data])
+        if len(results) < len(configs):  # the report so far; the last one follows with the ensemble and plots
+            write_report(report, configs, results, [], epochs_scale, train_limit, repeats, started, command)
     datasets.clear()
 
     extra = []
@@ -96,7 +113,42 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
                       out / "tanh_vs_sigmoid.png")
         extra.append("The problem's tanh vs sigmoid question: validation curves in `tanh_vs_sigmoid.png`.")
 
-    minutes = (time.perf_counter() - start) / 60
+    write_report(report, configs, results, extra, epochs_scale, train_limit, repeats, started, command)
+    say(f"report: {report}")
+    return report
+
+
+def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], Optional[Path]]:
+    """What an earlier invocation left of `config` in `runs_dir`: its finished runs (one whole
+    group), or else a run of a group to resume; ([], None) when there is none. A group
+    trained with other settings is a ConfigError naming them."""
+    groups: dict[tuple, list[Path]] = {}
+    for path in sorted(runs_dir.glob(f"{config.name}-*")) if runs_dir.is_dir() else []:
+        if directory.is_run_dir(path) and directory.read_summary(path).name == config.name:
+            summary = directory.read_summary(path)
+            groups.setdefault(tuple(summary.group or [path.name]), []).append(path)
+    for paths in groups.values():
+        # What the runs compute must be what is asked; where they train may change (resume checks it).
+        trained = directory.read_config(paths[0]).model_dump(exclude={"device"})
+        asked = config.model_copy(update={"seed": trained["seed"], "repeats": 1}).model_dump(exclude={"device"})
+        differ = [f"{k}: {v} -> {asked[k]}" for k, v in trained.items() if asked[k] != v]
+        if len(paths) != config.repeats:
+            differ.append(f"repeats: {len(paths)} -> {config.repeats}")
+        if differ:
+            raise ConfigError(f"{paths[0].parent} holds runs of {config.name} trained with other settings "
+                              f"({'; '.join(differ)}); continue with the same options or choose a new --out")
+        summaries = [directory.read_summary(p) for p in paths]
+        if all(s.status in FINISHED or s.status == DIVERGED for s in summaries):  # nothing left to train
+            return [RunResult(p, s) for p, s in zip(paths, summaries)], None
+        return [], paths[0]
+    return [], None
+
+
+def write_report(report: Path, configs: dict, results: dict, extra: list[str], epochs_scale: float,
+                 train_limit: Optional[int], repeats: int, started: str, command: str) -> None:
+    """chapter6.md from the runs trained so far (`results`), the configs still to train named."""
+    env = next(iter(results.values()))[0].summary if results else Summary()  # where and with what it ran
+    out = report.parent
     paths = [r.path for rs in results.values() for r in rs] + ([out / "ensemble"] if (out / "ensemble").exists() else [])
     lines = ["# Chapter 6, reproduced with nnbook", ""]
     epochs = {name: c.epochs for name, c in configs.items()}
@@ -110,19 +162,19 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
               f"{configs[ENSEMBLE_OF].repeats if ENSEMBLE_OF in configs else '—'} runs, also the ensemble's members.",
               f"- Hardware: {_known(env.device)} ({_known(env.hardware)}), {_known(env.threads)} threads; "
               f"torch {_known(env.torch)}, nnbook {_known(env.nnbook)}, Python {platform.python_version()}.",
-              f"- Started {started}; took {minutes:.1f} minutes in all.",
+              f"- Last started {started}; each run's training time is in the `s/epoch` column.",
               "- `test % (best val run)` is the book's figure of merit: the test accuracy at the best validation "
               "epoch of the run with the best validation accuracy. `diff` is it minus the book's figure, in points.",
               "- `s/epoch` is the wall time of one epoch, training and evaluation; the repeats of a config train "
               "together in one stacked model, so they share it."]
     if command:
         lines.append(f"- Command: `{command}`")
+    pending = [name for name in configs if name not in results]
+    if pending:
+        lines += ["", f"**Not trained yet:** {', '.join(pending)}. Run the same command again to continue."]
     lines += ["", render(collect(paths), "markdown")]
     lines += [f"- {e}" for e in extra]
-    report = out / "chapter6.md"
-    report.write_text("\n".join(lines) + "\n")
-    say(f"report: {report}")
-    return report
+    atomic_text(report, "\n".join(lines) + "\n")
 
 
 def _known(value) -> str:
