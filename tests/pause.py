@@ -46,23 +46,31 @@ def stop_before_step(n: int) -> None:
     loop.make_step = lambda *args, **kwargs: Counted(make_step(*args, **kwargs))
 
 
-def wait_until_stopped(proc: subprocess.Popen, timeout: float = 300) -> None:
-    """Return once `proc` is stopped (SIGSTOP), however long that takes up to `timeout` s; fail
-    the test if it ends first. waitid(WNOWAIT) reaps nothing: Popen still collects the exit."""
+def wait_until(proc: subprocess.Popen, ready, what: str, timeout: float = 300) -> None:
+    """Return once ready() holds, polling up to `timeout` s; fail the test if `proc` ends first
+    or the time runs out (then it is killed)."""
     import pytest  # the test's side only
 
     deadline = time.monotonic() + timeout
-    while True:
-        info = os.waitid(os.P_PID, proc.pid, os.WSTOPPED | os.WEXITED | os.WNOHANG | os.WNOWAIT)
-        if info is not None and info.si_code == os.CLD_STOPPED:
-            return
-        if info is not None:  # it ended
+    while not ready():
+        if proc.poll() is not None:
             out, err = proc.communicate()
-            pytest.fail(f"the training ended before its stop: rc {proc.returncode}\n{out}\n{err}")
+            pytest.fail(f"training ended before {what}: rc {proc.returncode}\n{out}\n{err}")
         if time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"the training did not reach its stop in {timeout} s")
+            pytest.fail(f"no {what} after {timeout} s")
         time.sleep(0.01)
+
+
+def wait_until_stopped(proc: subprocess.Popen, timeout: float = 300) -> None:
+    """Return once `proc` is stopped (SIGSTOP), however long that takes up to `timeout` s.
+    waitid(WNOWAIT) reaps nothing, and poll() does not see a stop: Popen still collects the exit."""
+
+    def stopped() -> bool:
+        info = os.waitid(os.P_PID, proc.pid, os.WSTOPPED | os.WNOHANG | os.WNOWAIT)
+        return info is not None and info.si_code == os.CLD_STOPPED
+
+    wait_until(proc, stopped, "its stop", timeout)
 
 
 if __name__ == "__main__":

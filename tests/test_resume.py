@@ -36,7 +36,7 @@ import torch
 from nnbook.config import load_config
 
 from .cli import CONFIGS, ROOT, default_signals, read_json, run_dirs, torch_threads
-from .pause import wait_until_stopped
+from .pause import wait_until, wait_until_stopped
 
 EPOCHS = 6
 TRAIN_LIMIT, BATCH = 1000, 20
@@ -76,18 +76,6 @@ def start(args: list[str], runs_dir: Path, *extra, cwd=ROOT, env=None, stdout=su
                              *map(str, extra)],
                             cwd=cwd, env=env, stdout=stdout, stderr=subprocess.PIPE, text=True,
                             preexec_fn=default_signals)
-
-
-def wait_until(proc: subprocess.Popen, ready, what: str, timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if proc.poll() is not None:
-            out, err = proc.communicate()
-            pytest.fail(f"training ended before {what}: rc {proc.returncode}\n{out}\n{err}")
-        if time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"no {what} after {timeout} s")
-        time.sleep(0.01)
 
 
 @contextmanager
