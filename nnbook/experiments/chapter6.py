@@ -124,8 +124,10 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], Optional[Path]]
     trained with other settings is a ConfigError naming them."""
     groups: dict[tuple, list[Path]] = {}
     for path in sorted(runs_dir.glob(f"{config.name}-*")) if runs_dir.is_dir() else []:
-        if directory.is_run_dir(path) and directory.read_summary(path).name == config.name:
-            summary = directory.read_summary(path)
+        if not directory.is_run_dir(path):
+            continue
+        summary = directory.read_summary(path)
+        if summary.name == config.name:  # not ch6_expanded_fc300's runs for ch6_expanded
             groups.setdefault(tuple(summary.group or [path.name]), []).append(path)
     for paths in groups.values():
         # What the runs compute must be what is asked; where they train may change (resume checks it).
