@@ -144,3 +144,33 @@ def test_training_with_either_step_gives_the_same_epoch(mnist):
     assert fast_record.validation_accuracy == pytest.approx(ref_record.validation_accuracy, abs=2e-4)
     for name in ref_state:
         torch.testing.assert_close(fast_state[name], ref_state[name], rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("momentum", [False, True], ids=["plain", "momentum"])
+def test_packed_members_are_their_runs_alone(momentum, mnist):
+    """Sweep points that differ in eta, lmbda, mu and seed train as one stack (each member its
+    own config): every member's epochs are those of its run alone, the eta schedule included."""
+    base = config([conv("relu"), fc(30, "relu", 0.5), SOFTMAX], eta=0.03, epochs=2, train_limit=200,
+                  schedule={"type": "geometric", "eta_end": 0.01})
+    mus = [0.5, 0.9, 0.5] if momentum else [0.0, 0.0, 0.0]
+    members = [base.model_copy(update={"name": f"t@{i}", "seed": seed, "eta": eta, "lmbda": lmbda, "mu": mu})
+               for i, (seed, eta, lmbda, mu) in enumerate(zip([3, 4, 3], [0.03, 0.1, 0.01], [0.0, 0.1, 5.0], mus))]
+    data = to_device(mnist, torch.device("cpu"), base.train_limit)
+
+    def run(group):
+        reports = []
+        net = build_model(base, [m.seed for m in group])
+        train(net, group[0], data, [m.seed for m in group], reports.append, members=group)
+        return [[r.records[m] for r in reports] for m in range(len(group))], net
+
+    packed, packed_net = run(members)
+    for m, member in enumerate(members):
+        alone, alone_net = run([member])
+        for got, want in zip(packed[m], alone[0]):
+            assert got.eta == want.eta and got.train_cost == pytest.approx(want.train_cost, rel=1e-5)
+            assert got.validation_accuracy == pytest.approx(want.validation_accuracy, abs=2e-3)
+        assert_close_params([p[m] for p in packed_net.parameters()], [p[0] for p in alone_net.parameters()])
+    # and the members did differ: their learning rates and their trained weights
+    assert [packed[m][0].eta for m in range(3)] == [0.03, 0.1, 0.01]
+    w = packed_net.layers[0].weight
+    assert (w[0] - w[2]).abs().max() > 1e-3  # same seed, different eta and lmbda

@@ -195,7 +195,7 @@ def local_sweep(tmp_path_factory, tiny):
     """The tiny sweep by the local executor, in this process on one torch thread (results_by_run)."""
     runs = tmp_path_factory.mktemp("local")
     with torch_threads(1):
-        result = run_captured("sweep", CONFIGS / "ch6_shallow.yaml", *tiny, "--runs-dir", runs)
+        result = run_captured("sweep", CONFIGS / "ch6_shallow.yaml", *tiny, "--runs-dir", runs, "--stack", "point")
     return runs, result
 
 
@@ -223,9 +223,11 @@ def test_local_sweep_trains_every_point_then_a_rerun_skips_them(local_sweep, tin
     assert sorted(p.name for p in run_dirs(runs)) == before
     assert (runs / "ch6_shallow.sweep.md").read_text() == table
 
-    dry = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--runs-dir", runs, "--dry-run")
+    dry = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--runs-dir", runs, "--dry-run", "--stack", "point")
     assert dry.returncode == 0, dry.stderr
     assert "4 already done, 2 to train in 2 batches" in dry.stdout and "1 run (2 done)" in dry.stdout
+    packed = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--runs-dir", runs, "--dry-run")
+    assert "4 already done, 2 to train in 1 batch" in packed.stdout  # the two points' third seeds: one stack
     assert "Dry run: nothing trained." in dry.stdout and sorted(p.name for p in run_dirs(runs)) == before
 
 
@@ -269,15 +271,32 @@ def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path, mnist_
     from nnbook.ui.sweep_display import SweepDisplay
     from nnbook.sweep.local import run_local
 
-    # Each worker takes its share of the cores as torch threads: as if this machine had one core
-    # per device, so that each uses one thread, as the local sweep compared with did.
-    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    # One torch thread per worker, as the local sweep compared with used.
     sweep = load_sweep(CONFIGS / "ch6_shallow.yaml", [f"data={mnist_slice}", "train_limit=500", "epochs=1"],
                        ["lmbda=0,1"], 2)
     jobs, _ = plan(sweep, tmp_path)
-    outcomes = run_local(jobs, tmp_path, None, SweepDisplay(quiet=True), devices=["cpu", "cpu"])
+    outcomes = run_local(jobs, tmp_path, None, SweepDisplay(quiet=True), devices=["cpu", "cpu"], threads=1)
     assert [o.error for o in outcomes] == [None, None]
     assert results_by_run(tmp_path) == results_by_run(local_sweep[0])
+
+
+def test_packed_points_train_as_one_stack_each_run_as_per_point(local_sweep, tiny, tmp_path):
+    """--stack 4: the two points' four runs in one StackedNet, each member its own lmbda;
+    every run's epoch is the one it has when its point trains alone (to rounding)."""
+    with torch_threads(1):
+        result = run_captured("sweep", CONFIGS / "ch6_shallow.yaml", *tiny, "--runs-dir", tmp_path, "--stack", "4")
+    assert result.returncode == 0, result.stderr
+    assert "4 to train in 1 batch" in result.stdout and "4 runs trained together" in result.stdout
+    assert "2 points packed: lmbda=0; lmbda=1 (seeds 0-1)" in result.stdout
+    packed, per_point = results_by_run(tmp_path), results_by_run(local_sweep[0])
+    assert packed.keys() == per_point.keys()
+    for run, (status, metrics) in packed.items():
+        assert status == per_point[run][0] == "completed"
+        for got, want in zip(metrics, per_point[run][1], strict=True):
+            assert got["train_cost"] == pytest.approx(want["train_cost"], rel=1e-5), run
+            assert got["validation_accuracy"] == pytest.approx(want["validation_accuracy"], abs=2e-3), run
+    # lmbda reached its member: the two points' seed-0 runs differ
+    assert packed[("ch6_shallow@lmbda=0", 0)][1] != packed[("ch6_shallow@lmbda=1", 0)][1]
 
 
 # A sweep on two CPU "devices" (the multi-GPU path: a worker process each), run as its own

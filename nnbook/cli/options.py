@@ -40,3 +40,25 @@ def config_overrides(set_: Optional[list[str]], **shortcuts) -> list[str]:
     overrides = list(set_ or [])
     overrides += [f"{key}={value}" for key, value in shortcuts.items() if value is not None]
     return overrides
+
+
+JobsOpt = Annotated[Optional[int], typer.Option(
+    "--jobs", "-j", min=1, show_default=False,
+    help="Worker processes training at once on the CPU, each with its share of the cores and of the runs "
+    "(default: chosen by timing a few steps of each schedule, when the runs are long enough to be worth it).")]
+StackOpt = Annotated[str, typer.Option(
+    "--stack", metavar="auto|point|N",
+    help="The most runs one stacked model trains together: N; `point`, one sweep point's seeds per stack; "
+    "`auto`, chosen by timing on the CPU, everything at once on a GPU. Runs that differ only in eta, lmbda, "
+    "mu or seed share a stack, each exactly as it would train alone.")]
+
+
+def stack_option(value: str) -> str | int:
+    """--stack's value: auto, point, or a positive whole number."""
+    if value in ("auto", "point"):
+        return value
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    from nnbook.errors import ConfigError
+
+    raise ConfigError(f"--stack {value}: give auto, point or a number of runs (1 or more)")

@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from nnbook.analysis.plots import plot_grid
-from nnbook.cli.options import DataDirOpt, RunsDirOpt, SetOpt
+from nnbook.cli.options import DataDirOpt, JobsOpt, RunsDirOpt, SetOpt, StackOpt, stack_option
 from nnbook.errors import NnbookError
 from nnbook.sweep.grid import load_sweep
 from nnbook.sweep.run import Executor, run_sweep
@@ -40,6 +40,8 @@ def sweep(
     gpus_per_task: Annotated[Optional[float], typer.Option(
         help="GPUs each Ray task declares (default: 1 where the cluster has GPUs, else 0; 0.5 packs two per GPU).",
         show_default=False)] = None,
+    jobs: JobsOpt = None,
+    stack: StackOpt = "auto",
     runs_dir: RunsDirOpt = Path("runs"),
     data_dir: DataDirOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the plan, the results and errors.")] = False,
@@ -56,6 +58,8 @@ def sweep(
 
         nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --dry-run
 
+        nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --stack 27 --dry-run   # all 27 runs as one stack
+
         nnbook sweep configs/ch6_dbl_conv_relu.yaml --grid lmbda=0,0.1,1 --repeats 2 --set epochs=5
 
         nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
@@ -65,8 +69,8 @@ def sweep(
         executor = Executor.ray
     outcomes = run_sweep(plan, runs_dir, SweepDisplay(quiet=quiet), executor=executor, data_dir=data_dir,
                          fail_fast=fail_fast, dry_run=dry_run, address=address, cpus_per_task=cpus_per_task,
-                         gpus_per_task=gpus_per_task, draw_grid=plot_grid)
+                         gpus_per_task=gpus_per_task, draw_grid=plot_grid, workers=jobs, stack=stack_option(stack))
     failed = [o for o in outcomes if o.error]
     if failed:
-        raise NnbookError(f"{len(failed)} of {len(outcomes)} batches failed (first: {failed[0].job.point.label}: "
+        raise NnbookError(f"{len(failed)} of {len(outcomes)} batches failed (first: {failed[0].job.label}: "
                           f"{failed[0].error}); run the same command again to retry them")

@@ -7,8 +7,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from nnbook.cli.options import (ConfigArg, DataDirOpt, DeviceOpt, QuietOpt, ResultsRootOpt, RunsDirOpt, SeedOpt,
-                                SetOpt, config_overrides)
+from nnbook.cli.options import (ConfigArg, DataDirOpt, DeviceOpt, JobsOpt, QuietOpt, ResultsRootOpt, RunsDirOpt,
+                                SeedOpt, SetOpt, StackOpt, config_overrides, stack_option)
 from nnbook.config import load_config
 from nnbook.errors import ConfigError
 from nnbook.experiments.resume import plan_resume
@@ -29,7 +29,10 @@ def train(
     repeats: Annotated[Optional[int], typer.Option(
         help="Train N runs with seeds seed, seed+1, ... (overrides `repeats`).", show_default=False)] = None,
     sequential: Annotated[bool, typer.Option(
-        "--sequential", help="Train repeats one at a time instead of together in one stacked model.")] = False,
+        "--sequential", help="Train repeats one at a time instead of together in one stacked model "
+        "(--jobs 1 --stack 1).")] = False,
+    jobs: JobsOpt = None,
+    stack: StackOpt = "auto",
     data_dir: DataDirOpt = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the resolved config and the model, then exit without training.")] = False,
@@ -86,11 +89,43 @@ def train(
     if dry_run:
         show_dry_run(cfg)
         return
+    stack_size = stack_option(stack)
+    if stack_size == "point":
+        raise ConfigError("--stack point applies to nnbook sweep; give auto or a number of runs")
+    if sequential:
+        jobs, stack_size = 1, 1
     from nnbook.experiments.experiment import raise_if_diverged, train_experiment  # deferred: torch (--help stays fast)
+    from nnbook.experiments.schedule import schedule_of_config
 
-    results = train_experiment(cfg, runs_dir, TrainDisplay(quiet=quiet), data_dir=data_dir,
-                               sequential=sequential, config_source=str(config))
+    display = TrainDisplay(quiet=quiet)
+    schedule, why = schedule_of_config(cfg, cfg.repeats, jobs, None if stack_size == "auto" else stack_size, threads)
+    if cfg.repeats > 1:
+        display.print(f"Schedule: {schedule.describe(cfg.repeats)} ({why})")
+    if schedule.workers > 1:
+        results = train_repeats_on_workers(cfg, schedule, runs_dir, data_dir, quiet)
+    else:
+        results = train_experiment(cfg, runs_dir, display, data_dir=data_dir, config_source=str(config),
+                                   stack=schedule.stack)
     raise_if_diverged(results, cfg)
+
+
+def train_repeats_on_workers(cfg, schedule, runs_dir: Path, data_dir, quiet: bool) -> list:
+    """The repeats on worker processes: a line per finished stack, then the result table."""
+    from nnbook.errors import NnbookError
+    from nnbook.experiments.display import RunResult
+    from nnbook.runs.directory import read_summary
+    from nnbook.sweep.local import train_on_workers
+    from nnbook.ui.sweep_display import SweepDisplay
+
+    outcomes = train_on_workers(cfg, schedule.workers, schedule.stack, schedule.threads, runs_dir, data_dir,
+                                SweepDisplay(quiet=quiet))
+    results = sorted((RunResult(p, read_summary(p)) for o in outcomes for p in o.paths), key=lambda r: r.summary.seed)
+    TrainDisplay(quiet=quiet).finish(results)
+    failed = [o for o in outcomes if o.error]
+    if failed:
+        raise NnbookError(f"{len(failed)} of {len(outcomes)} stacks failed (first: {failed[0].job.label}: "
+                          f"{failed[0].error}); their completed epochs are kept: resume with nnbook train --resume")
+    return results
 
 
 def resume_run(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:

@@ -8,7 +8,7 @@ would be valid. The names below are the package's public face.
 
 from nnbook.config.loading import (apply_override, dump_config, load_config, read_yaml, set_key,
                                    validate)
-from nnbook.config.repeats import run_config, seeds_of
+from nnbook.config.repeats import PER_MEMBER, run_config, seeds_of, stack_key
 from nnbook.config.schema import (IMAGE_SIDE, LAYER_TYPES, N_CLASSES, SCHEDULE_TYPES, Augment,
                                   Config, ConvPoolLayer, EarlyStopping, Elastic, FullyConnectedLayer,
                                   GeometricSchedule, HalvingSchedule, Layer, ListSchedule, Monitor, Schedule,
@@ -18,4 +18,4 @@ __all__ = ["apply_override", "dump_config", "load_config", "read_yaml", "set_key
            "IMAGE_SIDE", "LAYER_TYPES", "N_CLASSES", "SCHEDULE_TYPES", "Augment", "Config", "ConvPoolLayer",
            "EarlyStopping", "Elastic", "FullyConnectedLayer", "GeometricSchedule", "HalvingSchedule", "Layer",
            "ListSchedule", "Monitor", "Schedule", "SoftmaxLayer", "StepSchedule", "infer_shapes", "n_features",
-           "run_config", "seeds_of"]
+           "PER_MEMBER", "run_config", "seeds_of", "stack_key"]

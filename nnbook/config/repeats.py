@@ -8,6 +8,7 @@ nnbook/seeds.py's.
 
 from __future__ import annotations
 
+import json
 from typing import Optional
 
 from nnbook.config.schema import Config
@@ -21,3 +22,18 @@ def seeds_of(config: Config, count: Optional[int] = None) -> list[int]:
 def run_config(config: Config, seed: int) -> Config:
     """The resolved config of one run: its own seed, a single repeat."""
     return config.model_copy(update={"seed": seed, "repeats": 1})
+
+
+# What the members of one stack (one StackedNet) may differ in: their run's name, seed and
+# the hyperparameters the update rule takes per member. Everything else is the stack's:
+# the layers, the data, the epochs, the schedule's shape, the device and dtype.
+PER_MEMBER = ("name", "seed", "repeats", "eta", "lmbda", "mu")
+
+
+def stack_key(config: Config) -> str:
+    """Configs with the same key can train as members of one stack, each exactly as it would
+    alone. Momentum on or off is the stack's: a member without momentum beside one with it
+    would take the momentum arithmetic (the same rule, rounded differently)."""
+    shared = config.model_dump(mode="json", exclude=set(PER_MEMBER))
+    shared["momentum"] = config.mu > 0
+    return json.dumps(shared, sort_keys=True)

@@ -27,7 +27,7 @@ class Display(Protocol):
 
     progress: Optional[Callable[[int, int], None]]  # (steps done, steps per epoch), set by begin_training
 
-    def start(self, config: Config, n_train: int, env: dict, k: int, sequential: bool) -> None: ...
+    def start(self, config: Config, n_train: int, env: dict, k: int, stacks: int) -> None: ...  # k runs in `stacks`
     def runs_created(self, paths: list[Path]) -> None: ...
     def print(self, *args, **kwargs) -> None: ...
     def begin_training(self) -> None: ...
@@ -41,7 +41,7 @@ class Silent:
 
     progress = None
 
-    def start(self, config, n_train, env, k, sequential) -> None:
+    def start(self, config, n_train, env, k, stacks) -> None:
         pass
 
     def runs_created(self, paths) -> None:

@@ -28,12 +28,13 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from nnbook.config import Config, dump_config, run_config, seeds_of
+from nnbook.config import PER_MEMBER, Config, dump_config, run_config, seeds_of, stack_key
 from nnbook.data import mnist
 from nnbook.errors import ConfigError, Diverged, Interrupted, NnbookError
 from nnbook.experiments.display import Display, RunResult
 from nnbook.experiments.failures import TrainingFailed, describe_failure, remedy
 from nnbook.experiments.interrupts import ForcedExit, Interrupt, catch_interrupts
+from nnbook.experiments.schedule import job_sizes
 from nnbook.experiments.resume import ResumePlan, check_same_data, check_same_device, restored_progress
 from nnbook.nn.net import build_model, torch_dtype
 from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
@@ -45,9 +46,13 @@ from nnbook.training.monitor import evaluate_test
 
 
 def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir: Optional[str] = None,
-                     sequential: bool = False, config_source: str = "config", dataset=None) -> list[RunResult]:
+                     sequential: bool = False, config_source: str = "config", dataset=None,
+                     members: Optional[list[Config]] = None, stack: Optional[int] = None) -> list[RunResult]:
     """`dataset`: an already loaded `data.Dataset` for `config.data` (the chapter 6 runner
-    shares one between configs); it is left intact."""
+    shares one between configs); it is left intact. `members`: the runs to train, each its
+    own resolved config (name, seed, eta, lmbda, mu: sweep points packed into one stack),
+    all with `config`'s stack_key; by default the config's repeats. They train as one stack, or
+    in stacks of at most `stack` one after another (`sequential`: stacks of one)."""
     check_runs_dir(runs_dir)  # before minutes of data loading, not after
     device = resolve_device(config.device)
     with catch_interrupts() as interrupts:
@@ -55,23 +60,24 @@ def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir:
         try:
             dataset, tensors, n_train = load_data(config, device, data_dir, config_source, dataset)
             env = environment(device)
-            seeds = seeds_of(config)
-            groups = [[s] for s in seeds] if sequential else [seeds]
-            display.start(config, n_train, env, len(seeds), sequential)
+            members = members or [run_config(config, s) for s in seeds_of(config)]
+            check_stackable(config, members)
+            groups = stacks_of(members, 1 if sequential else stack or len(members))
+            display.start(config, n_train, env, len(members), len(groups))
 
             results = []
             for group in groups:
                 runs = []
-                net = build_model(config, group).to(device)
+                net = build_model(config, [m.seed for m in group]).to(device)
                 stamp = time.strftime("%Y%m%d-%H%M%S")
-                for s in group:
-                    runs.append(Run.create(runs_dir, dump_config(run_config(config, s)),
-                                           Summary(name=config.name, seed=s, data=dataset.source,
+                for m in group:
+                    runs.append(Run.create(runs_dir, dump_config(m),
+                                           Summary(name=m.name, seed=m.seed, data=dataset.source,
                                                    test_sha256=dataset.test_sha256, **env), stamp))
                 for run in runs:  # the runs trained together, resumed together (resume.py)
                     run.update(group=[r.path.name for r in runs])
                 display.runs_created([r.path for r in runs])
-                results += train_group(config, net, runs, tensors, display, interrupts)
+                results += train_group(config, net, runs, tensors, display, interrupts, members=group)
         except Interrupt as stop:  # loading the data or making a group's directories
             raise stopped_before_training(stop, runs) from None
         except NnbookError as error:  # a config mistake, a lock refused; train_group's own are marked already
@@ -95,14 +101,15 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
             check_same_device(plan, device)
             dataset, tensors, n_train = load_data(config, device, data_dir, str(config_file(plan.runs[0].path)))
             check_same_data(plan, dataset)
-            display.start(config, n_train, environment(device), len(plan.runs), False)
+            display.start(config, n_train, environment(device), len(plan.runs), 1)
             display.runs_created([r.path for r in plan.runs])
             display.print(f"Resuming after epoch {plan.epoch} of {config.epochs}" if plan.epoch
                           else "Resuming from the start (no epoch had been completed)")
 
             net = build_model(config, plan.seeds).to(device)
             progress = restored_progress(net, plan)  # None when no epoch was completed
-            results = train_group(config, net, plan.runs, tensors, display, interrupts, progress, plan.histories)
+            results = train_group(config, net, plan.runs, tensors, display, interrupts, progress, plan.histories,
+                                  plan.configs)
         except Interrupt as stop:  # loading the data or restoring the checkpoints
             raise stopped_before_training(stop, plan.runs) from None
         except NnbookError:  # a wrong device or data: the runs stay as plan_resume left them, resumable
@@ -135,12 +142,14 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
 
 
 def train_group(config: Config, net, runs: list[Run], tensors, display: Display, interrupts, progress=None,
-                histories: Optional[list[list[EpochRecord]]] = None) -> list[RunResult]:
-    """Train the members of `net` (one per run) and write each epoch to their run
-    directories; from `progress` and `histories` when resuming. `interrupts`: the
-    installed signal handlers (interrupts.catch_interrupts)."""
-    for run, history in zip(runs, histories or [[] for _ in runs]):
-        run.begin_training(run_config(config, run.summary.seed).model_dump(mode="json"), history)
+                histories: Optional[list[list[EpochRecord]]] = None,
+                members: Optional[list[Config]] = None) -> list[RunResult]:
+    """Train the members of `net` (one per run, `members` their configs) and write each epoch
+    to their run directories; from `progress` and `histories` when resuming. `interrupts`:
+    the installed signal handlers (interrupts.catch_interrupts)."""
+    members = members or [run_config(config, run.summary.seed) for run in runs]
+    for run, member, history in zip(runs, members, histories or [[] for _ in runs]):
+        run.begin_training(member.model_dump(mode="json"), history)
     done = [progress.epoch if progress else 0]  # epochs completed, for the message if interrupted
 
     def on_epoch(report) -> None:
@@ -153,8 +162,8 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
     display.begin_training()
     try:
         try:
-            train(net, config, tensors, [run.summary.seed for run in runs], on_epoch, on_progress=display.progress,
-                  progress=progress)
+            train(net, config, tensors, [m.seed for m in members], on_epoch, on_progress=display.progress,
+                  progress=progress, members=members)
             with interrupts.protected():
                 save_last_predictions(net, runs, tensors)
                 for run in runs:
@@ -182,6 +191,24 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
         for run in runs:
             run.unlock()
     return [RunResult(run.path, run.summary) for run in runs]
+
+
+def stacks_of(members: list[Config], stack: int) -> list[list[Config]]:
+    """The members cut into stacks of at most `stack`, as even as that allows (schedule.job_sizes)."""
+    groups, start = [], 0
+    for size in job_sizes(len(members), stack):
+        groups.append(members[start:start + size])
+        start += size
+    return groups
+
+
+def check_stackable(config: Config, members: list[Config]) -> None:
+    """Members of one stack differ only in what the update rule takes per member (stack_key)."""
+    key = stack_key(config)
+    for m in members:
+        if stack_key(m) != key:
+            raise ConfigError(f"{m.name} (seed {m.seed}) cannot train in one stack with {config.name}: they differ "
+                              f"in more than {', '.join(k for k in PER_MEMBER if k != 'repeats')}")
 
 
 def save_last_predictions(net, runs: list[Run], tensors) -> None:

@@ -48,13 +48,14 @@ NOT_COMPARED = ("device",)
 
 @dataclass
 class ResumePlan:
-    config: Config  # the group's config (members differ only in seed)
+    config: Config  # the group's config: its first member's (members differ only in config.PER_MEMBER keys)
     runs: list[Run]  # the group's runs, in member order, locked by this process (unless finished)
     seeds: list[int]
     epoch: int  # completed epochs to continue from; 0: start again from the initial weights
     saved: Optional[list[MemberCheckpoint]]  # per member: the checkpoint at `epoch` (None when epoch is 0)
     changes: list[str] = field(default_factory=list)  # accepted with --force, "key: old -> new"
     finished: Optional[str] = None  # set when there is nothing to do: what to tell the user
+    configs: list[Config] = field(default_factory=list)  # each member's own, in member order
 
     @property
     def histories(self) -> Optional[list[list[EpochRecord]]]:
@@ -106,7 +107,8 @@ def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: boo
     epoch, saved = common_epoch(runs, saved_lists)
 
     repair(runs, configs, saved, epoch, changes)
-    return ResumePlan(configs[0], runs, [c.seed for c in configs], epoch, saved if epoch else None, changes)
+    return ResumePlan(configs[0], runs, [c.seed for c in configs], epoch, saved if epoch else None, changes,
+                      configs=configs)
 
 
 def group_of(run: Run) -> list[Run]:
@@ -246,5 +248,5 @@ def restored_progress(net, plan: ResumePlan) -> Optional[Progress]:
         return None
     progress = restore_progress(net, plan.saved)
     if any(c.startswith("eta:") for c in plan.changes):  # --force with a new eta: the members still training
-        progress.eta = [plan.config.eta if s is None else e for s, e in zip(progress.status, progress.eta)]
+        progress.eta = [c.eta if s is None else e for c, s, e in zip(plan.configs, progress.status, progress.eta)]
     return progress

@@ -42,14 +42,15 @@ def evaluate(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Optiona
 
 
 @torch.no_grad()
-def l2_penalty(net: StackedNet, decay: float) -> list[float]:
+def l2_penalty(net: StackedNet, decay: float | list[float]) -> list[float]:
     """The L2 term of the cost per member, 0.5 * c * sum(w^2) over every weight, where c
     is the decay coefficient of `sgd.l2_decay` (lmbda/n for network2, lmbda/num_batches
-    for network3): the term whose gradient is c*w."""
-    if decay == 0:
+    for network3): the term whose gradient is c*w. decay: c for every member, or one each."""
+    decays = list(decay) if isinstance(decay, (list, tuple)) else [decay] * net.k
+    if not any(decays):
         return [0.0] * net.k
-    squares = sum(w.double().pow(2).flatten(1).sum(dim=1) for w in net.weights())  # (K,)
-    return (0.5 * decay * squares).tolist()
+    squares = sum(w.double().pow(2).flatten(1).sum(dim=1) for w in net.weights()).tolist()  # (K,)
+    return [0.5 * c * s for c, s in zip(decays, squares)]
 
 
 def mean_gradients(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Callable) -> list[torch.Tensor]:

@@ -1,7 +1,8 @@
 """The update rule, and the L2 convention it applies: the one definition of both.
 
 Plain SGD with L2 as a weight decay c on the weights only (biases are not
-regularised, as in both book programs), each of the K members its own eta:
+regularised, as in both book programs), each of the K members its own eta (and,
+when sweep points share a stack, its own c and mu):
   plain (mu = 0):           w <- (1 - eta*c)*w - eta*g,        b <- b - eta*g;
   momentum (chapter 3):     v <- mu*v - eta*(g + c*w),  w <- w + v   (c = 0 for biases).
 g is the gradient of the cost without its L2 term; c comes from `l2_decay`.
@@ -45,23 +46,29 @@ class SGD:
     fuses into the matrix product as baddbmm's beta; otherwise a (K, 1, ...)
     tensor applied by one extra multiply per weight."""
 
-    def __init__(self, params: list[torch.Tensor], weights: list[torch.Tensor], c: float, mu: float = 0.0,
-                 velocity: Optional[list[torch.Tensor]] = None):
-        self.params, self.c, self.mu = params, c, mu
+    def __init__(self, params: list[torch.Tensor], weights: list[torch.Tensor], c: float | list[float],
+                 mu: float | list[float] = 0.0, velocity: Optional[list[torch.Tensor]] = None):
+        self.params = params
         self.k, self.device, self.dtype = params[0].shape[0], params[0].device, params[0].dtype
+        # c and mu: one value for every member, or one each (sweep points packed into one stack).
+        self.c = list(c) if isinstance(c, (list, tuple)) else [c] * self.k
+        mus = list(mu) if isinstance(mu, (list, tuple)) else [mu] * self.k
         self.weight_ids = {id(w) for w in weights}
-        if mu > 0 and velocity is None:
+        momentum = any(m > 0 for m in mus)
+        if momentum and velocity is None:
             velocity = [torch.zeros_like(p) for p in params]
         # velocity: shaped as params, updated in place (the training state checkpoints it).
-        self.velocity = velocity if mu > 0 else None
+        self.velocity = velocity if momentum else None
         self._v = None if self.velocity is None else {id(p): v for p, v in zip(params, self.velocity)}
+        # mu: a Python float when the members share it (baddbmm's beta), else a (K,) tensor.
+        self.mu = mus[0] if len(set(mus)) == 1 else torch.tensor(mus, device=self.device, dtype=self.dtype)
         self.set_eta([0.0] * self.k)
 
     def set_eta(self, eta: list[float]) -> None:
         """The members' learning rates (between epochs; never read back from the device)."""
         self.eta = list(eta)
         self._eta_t = None  # the (K,) tensor `update` needs, made on its first call
-        decays = [1.0 - e * self.c for e in eta]
+        decays = [1.0 - e * c for e, c in zip(eta, self.c)]
         self.uniform = len(set(decays)) == 1
         self.beta = decays[0] if self.uniform else 1.0
         self.decay_t = None if self.uniform else torch.tensor(decays, device=self.device, dtype=self.dtype)
@@ -69,6 +76,14 @@ class SGD:
     def _per_member(self, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
         """t (K,) viewed to broadcast over `like` (K, ...)."""
         return t.view(-1, *[1] * (like.dim() - 1))
+
+    @property
+    def _scalar_mu(self) -> float:
+        """baddbmm's beta for the velocity: mu, or 1 once a per-member mu has been applied."""
+        return 1.0 if isinstance(self.mu, torch.Tensor) else self.mu
+
+    def _mu_like(self, v: torch.Tensor) -> float | torch.Tensor:
+        return self._per_member(self.mu, v) if isinstance(self.mu, torch.Tensor) else self.mu
 
     def _decay(self, w: torch.Tensor) -> None:
         """w <- decay*w (plain SGD)."""
@@ -92,7 +107,9 @@ class SGD:
             a = a.expand(self.k, *a.shape)
         if self._v is not None:
             v = self._v[id(w)]
-            v.baddbmm_(a, b, beta=self.mu, alpha=-1.0)
+            if isinstance(self.mu, torch.Tensor):
+                v.mul_(self._per_member(self.mu, v))
+            v.baddbmm_(a, b, beta=self._scalar_mu, alpha=-1.0)
             self._momentum(w, v, weight=True)
             return
         if self.decay_t is not None:
@@ -103,7 +120,7 @@ class SGD:
         """A weight whose eta-scaled gradient g is a tensor (the conv filters)."""
         if self._v is not None:
             v = self._v[id(w)]
-            v.mul_(self.mu).sub_(g)
+            v.mul_(self._mu_like(v)).sub_(g)
             self._momentum(w, v, weight=True)
             return
         self._decay(w)
@@ -113,7 +130,7 @@ class SGD:
         """A bias, from its eta-scaled gradient g: not regularised."""
         if self._v is not None:
             v = self._v[id(b)]
-            v.mul_(self.mu).sub_(g)
+            v.mul_(self._mu_like(v)).sub_(g)
             b.add_(v)
             return
         b.sub_(g)

@@ -33,14 +33,17 @@ from nnbook.nn.costs import COSTS
 from nnbook.nn.net import StackedNet
 from nnbook.nn.sgd import SGD
 
+Decay = float | list[float]  # the L2 coefficient c: shared by the members, or one each
+
 
 class Step:
     """What both steps share: the net, its cost, the update rule (with its momentum buffers)."""
 
-    def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
+    def __init__(self, net: StackedNet, config: Config, decay: Decay, velocity: Optional[list] = None,
+                 mu: Optional[list[float]] = None):
         self.net, self.k = net, net.k
         self.cost = COSTS[config.cost]
-        self.sgd = SGD(list(net.parameters()), net.weights(), decay, config.mu, velocity)
+        self.sgd = SGD(list(net.parameters()), net.weights(), decay, config.mu if mu is None else mu, velocity)
 
     @property
     def velocity(self) -> Optional[list[torch.Tensor]]:
@@ -53,8 +56,9 @@ class Step:
 class FastStep(Step):
     """Forward, hand-written backward and fused SGD update of all K members."""
 
-    def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
-        super().__init__(net, config, decay, velocity)
+    def __init__(self, net: StackedNet, config: Config, decay: Decay, velocity: Optional[list] = None,
+                 mu: Optional[list[float]] = None):
+        super().__init__(net, config, decay, velocity, mu)
         self.batch = config.mini_batch_size
         self.device, self.dtype = net.layers[0].weight.device, net.layers[0].weight.dtype
         self.layers = list(net.layers)
@@ -80,8 +84,9 @@ class AutogradStep(Step):
     """The reference: the same forward, torch.autograd for the gradients, then
     `SGD.update` parameter by parameter."""
 
-    def __init__(self, net: StackedNet, config: Config, decay: float, velocity: Optional[list] = None):
-        super().__init__(net, config, decay, velocity)
+    def __init__(self, net: StackedNet, config: Config, decay: Decay, velocity: Optional[list] = None,
+                 mu: Optional[list[float]] = None):
+        super().__init__(net, config, decay, velocity, mu)
         self.params = list(net.parameters())
         self.set_eta([config.eta] * net.k)
 
@@ -93,11 +98,12 @@ class AutogradStep(Step):
             cost_sum += cost.detach()
 
 
-def make_step(net: StackedNet, config: Config, decay: float, fast: bool = True,
-              velocity: Optional[list] = None) -> FastStep | AutogradStep:
+def make_step(net: StackedNet, config: Config, decay: Decay, fast: bool = True,
+              velocity: Optional[list] = None, mu: Optional[list[float]] = None) -> FastStep | AutogradStep:
     """The training step for `net`: `FastStep`, or `AutogradStep` with fast=False.
-    decay: the L2 coefficient c (`sgd.l2_decay`). velocity: saved momentum buffers
-    shaped as net.parameters(), updated in place; with config.mu > 0 and none given,
-    the step makes zero ones (`step.velocity`)."""
+    decay: the L2 coefficient c (`sgd.l2_decay`), one for all members or one each; mu: the
+    members' momentum (default config.mu for all). velocity: saved momentum buffers
+    shaped as net.parameters(), updated in place; with momentum and none given, the step
+    makes zero ones (`step.velocity`)."""
     cls = FastStep if fast else AutogradStep
-    return cls(net, config, decay, velocity)
+    return cls(net, config, decay, velocity, mu)

@@ -1,6 +1,6 @@
 """A sweep's jobs, as every executor trains them: one job, and the stream of them.
 
-`train_job` trains one job (the seeds of one point) with
+`train_job` trains one job (the seeds of one point, or packed points) with
 `experiments/experiment.train_experiment`, which trains them together as one
 `StackedNet`. A failure does not stop the sweep: the job's runs are marked `failed`
 by experiments/experiment.py, and its cause (experiments/failures.py) is the job's
@@ -54,8 +54,10 @@ class _RecordingDisplay:
         return getattr(self.inner, name)
 
 
-def train_job(config: Config, runs_dir: Path, data_dir, display) -> tuple[list[Path], Optional[str]]:
-    """Train one job's runs into `runs_dir`, shown on `display` (a training display). A
+def train_job(config: Config, runs_dir: Path, data_dir, display,
+              members: Optional[list[Config]] = None) -> tuple[list[Path], Optional[str]]:
+    """Train one job's runs into `runs_dir`, shown on `display` (a training display): `config`
+    what they share (Job.config), `members` each run's own (Job.configs). A
     failure does not raise: its runs are already marked `failed` with the cause in
     summary.json, and the cause is returned, so one bad point never stops a sweep.
     A signal still stops everything."""
@@ -64,7 +66,7 @@ def train_job(config: Config, runs_dir: Path, data_dir, display) -> tuple[list[P
     recording = _RecordingDisplay(display)
     try:
         results = train_experiment(config, Path(runs_dir), recording, data_dir=data_dir,
-                                   config_source=config.name)
+                                   config_source=config.name, members=members)
     except (Interrupted, KeyboardInterrupt):
         raise
     except Exception as e:  # noqa: BLE001 - any failure of one point is reported, the sweep goes on

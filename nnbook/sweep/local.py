@@ -16,6 +16,10 @@ from typing import Optional
 from nnbook.config import Config
 from nnbook.errors import Interrupted
 from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, train_job
+from nnbook.experiments.schedule import job_sizes
+from nnbook.runs.directory import is_run_dir, read_summary
+from nnbook.records import INTERRUPTED
+from nnbook.sweep.grid import Point
 from nnbook.sweep.plan import Job
 from nnbook.sweep.pool import run_on_devices
 
@@ -32,19 +36,23 @@ def local_devices(config: Config) -> list[str]:
 
 
 def run_local(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool = False,
-              devices: Optional[list[str]] = None) -> list[Outcome]:
+              devices: Optional[list[str]] = None, cpu_workers: int = 1,
+              threads: Optional[int] = None) -> list[Outcome]:
     """Train the jobs on this machine: in this process one after another, each shown on
-    `display.training()` as `nnbook train` shows it; or, given several `devices`, one
-    worker process per device, with a done / running / failed display."""
+    `display.training()` as `nnbook train` shows it; or, given several `devices` (or
+    `cpu_workers` > 1 on the CPU, each with `threads`), one worker process per device,
+    with a done / running / failed display."""
     if devices is None:
         devices = local_devices(jobs[0].point.config) if jobs else []
+    if len(devices) <= 1 and cpu_workers > 1:
+        devices = ["cpu"] * cpu_workers
     if len(devices) > 1:
-        return run_on_devices(jobs, runs_dir, data_dir, display, fail_fast, devices)
+        return run_on_devices(jobs, runs_dir, data_dir, display, fail_fast, devices, threads)
     outcomes = []
     for i, job in enumerate(jobs, 1):
         display.job_header(i, len(jobs), job)
         try:
-            paths, error = train_job(job.config, runs_dir, data_dir, display.training())
+            paths, error = train_job(job.config, runs_dir, data_dir, display.training(), job.configs)
         except (Interrupted, KeyboardInterrupt) as stop:
             raise Interrupted(INTERRUPTED_SWEEP, getattr(stop, "exit_code", 130)) from None
         outcomes.append(Outcome.of(job, paths, error))
@@ -52,3 +60,36 @@ def run_local(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: boo
         if error and fail_fast:
             break
     return outcomes
+
+
+def train_on_workers(config: Config, workers: int, stack: int, threads: int, runs_dir: Path, data_dir,
+                     display) -> list[Outcome]:
+    """`nnbook train` with workers: the config's repeats cut into stacks of at most `stack`,
+    trained by `workers` CPU worker processes of `threads` threads each; a line per finished
+    stack on `display` (a sweep display). A Ctrl-C stops every worker, each group resumable."""
+    point = Point({}, config)
+    members = [(point, s) for s in point.seeds]
+    jobs, start = [], 0
+    for size in job_sizes(len(members), stack):
+        jobs.append(Job(members[start:start + size]))
+        start += size
+    try:
+        return run_on_devices(jobs, runs_dir, data_dir, display, False, ["cpu"] * workers, threads)
+    except Interrupted as stop:
+        raise Interrupted(f"interrupted: every completed epoch is kept; {resume_hints(runs_dir, config.name)}",
+                          stop.exit_code) from None
+
+
+def resume_hints(runs_dir: Path, name: str) -> str:
+    """How to resume the groups of `name` left interrupted in runs_dir: one command per group."""
+    leaders = []
+    for path in sorted(Path(runs_dir).glob(f"{name}-*")):
+        try:
+            summary = read_summary(path) if is_run_dir(path) else None
+        except (OSError, ValueError):
+            continue
+        if summary is not None and summary.status == INTERRUPTED and (summary.group or [path.name])[0] == path.name:
+            leaders.append(path)
+    if not leaders:
+        return "nothing was left to resume"
+    return "resume with: " + "; ".join(f"nnbook train --resume {p}" for p in leaders)

@@ -3,8 +3,11 @@
 A rerun skips the runs already done: a run directory whose summary has the
 point's name and seed, a finished status (or diverged), and the same resolved
 config, the device aside. An interrupted sweep therefore resumes where it
-stopped. What is left becomes jobs: the consecutive seeds of one point, which
-train together as one `StackedNet`.
+stopped. What is left becomes jobs, each trained as one `StackedNet`: the
+consecutive seeds of one point or, when packing (`stack`), up to that many runs
+of any points whose configs differ only in what a stack takes per member (eta,
+lmbda, mu, seed: config.stack_key), so the nine points of a lambda sweep train as
+one stack.
 
 Reads run directories only through runs/; trains nothing.
 """
@@ -14,9 +17,10 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
-from nnbook.config import Config
-from nnbook.errors import NnbookError
+from nnbook.config import Config, run_config, stack_key
+from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs.directory import is_run_dir, read_config, read_summary
 from nnbook.records import DIVERGED, FINISHED
 from nnbook.sweep.grid import Point, Sweep
@@ -28,18 +32,49 @@ DONE = FINISHED + (DIVERGED,)
 
 @dataclass
 class Job:
-    """One batch of runs: seeds of one point that train together as one StackedNet."""
+    """One batch of runs that train together as one StackedNet: (point, seed) pairs."""
 
-    point: Point
-    seeds: list[int]  # consecutive
+    members: list[tuple[Point, int]]
+
+    @property
+    def point(self) -> Point:
+        return self.members[0][0]
+
+    @property
+    def points(self) -> list[Point]:
+        return list({p.name: p for p, _ in self.members}.values())
+
+    @property
+    def seeds(self) -> list[int]:
+        return [s for _, s in self.members]
+
+    @property
+    def configs(self) -> list[Config]:
+        """Each member's own run config: its point's, with its seed."""
+        return [run_config(p.config, s) for p, s in self.members]
 
     @property
     def config(self) -> Config:
-        return self.point.config.model_copy(update={"seed": self.seeds[0], "repeats": len(self.seeds)})
+        """What the members share, as one config: the first point's, with the job's repeats."""
+        return self.point.config.model_copy(update={"seed": self.seeds[0], "repeats": len(self.members)})
 
     @property
     def seeds_text(self) -> str:
-        return str(self.seeds[0]) if len(self.seeds) == 1 else f"{self.seeds[0]}-{self.seeds[-1]}"
+        return seeds_text(sorted(set(self.seeds)))
+
+    @property
+    def label(self) -> str:
+        """The job's point(s) and seeds, in words."""
+        points = self.points
+        if len(points) == 1:
+            return f"{points[0].label or points[0].name} (seed{'s' if len(self.seeds) > 1 else ''} {self.seeds_text})"
+        return f"{len(points)} points packed: {'; '.join(p.label for p in points)} (seeds {self.seeds_text})"
+
+
+def seeds_text(seeds: list[int]) -> str:
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))
 
 
 def experiment_of(config: Config) -> dict:
@@ -70,12 +105,22 @@ def done_runs(sweep: Sweep, runs_dir: Path) -> dict[tuple[str, int], Path]:
     return found
 
 
-def plan(sweep: Sweep, runs_dir: Path) -> tuple[list[Job], dict[tuple[str, int], Path]]:
-    """The jobs still to train (one per point, or one per gap in its seeds) and the runs already done."""
+def plan(sweep: Sweep, runs_dir: Path,
+         stack: Optional[int] = None) -> tuple[list[Job], dict[tuple[str, int], Path]]:
+    """The jobs still to train and the runs already done. stack None: one job per point (or per
+    gap in its seeds); stack N: packed, up to N runs of points that share a stack_key per job."""
     done = done_runs(sweep, runs_dir)
-    jobs = []
-    for point in sweep.points:
-        todo = [s for s in point.seeds if (point.name, s) not in done]
-        for _, group in itertools.groupby(enumerate(todo), key=lambda pair: pair[1] - pair[0]):
-            jobs.append(Job(point, [s for _, s in group]))
-    return jobs, done
+    todo = [(point, s) for point in sweep.points for s in point.seeds if (point.name, s) not in done]
+    if stack is None:
+        jobs = []
+        for point in sweep.points:
+            mine = [s for p, s in todo if p is point]
+            for _, group in itertools.groupby(enumerate(mine), key=lambda pair: pair[1] - pair[0]):
+                jobs.append(Job([(point, s) for _, s in group]))
+        return jobs, done
+    if stack < 1:
+        raise ConfigError(f"--stack {stack}: give the most runs one stack may train, at least 1")
+    buckets: dict[str, list[tuple[Point, int]]] = {}  # in the grid's order
+    for point, s in todo:
+        buckets.setdefault(stack_key(point.config), []).append((point, s))
+    return [Job(members[i:i + stack]) for members in buckets.values() for i in range(0, len(members), stack)], done

@@ -1,4 +1,5 @@
-"""The local executor on several devices (GPUs): a pool of worker processes, one per device, one job each.
+"""The local executor on several devices (GPUs, or CPU workers): a pool of worker processes, one per
+device, one job each.
 
 Each job in flight is a fresh interpreter (spawn: forking a process that may hold
 CUDA state is unsafe) that trains its job silently on its own device and sends
@@ -27,8 +28,10 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import Optional
 
 from nnbook.errors import Interrupted
+from nnbook.experiments.schedule import cores
 from nnbook.experiments.display import Silent
 from nnbook.experiments.failures import describe_failure
 from nnbook.experiments.interrupts import EXIT_CODES, ForcedExit, Interrupt, catch_interrupts
@@ -39,9 +42,11 @@ GRACE = 10.0  # seconds a worker has to stop after a second signal before it is 
 
 
 def run_on_devices(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool,
-                   devices: list[str]) -> list[Outcome]:
-    """Train the jobs, one worker per device at a time; see the module's docstring for signals."""
-    workers = Workers(runs_dir, data_dir, devices)
+                   devices: list[str], threads: Optional[int] = None) -> list[Outcome]:
+    """Train the jobs, one worker per device at a time (a device may be named more than once:
+    CPU workers); see the module's docstring for signals. threads: torch threads per worker
+    (default: the cores shared evenly)."""
+    workers = Workers(runs_dir, data_dir, devices, threads, display)
     with catch_interrupts() as interrupts:
         outcomes: list[Outcome] = []
         try:
@@ -60,45 +65,62 @@ def run_on_devices(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast
 class Workers:
     """The worker processes, each with the pipe its outcome comes back on."""
 
-    def __init__(self, runs_dir: Path, data_dir, devices: list[str]):
+    def __init__(self, runs_dir: Path, data_dir, devices: list[str], threads: Optional[int] = None, display=None):
         self.context = multiprocessing.get_context("spawn")
-        self.free = list(devices)
-        self.threads = max(1, (os.cpu_count() or 1) // len(devices))  # never oversubscribe the cores
+        # (slot, device): a device may be named more than once (CPU workers); the slot tells them apart
+        self.free = list(enumerate(devices, 1))
+        self.display = display  # gets each worker's epochs (`worker_progress`), when it has that method
+        self.outcomes: dict = {}  # worker -> its final message, once read
+        self.threads = threads or max(1, cores() // len(devices))  # never oversubscribe the cores
         self.runs_dir, self.data_dir = str(runs_dir), data_dir
         self.started: list = []  # every worker process, to wait for at the end
         self.pipes: dict = {}  # worker -> (the end its outcome arrives on, its device), until collected
 
     def submit(self, job: Job, interrupts):
-        device = self.free.pop(0)
+        slot, device = self.free.pop(0)
         receive, send = self.context.Pipe(duplex=False)
-        worker = self.context.Process(target=work, name=f"nnbook-sweep-{device}", daemon=True,
-                                      args=(send, job.config, self.runs_dir, self.data_dir, device, self.threads))
+        worker = self.context.Process(target=work, name=f"nnbook-worker-{slot}", daemon=True,
+                                      args=(send, job.config, job.configs, self.runs_dir, self.data_dir, device,
+                                            self.threads))
         with interrupts.protected():  # a signal now waits until the worker is known, so it is passed on
             worker.start()
             self.started.append(worker)
-            self.pipes[worker] = (receive, device)
+            self.pipes[worker] = (receive, (slot, device))
         send.close()  # the worker's end: the pipe reads as closed once the worker is gone
         return worker
 
     def wait_one(self, handles):
+        """The next worker to finish; the epochs the workers report meanwhile go to the display."""
         by_pipe = {self.pipes[w][0]: w for w in handles}
-        ready = multiprocessing.connection.wait(list(by_pipe))  # an outcome, or a worker gone without one
-        return by_pipe[ready[0]]
+        while True:
+            for pipe in multiprocessing.connection.wait(list(by_pipe)):  # a message, or a worker gone
+                worker = by_pipe[pipe]
+                try:
+                    message = pipe.recv()
+                except (EOFError, OSError):
+                    message = ("crashed", None)
+                if message[0] != "progress":
+                    self.outcomes[worker] = message
+                    return worker
+                show = getattr(self.display, "worker_progress", None)
+                if show is not None:
+                    show(self.where(worker), message[1])
+
+    def where(self, worker) -> str:
+        slot, device = self.pipes[worker][1]
+        return f"worker {slot}" if device == "cpu" else device
 
     def collect(self, worker, job: Job) -> Outcome:
-        receive, device = self.pipes.pop(worker)
-        try:
-            kind, value = receive.recv()
-        except (EOFError, OSError):
-            kind, value = "crashed", None
+        where = self.where(worker)
+        receive, (slot, device) = self.pipes.pop(worker)
+        kind, value = self.outcomes.pop(worker, ("crashed", None))
         receive.close()
         worker.join()
-        self.free.append(device)
+        self.free.append((slot, device))
         if kind == "done":
             paths, error = value
-            return Outcome.of(job, paths, error, where=device)
-        return Outcome(job, [], value or f"the worker on {device} ended without a result ({exit_text(worker)})",
-                       where=device)
+            return Outcome.of(job, paths, error, where=where)
+        return Outcome(job, [], value or f"{where} ended without a result ({exit_text(worker)})", where=where)
 
     def signal(self, signum: int) -> None:
         for worker in self.started:
@@ -147,7 +169,7 @@ def exit_text(worker) -> str:
     return f"exit code {code}"
 
 
-def work(results, config, runs_dir: str, data_dir, device: str, threads: int) -> None:
+def work(results, config, members, runs_dir: str, data_dir, device: str, threads: int) -> None:
     """A worker process: train one job on `device` and send ("done", (paths, error)) back, or
     ("stopped" | "crashed", why)."""
     try:
@@ -163,8 +185,9 @@ def work(results, config, runs_dir: str, data_dir, device: str, threads: int) ->
 
     torch.set_num_threads(threads)
     try:
+        on_device = [m.model_copy(update={"device": device}) for m in members]
         outcome = ("done", train_job(config.model_copy(update={"device": device}), Path(runs_dir), data_dir,
-                                     Silent()))
+                                     Relay(results), on_device))
     except (Interrupted, KeyboardInterrupt, ForcedExit) as e:
         outcome = ("stopped", str(e) or type(e).__name__)
     except BaseException as e:  # noqa: BLE001 - whatever it was, the driver reports it as this job's failure
@@ -185,3 +208,21 @@ def stop_when_the_driver_dies() -> None:
         os.kill(os.getpid(), signal.SIGTERM)  # as the driver would have: the runs end interrupted
 
     threading.Thread(target=watch, name="nnbook-driver-watch", daemon=True).start()
+
+
+class Relay(Silent):
+    """A worker's training display: each epoch, one line sent to the driver ("progress", text)."""
+
+    def __init__(self, pipe):
+        self.pipe, self.epochs = pipe, 0
+
+    def start(self, config, n_train, env, k, stacks) -> None:
+        self.epochs = config.epochs
+
+    def epoch(self, report) -> None:
+        shown = [f"{100 * r.validation_accuracy:.2f}%" for r in report.records if r is not None]
+        text = f"epoch {report.epoch}/{self.epochs}, validation {', '.join(shown) or '(all stopped)'}"
+        try:
+            self.pipe.send(("progress", text))
+        except OSError:
+            pass  # the driver is gone; the runs' files still say everything

@@ -64,13 +64,13 @@ def connect(ray, address: Optional[str]) -> None:
         raise NnbookError(f"cannot start or join a Ray cluster {where}: {str(e).splitlines()[0]}{hint}") from None
 
 
-def _train_task(config, data_dir, threads: int) -> dict:
+def _train_task(config, members, data_dir, threads: int) -> dict:
     """Runs on a Ray worker: train one job in a temporary runs directory and return its files."""
     import torch  # deferred: the worker's, not the driver's
 
     torch.set_num_threads(threads)  # the CPUs this task declared: tasks side by side never oversubscribe
     with tempfile.TemporaryDirectory(prefix="nnbook-sweep-") as tmp:
-        paths, error = train_job(config, Path(tmp), data_dir, Silent())
+        paths, error = train_job(config, Path(tmp), data_dir, Silent(), members)
         dirs = {p.name: run_files(p) for p in paths}
     return {"dirs": dirs, "error": error, "node": socket.gethostname()}
 
@@ -107,7 +107,7 @@ def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool 
         threads = max(1, int(cpus_per_task))
 
         def submit(job: Job):
-            return task.remote(job.config, data_dir, threads)
+            return task.remote(job.config, job.configs, data_dir, threads)
 
         def wait_one(refs):
             ready, _ = ray.wait(refs, num_returns=1)

@@ -12,6 +12,7 @@ from typing import Callable, Optional
 
 from nnbook.choices import Choice
 from nnbook.errors import ConfigError
+from nnbook.experiments.schedule import schedule_of_config
 from nnbook.sweep.grid import Sweep
 from nnbook.sweep.jobs import Outcome
 from nnbook.sweep.local import run_local
@@ -30,23 +31,38 @@ class Executor(Choice):
 def run_sweep(sweep: Sweep, runs_dir: Path, display, executor: Executor | str = Executor.local, data_dir=None,
               fail_fast: bool = False, dry_run: bool = False, address: Optional[str] = None,
               cpus_per_task: float = 1, gpus_per_task: Optional[float] = None,
-              draw_grid: Optional[Callable[[GridFigure, Path], Path]] = None) -> list[Outcome]:
+              draw_grid: Optional[Callable[[GridFigure, Path], Path]] = None, workers: Optional[int] = None,
+              stack: str | int = "auto") -> list[Outcome]:
     """Plan, train what is left, then show and write the grid (its picture drawn by `draw_grid`).
-    Returns the outcomes of the batches trained now (none for a dry run or a sweep already done)."""
+    Returns the outcomes of the batches trained now (none for a dry run or a sweep already done).
+    workers (--jobs) and stack (--stack: auto | point | N): how the local executor shares the
+    machine (experiments/schedule.py); auto measures on the CPU and packs everything on a GPU."""
     try:
         executor = Executor(executor)
     except ValueError:
         raise ConfigError(f"--executor {executor}: choose one of {', '.join(e.value for e in Executor)}") from None
     runs_dir = Path(runs_dir)
-    jobs, done = plan(sweep, runs_dir)
+    schedule, why = None, ""
+    if stack == "point" or executor is Executor.ray:
+        jobs, done = plan(sweep, runs_dir, None if stack in ("auto", "point") else int(stack))
+    else:
+        jobs, done = plan(sweep, runs_dir, None)
+        todo = sum(len(j.members) for j in jobs)
+        if todo:
+            schedule, why = schedule_of_config(jobs[0].point.config, todo, workers,
+                                               None if stack == "auto" else int(stack))
+            jobs, done = plan(sweep, runs_dir, schedule.stack)
     display.plan(sweep, jobs, done, executor.value)
+    if schedule is not None:
+        display.print(f"Schedule: {schedule.describe(sum(len(j.members) for j in jobs))} ({why})")
     if dry_run:
         display.plan_table(sweep, jobs, done)
         display.print("Dry run: nothing trained.")
         return []
     outcomes: list[Outcome] = []
     if jobs and executor is Executor.local:
-        outcomes = run_local(jobs, runs_dir, data_dir, display, fail_fast)
+        outcomes = run_local(jobs, runs_dir, data_dir, display, fail_fast,
+                             cpu_workers=schedule.workers if schedule else 1, threads=schedule.threads if schedule else None)
     elif jobs:
         outcomes = run_ray(jobs, runs_dir, data_dir, display, fail_fast, address, cpus_per_task, gpus_per_task)
     results, table, plot = write_grid_report(sweep, runs_dir, draw_grid)

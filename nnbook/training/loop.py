@@ -101,11 +101,15 @@ class Measured:
 def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
           on_epoch: Callable[[EpochReport], None],
           on_progress: Optional[Callable[[int, int], None]] = None,
-          progress: Optional[Progress] = None, fast: bool = True) -> Progress:
+          progress: Optional[Progress] = None, fast: bool = True,
+          members: Optional[list[Config]] = None) -> Progress:
     """Train until `config.epochs`, early stopping or divergence of every member.
     `on_progress(steps_done, n_batches)` is called every ~1% of an epoch; `progress`: where a
     restored group continues from (checkpoint.restore_progress).
-    fast=False takes the autograd reference step instead of the hand-written one."""
+    fast=False takes the autograd reference step instead of the hand-written one.
+    members: each member's own config when they differ in eta, lmbda or mu (sweep points
+    packed into one stack, config/repeats.stack_key); by default `config` for all."""
+    members = members or [config] * len(seeds)
     n_train, batch = len(data.train_y), config.mini_batch_size
     # The last partial mini-batch is dropped, as network3 does; network2 kept it, a difference no
     # shipped network2 config meets (50,000 and 1,000 training images in batches of 10).
@@ -113,18 +117,18 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     distorting = config.augment is not None and config.augment.enabled()
     gens = member_generators(seeds, data.train_x.device, distorting)
     if progress is None:
-        progress = start_progress(config, len(seeds))
+        progress = start_progress(members)
     else:
         gens.restore(progress.order_generators, progress.mask_generators, progress.augment_generators)
-    decay = l2_decay(config, n_train)
-    step = make_step(net, config, decay, fast=fast, velocity=progress.velocity)
+    decay = [l2_decay(c, n_train) for c in members]
+    step = make_step(net, config, decay, fast=fast, velocity=progress.velocity, mu=[c.mu for c in members])
     progress.velocity = step.velocity  # made by the step when mu > 0 and none was saved
     targets = training_targets(data, len(seeds), distorting)
 
     while progress.epoch < config.epochs and any(s is None for s in progress.status):
         epoch = progress.epoch + 1  # 1-based, the epoch about to run
         start = time.perf_counter()
-        set_epoch_eta(progress, config, epoch)
+        set_epoch_eta(progress, config, members, epoch)
         step.set_eta(progress.eta)
         x, order = epoch_data(data, config, gens)
 
@@ -138,7 +142,7 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         seconds = time.perf_counter() - start  # the diagnostics below are not training time
         diagnostics = monitor_epoch(net, config, data, decay, test_acc)
 
-        records, reasons = close_epoch(progress, config, Measured(epoch, train_cost, validation, improved,
+        records, reasons = close_epoch(progress, config, members, Measured(epoch, train_cost, validation, improved,
                                                                   test_acc, seconds, diagnostics))
         progress.epoch = epoch
 
@@ -147,14 +151,15 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     return progress
 
 
-def set_epoch_eta(progress: Progress, config: Config, epoch: int) -> None:
+def set_epoch_eta(progress: Progress, config: Config, members: list[Config], epoch: int) -> None:
     """An epoch-driven schedule sets the eta of every member still training before the
-    epoch (a diverged member keeps eta 0); the halving schedule acts after it (close_epoch)."""
+    epoch, from the member's own starting eta (a diverged member keeps eta 0); the halving
+    schedule acts after it (close_epoch)."""
     if config.schedule is None or isinstance(config.schedule, HalvingSchedule):
         return
     for m, status in enumerate(progress.status):
         if status is None:
-            progress.eta[m] = eta_at(config.schedule, config.eta, epoch, config.epochs)
+            progress.eta[m] = eta_at(config.schedule, members[m].eta, epoch, config.epochs)
 
 
 def take_steps(step, batches: Iterable[tuple], n_batches: int, status: list[Optional[str]],
@@ -178,7 +183,7 @@ def take_steps(step, batches: Iterable[tuple], n_batches: int, status: list[Opti
     return (cost_sum / steps).tolist()
 
 
-def close_epoch(progress: Progress, config: Config,
+def close_epoch(progress: Progress, config: Config, members: list[Config],
                 measured: Measured) -> tuple[list[Optional[EpochRecord]], list[Optional[str]]]:
     """The epoch's bookkeeping for every member still training: its record, its history,
     the halving schedule and the early-stopping rules. Returns (records, why members stopped)."""
@@ -197,11 +202,12 @@ def close_epoch(progress: Progress, config: Config,
                                  **{key: values[m] for key, values in measured.diagnostics.items()})
         progress.history[m].append(measured.validation[m])
         if isinstance(config.schedule, HalvingSchedule):
+            start = members[m].eta
             progress.eta[m], progress.plateau[m], exhausted = halve_on_plateau(
-                config.schedule, progress.eta[m], config.eta, progress.plateau[m], improved)
+                config.schedule, progress.eta[m], start, progress.plateau[m], improved)
             if exhausted:
                 reasons[m] = (f"eta fell to {progress.eta[m]:.3g}, {config.schedule.stop_ratio:.3g} of its start "
-                              f"{config.eta:g}")
+                              f"{start:g}")
         reasons[m] = reasons[m] or stop_reason(config.early_stopping, progress.best[m].stale, progress.history[m])
         if reasons[m]:
             progress.status[m] = EARLY_STOPPED

@@ -39,10 +39,10 @@ def evaluate_test(net: StackedNet, data: DeviceData) -> tuple[torch.Tensor, list
     return probs, [c / len(data.test_y) for c in correct]
 
 
-def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, decay: float,
+def monitor_epoch(net: StackedNet, config: Config, data: DeviceData, decay: float | list[float],
                   test_accuracy: Optional[list[float]] = None) -> dict[str, list]:
     """The diagnostics `config.monitor` asks for, per member: {EpochRecord field: [K values]}.
-    decay: the L2 coefficient c, for the cost with its L2 term; test_accuracy: the members' test
+    decay: the L2 coefficient c (one per member, or shared), for the cost with its L2 term; test_accuracy: the members' test
     accuracy when the loop has just measured it (a new best), so it is not measured twice."""
     extra: dict[str, list] = {}
     monitor, cost = config.monitor, COSTS[config.cost]

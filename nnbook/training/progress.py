@@ -54,9 +54,11 @@ class Progress:
     augment_generators: list[Optional[torch.Tensor]] = field(default_factory=list)  # device: distortions
 
 
-def start_progress(config: Config, k: int) -> Progress:
-    """The progress before the first epoch: no best yet, every member training at config.eta."""
-    return Progress(0, [Best() for _ in range(k)], [None] * k, [config.eta] * k, [[] for _ in range(k)], [0] * k)
+def start_progress(members: list[Config]) -> Progress:
+    """The progress before the first epoch: no best yet, every member training at its config's eta."""
+    k = len(members)
+    return Progress(0, [Best() for _ in range(k)], [None] * k, [c.eta for c in members], [[] for _ in range(k)],
+                    [0] * k)
 
 
 def record_validations(progress: Progress, epoch: int, train_cost: list[float],

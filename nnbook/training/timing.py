@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from typing import Callable
 
 import torch
 
@@ -30,6 +31,7 @@ from nnbook.training.monitor import accuracy
 TRAINING_IMAGES = {"mnist": 50_000, "mnist_expanded": 250_000}
 EVALUATED_PER_EPOCH = 20_000  # validation every epoch, test at a new best
 TIMED_STEPS, REPEATS = 20, 3  # steps per timing; timings, of which the median counts
+PROBE_STEPS = 8  # steps per timing when choosing a schedule for many runs (5 timings, the median counts)
 EVAL_IMAGES = 2_000
 AUGMENT_IMAGES = 2_000
 
@@ -50,29 +52,44 @@ def _timed(fn, repeats: int, sync=lambda: None) -> float:
     return statistics.median(times)
 
 
-def seconds_per_epoch(config: Config, device: torch.device) -> float:
-    """One run's epoch of `config` on `device`, measured briefly and scaled up."""
+def step_seconds(config: Config, k: int, device: torch.device, steps: int = TIMED_STEPS,
+                 repeats: int = REPEATS) -> float:
+    """One SGD step of a stack of k members of `config` on `device`, at the current thread
+    count: the median of `repeats` timings of `steps` steps, after a warm-up."""
     gen = torch.Generator().manual_seed(0)  # the random images below: no member's, any seed will do
-    net = build_model(config, [config.seed]).to(device)
+    net = build_model(config, [config.seed + m for m in range(k)]).to(device)
     n_train, batch = training_images(config), config.mini_batch_size
     step = make_step(net, config, l2_decay(config, n_train))
     # eta 0: the same operations, but the weights stay put. Stepping on one batch over and over at the
     # config's eta drives sigmoid nets into saturation, where denormal floats slow a CPU 100-fold.
-    step.set_eta([0.0])
+    step.set_eta([0.0] * k)
     # Real mini-batches (slices, dropout masks drawn in blocks) of random images, the loop's own way.
     dtype = torch_dtype(config)
-    x = torch.rand(TIMED_STEPS * batch, 784, generator=gen).to(device=device, dtype=dtype)
-    t = one_hot(torch.randint(0, 10, (TIMED_STEPS * batch,), generator=gen), dtype).to(device)
-    mask_gens = generators(MASKS, [config.seed], device)
-    cost_sum = torch.zeros(1, device=device, dtype=dtype)
+    x = torch.rand(steps * batch, 784, generator=gen).to(device=device, dtype=dtype)
+    t = one_hot(torch.randint(0, 10, (steps * batch,), generator=gen), dtype).to(device)
+    mask_gens = generators(MASKS, [config.seed + m for m in range(k)], device)
+    cost_sum = torch.zeros(k, device=device, dtype=dtype)
 
     def epoch_of_steps():
-        for xb, tb, masks in mini_batches(net, x, t, batch, TIMED_STEPS, None, mask_gens):
+        for xb, tb, masks in mini_batches(net, x, t, batch, steps, None, mask_gens):
             step(xb, tb, masks, cost_sum)
 
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    _timed(epoch_of_steps, 1, sync)  # warm-up
-    per_step = _timed(epoch_of_steps, REPEATS, sync) / TIMED_STEPS
+    with torch.no_grad():
+        _timed(epoch_of_steps, 1, _sync(device))  # warm-up
+        return _timed(epoch_of_steps, repeats, _sync(device)) / steps
+
+
+def _sync(device: torch.device):
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def seconds_per_epoch(config: Config, device: torch.device) -> float:
+    """One run's epoch of `config` on `device`, measured briefly and scaled up."""
+    gen = torch.Generator().manual_seed(1)
+    net = build_model(config, [config.seed]).to(device)
+    n_train, batch = training_images(config), config.mini_batch_size
+    dtype, sync = torch_dtype(config), _sync(device)
+    per_step = step_seconds(config, 1, device)
     images = torch.rand(EVAL_IMAGES, 784, generator=gen).to(device=device, dtype=dtype)
     labels = torch.randint(0, 10, (EVAL_IMAGES,), generator=gen).to(device)
     per_image = _timed(lambda: accuracy(net, images, labels), 3, sync) / EVAL_IMAGES
@@ -108,3 +125,22 @@ def seconds_per_run(configs: list[Config], device_name: str = "auto") -> tuple[l
     finally:
         torch.set_num_threads(threads)
     return out, str(device)
+
+
+def stack_step_seconds(config: Config, device: torch.device) -> Callable[[int, int], float]:
+    """per_step(k, threads): one step of a stack of k members at `threads` torch threads,
+    measured on first use and remembered (experiments/schedule.choose asks for each candidate)."""
+    measured: dict[tuple[int, int], float] = {}
+
+    def per_step(k: int, threads: int) -> float:
+        if (k, threads) not in measured:
+            before = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                measured[(k, threads)] = step_seconds(config, k, device, steps=PROBE_STEPS, repeats=5)
+            finally:
+                torch.set_num_threads(before)
+        return measured[(k, threads)]
+
+    per_step.measured = measured  # what was timed, for the schedule's first line
+    return per_step

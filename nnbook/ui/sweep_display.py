@@ -27,6 +27,7 @@ class SweepDisplay:
         self.done = self.failed = 0
         self._bar: Optional[Progress] = None
         self._task = None
+        self._workers: dict[str, object] = {}  # worker -> its line under the bar
 
     def print(self, *args, **kwargs) -> None:
         if all(isinstance(a, str) for a in args):
@@ -51,7 +52,8 @@ class SweepDisplay:
         table.add_column("to train")
         todo = {}
         for job in jobs:
-            todo.setdefault(job.point.name, []).extend(job.seeds)
+            for point, seed in job.members:
+                todo.setdefault(point.name, []).append(seed)
         for i, point in enumerate(sweep.points, 1):
             left = todo.get(point.name, [])
             finished = len(point.seeds) - len(left)
@@ -64,8 +66,7 @@ class SweepDisplay:
 
     def job_header(self, i: int, n: int, job) -> None:
         if not self.quiet:
-            self.print(f"\n[bold][{i}/{n}][/] {job.point.label} — seed{'s' if len(job.seeds) > 1 else ''} "
-                       f"{job.seeds_text}")
+            self.print(f"\n[bold][{i}/{n}][/] {job.label}")
 
     def training(self) -> TrainDisplay:
         """The display of one job trained in this process: as `nnbook train` shows it."""
@@ -73,7 +74,7 @@ class SweepDisplay:
 
     def begin_stream(self, n_jobs: int) -> None:
         if self.console.is_terminal:
-            self._bar = Progress(TextColumn("[bold]sweep[/]"), BarColumn(), MofNCompleteColumn(),
+            self._bar = Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
                                  console=self.console, transient=True)
             self._bar.start()
@@ -81,13 +82,13 @@ class SweepDisplay:
 
     def started(self, job) -> None:
         if self._bar is None and not self.quiet:
-            self.print(f"[dim]started[/] {job.point.label} (seeds {job.seeds_text})")
+            self.print(f"[dim]started[/] {job.label}")
 
     def finished(self, outcome, running: Optional[int] = None, queued: Optional[int] = None) -> None:
         self.done += outcome.error is None
         self.failed += outcome.error is not None
         where = f" [dim]on {outcome.where}[/]" if outcome.where else ""
-        label = f"{outcome.job.point.label} (seeds {outcome.job.seeds_text})"
+        label = outcome.job.label
         if outcome.error:
             self.print(f"[red]✗ failed[/] {label}{where}: {outcome.error}")
         else:
@@ -100,10 +101,20 @@ class SweepDisplay:
             elif not self.quiet:
                 self.print(f"[dim]{status}[/]")
 
+    def worker_progress(self, where: str, text: str) -> None:
+        """A worker's latest epoch: the live line under the bar, or a line of its own in a log."""
+        if self._bar is not None:
+            if where not in self._workers:
+                self._workers[where] = self._bar.add_task(where, total=None, status=text)
+            self._bar.update(self._workers[where], status=text)
+        elif not self.quiet:
+            self.print(f"[dim]{where}:[/] {text}")
+
     def end_stream(self) -> None:
         if self._bar is not None:
             self._bar.stop()
             self._bar = None
+            self._workers = {}
 
     def grid(self, sweep, header: list[str], rows: list[list[str]]) -> None:
         self.print(f"[bold]{sweep.name}[/]: test accuracy at the best validation epoch, per point")

@@ -37,11 +37,12 @@ class TrainDisplay:
         if not self.quiet:
             self.console.print(*args, **kwargs)
 
-    def start(self, config, n_train: int, env: dict, k: int, sequential: bool) -> None:
+    def start(self, config, n_train: int, env: dict, k: int, stacks: int) -> None:
         self._epochs = config.epochs
         self._eta = config.eta
         batches = n_train // config.mini_batch_size
-        together = "" if k == 1 else (" one at a time" if sequential else " trained together")
+        together = ("" if k == 1 else " trained together" if stacks == 1 else " one at a time" if stacks == k
+                    else f" in {stacks} stacks, one after another")
         self.print(f"[bold]{config.name}[/]: {k} run{'s' if k > 1 else ''}{together} on {env['device']} "
                    f"({env['hardware']}), {n_train:,} training images, {batches:,} mini-batches of "
                    f"{config.mini_batch_size} per epoch, {config.epochs} epoch{'s' if config.epochs != 1 else ''}")

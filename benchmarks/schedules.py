@@ -1,0 +1,186 @@
+"""How K runs should share this machine: the table of K = 1..6 for each schedule (`make bench-schedules`).
+
+For one net (default ch6_dbl_conv_relu) and K = 1..6 repeats, each schedule is timed as
+the user runs it, whole process (`nnbook train ... --repeats K`, start-up and
+evaluation included), on a slice of the training set (default 20,000 images, one
+epoch; evaluation of the 10,000 validation and, at a new best, the 10,000 test images
+is part of every epoch, as in training):
+
+  - stack:   one process, all K in one stacked model, every thread       (--jobs 1 --stack K)
+  - workers: one process per core, each training its runs one at a time  (--jobs C --stack 1)
+  - both:    one process per core, each with a stack of its share        (--jobs C --stack ceil(K/C))
+  - auto:    what nnbook chooses when it trains the full protocol (60 epochs of 50,000): the
+             choice is printed, and its time is the matching schedule's above.
+
+Times are medians of --rounds rounds, the schedules alternating within a round; the
+ratio column is the wall time over one run's (K=1, stack) wall time in the same round.
+The peak resident memory of all the processes together (sampled from /proc every 0.1 s)
+is recorded for each schedule at the largest K. Nothing else may run meanwhile: two torch
+processes on a 2-core machine slow each other many-fold.
+
+    python benchmarks/schedules.py                 # the table, and benchmarks/results/schedules.json
+    python benchmarks/schedules.py --ks 1 2 3 --rounds 1 --train-limit 5000   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+NNBOOK = [sys.executable, "-m", "nnbook"]
+OUT = ROOT / "benchmarks" / "results" / "schedules.json"
+
+
+def cores() -> int:
+    return len(os.sched_getaffinity(0))
+
+
+def tree_rss(root_pid: int) -> int:
+    """Resident bytes of root_pid and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            pid, ppid = int(entry), int(fields[1])
+            rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+            children.setdefault(ppid, []).append(pid)
+        except (OSError, IndexError, ValueError):
+            continue
+    total, todo = 0, [root_pid]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += children.get(pid, [])
+    return total
+
+
+def timed_train(config: str, k: int, jobs: int, stack: int, train_limit: int, data_dir) -> tuple[float, int]:
+    """Wall seconds and peak resident bytes of one `nnbook train` (one epoch of train_limit images)."""
+    with tempfile.TemporaryDirectory(prefix="nnbook-bench-") as runs:
+        cmd = [*NNBOOK, "train", config, "--repeats", str(k), "--jobs", str(jobs), "--stack", str(stack),
+               "--set", f"train_limit={train_limit}", "--set", "epochs=1", "--set", "device=cpu",
+               "--runs-dir", runs, "--quiet"]
+        if data_dir:
+            cmd += ["--data-dir", str(data_dir)]
+        peak = [0]
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        done = threading.Event()
+
+        def sample():
+            while not done.is_set():
+                peak[0] = max(peak[0], tree_rss(proc.pid))
+                done.wait(0.1)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        out, _ = proc.communicate()
+        seconds = time.perf_counter() - start
+        done.set()
+        sampler.join()
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(cmd)} failed:\n{out}")
+        return seconds, peak[0]
+
+
+def schedules_for(k: int, c: int) -> dict[str, tuple[int, int]]:
+    """name -> (jobs, stack) for K runs on c cores (workers and both need K >= 2)."""
+    out = {"stack": (1, k)}
+    if k >= 2:
+        w = min(k, c)
+        out["workers"] = (w, 1)
+        out["both"] = (w, math.ceil(k / w))
+    return out
+
+
+def auto_choice(config_path: str, k: int) -> str:
+    """What nnbook chooses for K runs of the full protocol, measured now."""
+    import torch
+
+    from nnbook.config import load_config
+    from nnbook.experiments.schedule import schedule_for
+
+    config = load_config(config_path, ["device=cpu"])
+    steps = config.epochs * (50_000 // config.mini_batch_size)
+    schedule, why = schedule_for(config, k, steps, torch.device("cpu"))
+    return f"--jobs {schedule.workers} --stack {schedule.stack} ({schedule.describe(k)}; {why})"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", default="configs/ch6_dbl_conv_relu.yaml")
+    parser.add_argument("--ks", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--train-limit", type=int, default=20_000)
+    parser.add_argument("--data-dir", default=None)
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    c = cores()
+    rows: dict[str, dict[str, list[float]]] = {}
+    memory: dict[str, int] = {}
+    for r in range(args.rounds):
+        one, _ = timed_train(args.config, 1, 1, 1, args.train_limit, args.data_dir)
+        rows.setdefault("1", {}).setdefault("stack", []).append(one)
+        for k in args.ks:
+            if k == 1:
+                continue
+            plans = list(schedules_for(k, c).items())
+            for name, (jobs, stack) in plans if r % 2 == 0 else reversed(plans):
+                seconds, peak = timed_train(args.config, k, jobs, stack, args.train_limit, args.data_dir)
+                rows.setdefault(str(k), {}).setdefault(name, []).append(seconds)
+                rows[str(k)].setdefault(f"{name}_ratio", []).append(seconds / one)
+                if k == max(args.ks):
+                    memory[name] = max(memory.get(name, 0), peak)
+                print(f"round {r + 1}: K={k} {name:8s} {seconds:6.1f} s  ({seconds / one:.2f}x one run)", flush=True)
+    choices = {str(k): auto_choice(args.config, k) for k in args.ks if k > 1}
+
+    table = {k: {name: statistics.median(v) for name, v in cols.items()} for k, cols in rows.items()}
+    import torch
+
+    result = {
+        "command": "python benchmarks/schedules.py " + " ".join(sys.argv[1:]),
+        "config": args.config, "train_limit": args.train_limit, "epochs": 1, "rounds": args.rounds,
+        "cores": c, "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+        "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M"),
+        "seconds_median": table, "seconds_all": rows, "peak_rss_bytes_at_largest_k": memory,
+        "auto_choice_full_protocol": choices,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(markdown(table, memory, choices, args))
+    print(f"written: {args.out}")
+
+
+def markdown(table: dict, memory: dict, choices: dict, args) -> str:
+    one = table["1"]["stack"]
+    lines = [f"| K | stack | workers | both | per run (best) | auto chooses (full protocol) |",
+             "|---|---|---|---|---|---|"]
+    for k in sorted(table, key=int):
+        cols = table[k]
+        cells = [f"{cols[n]:.1f} s ({cols[n] / one:.2f}x)" if n in cols else "—" for n in ("stack", "workers", "both")]
+        best = min(cols[n] for n in ("stack", "workers", "both") if n in cols)
+        lines.append(f"| {k} | {' | '.join(cells)} | {best / one / int(k):.2f} | {choices.get(k, '—')} |")
+    mem = ", ".join(f"{n} {b / 2**30:.2f} GiB" for n, b in memory.items())
+    lines.append(f"\nPeak resident memory at K={max(args.ks)}: {mem}")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
