@@ -96,3 +96,32 @@ def test_a_chapter_dir_trained_with_other_settings_is_refused_by_name(whole, cli
                  "--device", "cpu", "--configs-dir", CONFIGS, "--out", whole)
     assert result.returncode == 2
     assert "trained with other settings (epochs: 2 -> 5)" in result.stderr and "new --out" in result.stderr
+
+
+def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
+    """--jobs 2 --stack 1: each config's two seeds train in two worker processes, two groups. Run
+    again, every group is found finished; a config with a seed never started trains only that seed."""
+    out = tmp_path / "chapter"
+    first = cli("chapter6", "--only", "ch6_shallow", *ARGS, "--jobs", "2", "--stack", "1",
+                "--configs-dir", CONFIGS, "--out", out)
+    assert first.returncode == 0, first.stderr
+    assert "(seed 0) on worker 1" in first.stdout and "(seed 1) on worker 2" in first.stdout
+    groups = {tuple(json.loads((run / "summary.json").read_text())["group"]) for run in run_dirs(out / "runs")}
+    assert len(groups) == 2 and all(len(g) == 1 for g in groups)
+    got, want = results_of(out), results_of(whole)
+    for key, (status, rows) in got.items():  # each seed as in one stack of two (to rounding: other threads)
+        assert status == want[key][0] == "completed"
+        assert [r["validation_accuracy"] for r in rows] == pytest.approx(
+            [r["validation_accuracy"] for r in want[key][1]], abs=0.02)
+
+    again = chapter(cli, out, "ch6_shallow")
+    assert "ch6_shallow: 2 finished run(s)" in again.stdout and "run(s), 2 epoch(s)" not in again.stdout
+    assert len(run_dirs(out / "runs")) == 2
+
+    partial = tmp_path / "partial"
+    result = cli("chapter6", "--only", "ch6_shallow", *ARGS[:4], "--repeats", 1, "--quiet", "--device", "cpu",
+                 "--configs-dir", CONFIGS, "--out", partial)
+    assert result.returncode == 0, result.stderr
+    more = chapter(cli, partial, "ch6_shallow")  # --repeats 2: seed 0 is there, seed 1 is not
+    assert "1 finished run(s)" in more.stdout and "== ch6_shallow: 1 run(s), 2 epoch(s)" in more.stdout
+    assert sorted(seed for _, seed in results_of(partial)) == [0, 1]

@@ -16,7 +16,7 @@ from nnbook.analysis.ensemble import Method, Weights, run_ensemble
 from nnbook.analysis.evaluate import Split, evaluate_run, render_confusion
 from nnbook.analysis.plots import plot_runs
 from nnbook.analysis.report import Format, collect, expand_paths, render
-from nnbook.cli.options import DataDirOpt, DeviceOpt, ResultsRootOpt, RunDirsArg
+from nnbook.cli.options import DataDirOpt, DeviceOpt, JobsOpt, ResultsRootOpt, RunDirsArg, StackOpt, stack_option
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import layout
 from nnbook.runs.directory import is_run_dir
@@ -118,6 +118,8 @@ def chapter6(
     runs_dir: ResultsRootOpt = Path("runs"),
     configs_dir: Annotated[Path, typer.Option(help="Where the ch6_*.yaml configs are.")] = Path("configs"),
     device: DeviceOpt = None,
+    jobs: JobsOpt = None,
+    stack: StackOpt = "auto",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only progress lines, not every epoch.")] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -132,8 +134,19 @@ def chapter6(
     --out again: finished configs are kept, stopped ones resume exactly, the report is rewritten
     after every config.
     """
+    from nnbook.cli.train import train_scheduled
     from nnbook.experiments.chapter6 import run_chapter6  # deferred: torch (--help stays fast)
+
+    stack_size = stack_option(stack)
+    if stack_size == "point":
+        raise ConfigError("--stack point applies to nnbook sweep; give auto or a number of runs")
+
+    def train_seeds(config, seeds, runs, dataset, display):
+        return train_scheduled(config, seeds, runs, data_dir, display, jobs,
+                               None if stack_size == "auto" else stack_size, None, quiet, dataset=dataset,
+                               config_source=config.name)
 
     target = out or layout.output_dir(runs_dir, layout.CHAPTERS) / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
     run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
-                 lambda: TrainDisplay(quiet=quiet), command="nnbook " + shlex.join(sys.argv[1:]))
+                 lambda: TrainDisplay(quiet=quiet), command="nnbook " + shlex.join(sys.argv[1:]),
+                 train_seeds=train_seeds)

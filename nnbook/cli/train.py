@@ -9,7 +9,7 @@ import typer
 
 from nnbook.cli.options import (ConfigArg, DataDirOpt, DeviceOpt, JobsOpt, QuietOpt, ResultsRootOpt, RunsDirOpt,
                                 SeedOpt, SetOpt, StackOpt, config_overrides, stack_option)
-from nnbook.config import load_config
+from nnbook.config import load_config, seeds_of
 from nnbook.errors import ConfigError
 from nnbook.experiments.resume import plan_resume
 from nnbook.runs import layout
@@ -94,23 +94,30 @@ def train(
         raise ConfigError("--stack point applies to nnbook sweep; give auto or a number of runs")
     if sequential:
         jobs, stack_size = 1, 1
-    from nnbook.experiments.experiment import raise_if_diverged, train_experiment  # deferred: torch (--help stays fast)
-    from nnbook.experiments.schedule import schedule_of_config
+    from nnbook.experiments.experiment import raise_if_diverged  # deferred: torch (--help stays fast)
 
-    display = TrainDisplay(quiet=quiet)
-    schedule, why = schedule_of_config(cfg, cfg.repeats, jobs, None if stack_size == "auto" else stack_size, threads)
-    if cfg.repeats > 1:
-        display.print(f"Schedule: {schedule.describe(cfg.repeats)} ({why})")
-    if schedule.workers > 1:
-        results = train_repeats_on_workers(cfg, schedule, runs_dir, data_dir, quiet)
-    else:
-        results = train_experiment(cfg, runs_dir, display, data_dir=data_dir, config_source=str(config),
-                                   stack=schedule.stack)
+    results = train_scheduled(cfg, seeds_of(cfg), runs_dir, data_dir, TrainDisplay(quiet=quiet), jobs,
+                              None if stack_size == "auto" else stack_size, threads, quiet, config_source=str(config))
     raise_if_diverged(results, cfg)
 
 
-def train_repeats_on_workers(cfg, schedule, runs_dir: Path, data_dir, quiet: bool) -> list:
-    """The repeats on worker processes: a line per finished stack, then the result table."""
+def train_scheduled(cfg, seeds: list[int], runs_dir: Path, data_dir, display, jobs: Optional[int],
+                    stack: Optional[int], threads: Optional[int], quiet: bool, dataset=None,
+                    config_source: str = "config") -> list:
+    """Train these seeds of the config on the schedule chosen for them (experiments/schedule.py):
+    one process with its stacks, shown by `display`, or worker processes, a line per epoch
+    of each and the result table at the end. `dataset`: one already loaded (this process only)."""
+    from nnbook.config import run_config
+    from nnbook.experiments.experiment import train_experiment
+    from nnbook.experiments.schedule import schedule_of_config
+
+    schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack, threads)
+    if len(seeds) > 1:
+        display.print(f"Schedule: {schedule.describe(len(seeds))} ({why})")
+    if schedule.workers == 1:
+        return train_experiment(cfg, runs_dir, display, data_dir=data_dir, config_source=config_source,
+                                dataset=dataset, members=[run_config(cfg, s) for s in seeds], stack=schedule.stack)
+
     from nnbook.errors import NnbookError
     from nnbook.experiments.display import RunResult
     from nnbook.runs.directory import read_summary
@@ -118,7 +125,7 @@ def train_repeats_on_workers(cfg, schedule, runs_dir: Path, data_dir, quiet: boo
     from nnbook.ui.sweep_display import SweepDisplay
 
     outcomes = train_on_workers(cfg, schedule.workers, schedule.stack, schedule.threads, runs_dir, data_dir,
-                                SweepDisplay(quiet=quiet))
+                                SweepDisplay(quiet=quiet), seeds)
     results = sorted((RunResult(p, read_summary(p)) for o in outcomes for p in o.paths), key=lambda r: r.summary.seed)
     TrainDisplay(quiet=quiet).finish(results)
     failed = [o for o in outcomes if o.error]

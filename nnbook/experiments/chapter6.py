@@ -11,9 +11,11 @@ the report then says in its first lines that it is scaled down. What is shown
 while each config trains is the display the command gives (`new_display`).
 
 Run again on the same OUT, the chapter continues where it stopped (`prior_runs`):
-a config whose runs there finished is not trained again, one whose runs stopped
-(Ctrl-C, a failure, a machine that went down) is resumed exactly as `nnbook train
---resume` would, and the rest are trained. The report is rewritten after every
+a config's runs that finished there are not trained again, those that stopped
+(Ctrl-C, a failure, a machine that went down) are resumed group by group exactly as
+`nnbook train --resume` would, and the seeds never started are trained. How a
+config's seeds train (one stack, or workers: experiments/schedule.py) is the
+`train_seeds` the command passes in; by default one stack in this process. The report is rewritten after every
 config, so hours of training always have one. Runs of a config trained there with
 other settings (epochs, training images, repeats) are a usage error: use a new OUT.
 The expanded set is made on first use through data/mnist's locked path, as for
@@ -22,6 +24,7 @@ The expanded set is made on first use through data/mnist's locked path, as for
 
 from __future__ import annotations
 
+import functools
 import platform
 import time
 from pathlib import Path
@@ -30,7 +33,7 @@ from typing import Callable, Optional
 from nnbook.analysis.ensemble import run_ensemble
 from nnbook.analysis.plots import first_conv_filters, plot_accuracy, plot_filters
 from nnbook.analysis.report import collect, render
-from nnbook.config import load_config
+from nnbook.config import load_config, run_config, seeds_of
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
 from nnbook.experiments.display import Display, RunResult, Silent
@@ -51,12 +54,24 @@ def scaled_epochs(epochs: int, scale: float) -> int:
     return max(1, round(epochs * scale))
 
 
+# train_seeds(config, seeds, runs_dir, dataset, display) -> the runs: trains those seeds of the config.
+SeedTrainer = Callable[..., list[RunResult]]
+
+
+def train_in_one_stack(config, seeds: list[int], runs_dir: Path, dataset, display: Display,
+                       data_dir=None) -> list[RunResult]:
+    """The default `train_seeds`: the seeds as one stacked model in this process."""
+    return train_experiment(config, runs_dir, display, data_dir=data_dir, config_source=config.name,
+                            dataset=dataset, members=[run_config(config, s) for s in seeds])
+
+
 def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_limit: Optional[int] = None,
                  repeats: int = 3, ensemble_size: int = 5, only: Optional[list[str]] = None,
                  device: Optional[str] = None, data_dir=None, new_display: Callable[[], Display] = Silent,
-                 say=print, command: str = "") -> Path:
+                 say=print, command: str = "", train_seeds: Optional[SeedTrainer] = None) -> Path:
     """Train, ensemble, plot and report; returns the report's path. `new_display()`: a
-    fresh training display for each config (`nnbook train`'s, or a quiet one)."""
+    fresh training display for each config (`nnbook train`'s, or a quiet one);
+    `train_seeds`: how a config's seeds not yet trained are trained (train_in_one_stack)."""
     names = only or CHAPTER6
     unknown = [n for n in names if n not in CHAPTER6]
     if unknown:
@@ -81,19 +96,20 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     results: dict[str, list[RunResult]] = {}
     report = out / "chapter6.md"
     for name, config in configs.items():
-        finished, stopped = prior[name]
+        finished, stopped, missing = prior[name]
+        results[name] = list(finished)
         if finished:
             say(f"== {name}: {len(finished)} finished run(s) in {runs_dir}; not trained again")
-            results[name] = finished
-        elif stopped:
-            say(f"== {name}: resuming {stopped} ({config.epochs} epoch(s))")
-            results[name] = resume_experiment(plan_resume(stopped), new_display(), data_dir=data_dir)
-        else:
-            say(f"== {name}: {config.repeats} run(s), {config.epochs} epoch(s)")
+        for leader in stopped:
+            say(f"== {name}: resuming {leader} ({config.epochs} epoch(s))")
+            results[name] += resume_experiment(plan_resume(leader), new_display(), data_dir=data_dir)
+        if missing:
+            say(f"== {name}: {len(missing)} run(s), {config.epochs} epoch(s)")
             if config.data not in datasets:  # data: mnist_expanded is made here on first use, under its lock
                 datasets[config.data] = mnist.load(config.data, data_dir, source=name)
-            results[name] = train_experiment(config, runs_dir, new_display(), data_dir=data_dir,
-                                             config_source=name, dataset=datasets[config.data])
+            trainer = train_seeds or functools.partial(train_in_one_stack, data_dir=data_dir)
+            results[name] += trainer(config, missing, runs_dir, datasets[config.data], new_display())
+        results[name].sort(key=lambda r: r.summary.seed)
         if len(results) < len(configs):  # the report so far; the last one follows with the ensemble and plots
             write_report(report, configs, results, [], epochs_scale, train_limit, repeats, started, command)
     datasets.clear()
@@ -118,10 +134,10 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     return report
 
 
-def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], Optional[Path]]:
-    """What an earlier invocation left of `config` in `runs_dir`: its finished runs (one whole
-    group), or else a run of a group to resume; ([], None) when there is none. A group
-    trained with other settings is a ConfigError naming them."""
+def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[Path], list[int]]:
+    """What earlier invocations left of `config` in `runs_dir`: its finished runs, one run of
+    each group to resume, and the seeds not started. Runs trained with other settings (or
+    seeds beyond `repeats`) are a ConfigError naming them."""
     groups: dict[tuple, list[Path]] = {}
     for path in sorted(runs_dir.glob(f"{config.name}-*")) if runs_dir.is_dir() else []:
         if not directory.is_run_dir(path):
@@ -129,21 +145,28 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], Optional[Path]]
         summary = directory.read_summary(path)
         if summary.name == config.name:  # not ch6_expanded_fc300's runs for ch6_expanded
             groups.setdefault(tuple(summary.group or [path.name]), []).append(path)
+    asked_seeds = seeds_of(config)
+    finished: list[RunResult] = []
+    stopped: list[Path] = []
+    seen: set[int] = set()
     for paths in groups.values():
         # What the runs compute must be what is asked; where they train may change (resume checks it).
         trained = directory.read_config(paths[0]).model_dump(exclude={"device"})
         asked = config.model_copy(update={"seed": trained["seed"], "repeats": 1}).model_dump(exclude={"device"})
         differ = [f"{k}: {v} -> {asked[k]}" for k, v in trained.items() if asked[k] != v]
-        if len(paths) != config.repeats:
-            differ.append(f"repeats: {len(paths)} -> {config.repeats}")
+        summaries = [directory.read_summary(p) for p in paths]
+        extra = [s.seed for s in summaries if s.seed not in asked_seeds or s.seed in seen]
+        if extra:
+            differ.append(f"repeats: seed {extra[0]} is not one of the {config.repeats} asked")
         if differ:
             raise ConfigError(f"{paths[0].parent} holds runs of {config.name} trained with other settings "
                               f"({'; '.join(differ)}); continue with the same options or choose a new --out")
-        summaries = [directory.read_summary(p) for p in paths]
+        seen.update(s.seed for s in summaries)
         if all(s.status in FINISHED or s.status == DIVERGED for s in summaries):  # nothing left to train
-            return [RunResult(p, s) for p, s in zip(paths, summaries)], None
-        return [], paths[0]
-    return [], None
+            finished += [RunResult(p, s) for p, s in zip(paths, summaries)]
+        else:
+            stopped.append(paths[0])
+    return finished, stopped, [s for s in asked_seeds if s not in seen]
 
 
 def write_report(report: Path, configs: dict, results: dict, extra: list[str], epochs_scale: float,
@@ -168,7 +191,7 @@ def write_report(report: Path, configs: dict, results: dict, extra: list[str], e
               "- `test % (best val run)` is the book's figure of merit: the test accuracy at the best validation "
               "epoch of the run with the best validation accuracy. `diff` is it minus the book's figure, in points.",
               "- `s/epoch` is the wall time of one epoch, training and evaluation; the repeats of a config train "
-              "together in one stacked model, so they share it."]
+              "together (one stacked model, or worker processes side by side), so they share the machine."]
     if command:
         lines.append(f"- Command: `{command}`")
     pending = [name for name in configs if name not in results]

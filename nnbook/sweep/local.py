@@ -63,12 +63,12 @@ def run_local(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: boo
 
 
 def train_on_workers(config: Config, workers: int, stack: int, threads: int, runs_dir: Path, data_dir,
-                     display) -> list[Outcome]:
-    """`nnbook train` with workers: the config's repeats cut into stacks of at most `stack`,
+                     display, seeds: Optional[list[int]] = None) -> list[Outcome]:
+    """`nnbook train` with workers: the config's repeats (or `seeds`) cut into stacks of at most `stack`,
     trained by `workers` CPU worker processes of `threads` threads each; a line per finished
     stack on `display` (a sweep display). A Ctrl-C stops every worker, each group resumable."""
     point = Point({}, config)
-    members = [(point, s) for s in point.seeds]
+    members = [(point, s) for s in (point.seeds if seeds is None else seeds)]
     jobs, start = [], 0
     for size in job_sizes(len(members), stack):
         jobs.append(Job(members[start:start + size]))
