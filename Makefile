@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-kernels bench bench-precision clean help chapter6 chapters135 chapters135-report
+.PHONY: setup test test-kernels bench bench-precision bench-schedules profile-step clean help chapter6 chapters135 chapters135-report
 
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
@@ -16,6 +16,8 @@ help:
 	@echo "make chapter6  the whole chapter 6 table, 3 runs per config, the 5-net ensemble, a markdown report"
 	@echo "               (a GPU job; EPOCH_SCALE=0.02 TRAIN_LIMIT=1000 for a quick CPU pass)"
 	@echo "make bench   time nnbook's training step against a plain PyTorch loop"
+	@echo "make bench-schedules  K = 1..6 runs as one stack, as workers, or both: whole-process times"
+	@echo "make profile-step     where a step's time goes, per op, for stacks of K = 1..4"
 	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~30 min on 2 cores)"
 	@echo "make chapters135-report  regenerate reports/chapters1-3-5/ from its committed records"
 
@@ -75,3 +77,9 @@ chapters135-report:
 # What float64 costs against float32 for the chapters 1-5 nets (a quiet machine: it times).
 bench-precision:
 	$(BIN)/python benchmarks/precision_cost.py
+
+bench-schedules:
+	$(BIN)/python benchmarks/schedules.py
+
+profile-step:
+	$(BIN)/python benchmarks/profile_step.py

@@ -1,6 +1,13 @@
 """How K runs share the machine (experiments/schedule.py): the arithmetic by hand, the choice
 from measured step times, and `nnbook train --jobs` end to end on real MNIST."""
 
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -8,7 +15,7 @@ from nnbook.config import validate
 from nnbook.experiments.schedule import (Schedule, candidates, choose, job_sizes, makespan, pruned,
                                          schedule_for)
 
-from .cli import CONFIGS, read_json, run_dirs, torch_threads
+from .cli import CONFIGS, ROOT, default_signals, read_json, run_dirs, torch_threads
 
 # The issue's measurements of one ch6_dbl_conv_relu epoch on the 2-core CPU (seconds), stack size ->
 # time, with 2 threads; with 1 thread only one run was measured (40.5 s), the rest are made up.
@@ -105,3 +112,41 @@ def test_train_with_workers_gives_each_run_its_stacked_result(tmp_path, cli, mni
         assert got[seed][0]["threads"] == 1 and got[seed][0]["status"] == "completed"
         assert len(got[seed][0]["group"]) == (2 if seed < 2 else 1) and len(want[seed][0]["group"]) == 3
         assert got[seed][0]["test_accuracy"] == pytest.approx(want[seed][0]["test_accuracy"], abs=2e-3)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="Linux only: /proc shows the workers")
+def test_ctrl_c_stops_every_worker_and_names_each_group_to_resume(tmp_path, mnist_slice, cli):
+    """SIGINT to the process group, as a terminal's Ctrl-C: both workers stop, their runs end
+    `interrupted`, the one-line error gives a resume command per group, and one resumes."""
+    from .test_sweep import children_of, is_gone
+
+    runs = tmp_path / "runs"
+    proc = subprocess.Popen([sys.executable, "-m", "nnbook", "train", str(CONFIGS / "ch6_shallow.yaml"),
+                             "--set", f"data={mnist_slice}", "--set", "train_limit=1000", "--set", "epochs=500",
+                             "--set", "device=cpu", "--repeats", "2", "--jobs", "2", "--stack", "1",
+                             "--runs-dir", str(runs), "--quiet"],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True, preexec_fn=default_signals)
+    deadline = time.monotonic() + 120
+    while not (runs.is_dir() and len(run_dirs(runs)) == 2
+               and all((r / "metrics.jsonl").exists() for r in run_dirs(runs))):  # both workers are training
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.05)
+    workers = children_of(proc.pid)
+    os.killpg(proc.pid, signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted: every completed epoch is kept; resume with: ")
+    commands = lines[0].split("resume with: ", 1)[1].split("; ")
+    assert sorted(commands) == sorted(f"nnbook train --resume {r}" for r in run_dirs(runs))
+    deadline = time.monotonic() + 10
+    while not all(is_gone(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(workers) >= 2 and [pid for pid in workers if not is_gone(pid)] == []
+    for run in run_dirs(runs):
+        summary = read_json(run / "summary.json")
+        assert summary["status"] == "interrupted" and summary["group"] == [run.name]
+    done = read_json(run_dirs(runs)[0] / "summary.json")["epochs_completed"]
+    resumed = cli("train", "--resume", run_dirs(runs)[0], "--set", f"epochs={done + 1}", "--force")
+    assert resumed.returncode == 0, resumed.stderr
