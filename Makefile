@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-kernels bench bench-precision bench-schedules profile-step clean help chapter6 chapters135 chapters135-report
+.PHONY: setup test test-kernels bench bench-precision bench-schedules profile-step clean help chapter6 chapters135 chapters135-report chapter6-report
 
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
@@ -20,6 +20,7 @@ help:
 	@echo "make profile-step     where a step's time goes, per op, for stacks of K = 1..4"
 	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~30 min on 2 cores)"
 	@echo "make chapters135-report  regenerate reports/chapters1-3-5/ from its committed records"
+	@echo "make chapter6-report     regenerate reports/chapter6/ (table, votes, pictures) from its records"
 
 setup:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -63,6 +64,11 @@ chapters135:
 	for config in configs/ch5_784_30_30_10.yaml configs/ch5_784_30_30_30_10.yaml configs/ch5_784_30_30_30_30_10.yaml; do \
 	  $(BIN)/nnbook gradients $$config --out $(CH135_OUT)/gradients > $(CH135_OUT)/gradients/$$(basename $$config .yaml).txt || exit 1; done
 	$(MAKE) chapters135-report CH135=$(CH135_OUT)
+
+# Regenerate reports/chapter6/'s table, votes and pictures from its committed records.
+CH6 ?= reports/chapter6
+chapter6-report:
+	$(BIN)/python reports/chapter6/report.py $(CH6)
 
 chapters135-report:
 	for dir in $(CH135) $(CH135)/float32; do \

@@ -1,0 +1,67 @@
+"""Regenerate the chapter 6 report's tables and pictures from its committed records
+(`make chapter6-report`), whatever rows are trained so far:
+
+    table.md               `nnbook report runs/`: every row against the book
+    tanh_vs_sigmoid.png    validation accuracy per epoch of ch6_dbl_conv and ch6_dbl_conv_tanh
+    votes/best, votes/last the five ch6_relu_dropout nets' plurality vote, from their saved test
+                           predictions: best-validation weights (nnbook's figure) and the networks
+                           after their last epoch (as the book's conv.py voted)
+    filters-RUN.png        the first conv layer's filters of each run in filters/ (RUN.npy, exported
+                           from the run's weights when it was committed: the weights are not)
+
+Only finished runs count; a row still training is left out and named. No training, no weights:
+anyone can recheck every number here from the records.
+
+    python reports/chapter6/report.py reports/chapter6
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from nnbook.analysis.ensemble import run_ensemble  # noqa: E402
+from nnbook.analysis.plots import plot_accuracy, plot_filters  # noqa: E402
+from nnbook.analysis.report import collect, render  # noqa: E402
+from nnbook.records import DIVERGED, FINISHED  # noqa: E402
+from nnbook.runs.directory import is_run_dir, read_summary  # noqa: E402
+
+VOTERS = "ch6_relu_dropout"
+
+
+def finished_runs(runs: Path) -> dict[str, list[Path]]:
+    """Config name -> its finished runs, oldest first."""
+    by_name: dict[str, list[Path]] = {}
+    for path in sorted(runs.iterdir()) if runs.is_dir() else []:
+        if is_run_dir(path):
+            summary = read_summary(path)
+            if summary.status in FINISHED or summary.status == DIVERGED:
+                by_name.setdefault(summary.name, []).append(path)
+    return by_name
+
+
+def main(report: Path) -> None:
+    runs = finished_runs(report / "runs")
+    paths = [p for group in runs.values() for p in group]
+    (report / "table.md").write_text(render(collect(paths), "markdown") + "\n")
+    print(f"wrote {report / 'table.md'} ({len(paths)} runs of {', '.join(runs)})")
+    if "ch6_dbl_conv" in runs and "ch6_dbl_conv_tanh" in runs:
+        out = plot_accuracy(runs["ch6_dbl_conv"] + runs["ch6_dbl_conv_tanh"], report / "tanh_vs_sigmoid.png")
+        print(f"wrote {out}")
+    if len(runs.get(VOTERS, [])) >= 2:
+        for weights in ("best", "last"):
+            run_ensemble(runs[VOTERS], out=report / "votes" / weights, weights=weights, say=print)
+    for npy in sorted((report / "filters").glob("*.npy")):
+        filters = np.load(npy, allow_pickle=False)
+        out = plot_filters(filters, report / f"filters-{npy.stem}.png",
+                           f"{npy.stem}: first conv layer's {len(filters)} filters")
+        print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "reports" / "chapter6"))
