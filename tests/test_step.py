@@ -174,3 +174,52 @@ def test_packed_members_are_their_runs_alone(momentum, mnist):
     assert [packed[m][0].eta for m in range(3)] == [0.03, 0.1, 0.01]
     w = packed_net.layers[0].weight
     assert (w[0] - w[2]).abs().max() > 1e-3  # same seed, different eta and lmbda
+
+
+@pytest.mark.parametrize("name", ["conv+dropout fc x2+dropout softmax", "conv+fc momentum L2",
+                                  "fc momentum L2/n, cross_entropy"])
+def test_the_capture_ready_step_computes_what_the_default_step_does(name, mnist):
+    """static=True (eta, decay and mu in device tensors, inputs in fixed buffers) changes where
+    the numbers are read from, not the arithmetic: two epochs with a change of eta between them
+    give the default step's epochs, to rounding (a decay multiplied in before a matrix product
+    instead of as its beta rounds differently in the last bit). On the CPU the loop keeps the
+    default step, so CPU results are the same bit for bit."""
+    c = CASES[name].model_copy(update={"epochs": 2, "train_limit": 120,
+                                       "schedule": {"type": "geometric", "eta_end": CASES[name].eta / 3}})
+    data = to_device(mnist, torch.device("cpu"), c.train_limit)
+    results = []
+    for static in (False, True):
+        reports = []
+        net = build_model(c, [0, 1])
+        train(net, c, data, [0, 1], reports.append, static=static)
+        results.append(([r.records for r in reports], [p.detach().clone() for p in net.parameters()]))
+    (default_records, default_params), (static_records, static_params) = results
+    for got, want in zip(static_records, default_records):
+        for a, b in zip(got, want):
+            assert a.eta == b.eta and a.train_cost == pytest.approx(b.train_cost, rel=1e-6)
+            assert a.validation_accuracy == b.validation_accuracy
+    for p, q in zip(static_params, default_params):
+        torch.testing.assert_close(p, q, rtol=1e-4, atol=1e-5)
+
+
+def test_the_capture_ready_step_reads_fixed_memory(mnist):
+    """What a captured graph replays must stay at one address: the eta/B scale, the decay and mu
+    tensors across set_eta, and the input buffers across steps."""
+    from nnbook.training.batches import StaticBatches
+
+    c = CASES["conv+fc momentum L2"]
+    net = build_model(c, [0, 1])
+    step = make_step(net, c, [2e-5, 1e-4], static=True, mu=[0.5, 0.5])
+    addresses = (step.scale.data_ptr(), step.sgd.decay_t.data_ptr(), step.sgd.mu.data_ptr())
+    step.set_eta([0.1, 0.2])
+    assert (step.scale.data_ptr(), step.sgd.decay_t.data_ptr(), step.sgd.mu.data_ptr()) == addresses
+    assert step.scale.view(-1).tolist() == pytest.approx([0.01, 0.02])
+    assert step.sgd.decay_t.tolist() == pytest.approx([1 - 0.1 * 2e-5, 1 - 0.2 * 1e-4])
+    x = torch.from_numpy(mnist.training.x[:50])
+    t = one_hot(torch.from_numpy(mnist.training.y[:50]))
+    feed = StaticBatches()
+    seen = set()
+    for xb, tb, _ in feed(mini_batches(net, x, t, 10, 5, None, member_generators([0, 1], x.device).mask)):
+        seen.add((xb.data_ptr(), tb.data_ptr()))
+        step(xb, tb, None, torch.zeros(2))
+    assert len(seen) == 1 and torch.equal(xb, x[40:50])

@@ -47,8 +47,9 @@ class SGD:
     tensor applied by one extra multiply per weight."""
 
     def __init__(self, params: list[torch.Tensor], weights: list[torch.Tensor], c: float | list[float],
-                 mu: float | list[float] = 0.0, velocity: Optional[list[torch.Tensor]] = None):
-        self.params = params
+                 mu: float | list[float] = 0.0, velocity: Optional[list[torch.Tensor]] = None,
+                 static: bool = False):
+        self.params, self.static = params, static
         self.k, self.device, self.dtype = params[0].shape[0], params[0].device, params[0].dtype
         # c and mu: one value for every member, or one each (sweep points packed into one stack).
         self.c = list(c) if isinstance(c, (list, tuple)) else [c] * self.k
@@ -60,15 +61,26 @@ class SGD:
         # velocity: shaped as params, updated in place (the training state checkpoints it).
         self.velocity = velocity if momentum else None
         self._v = None if self.velocity is None else {id(p): v for p, v in zip(params, self.velocity)}
-        # mu: a Python float when the members share it (baddbmm's beta), else a (K,) tensor.
-        self.mu = mus[0] if len(set(mus)) == 1 else torch.tensor(mus, device=self.device, dtype=self.dtype)
+        # mu: a Python float when the members share it (baddbmm's beta), else a (K,) tensor; always a
+        # tensor when static (ready for graph capture: every number the step reads lives on the device).
+        per_member = static or len(set(mus)) > 1
+        self.mu = torch.tensor(mus, device=self.device, dtype=self.dtype) if per_member else mus[0]
+        self.decay_t = torch.ones(self.k, device=self.device, dtype=self.dtype) if static else None
+        self._eta_t = None
         self.set_eta([0.0] * self.k)
 
     def set_eta(self, eta: list[float]) -> None:
-        """The members' learning rates (between epochs; never read back from the device)."""
+        """The members' learning rates (between epochs; never read back from the device). Static:
+        written into the tensors the step already reads, which are never made anew."""
         self.eta = list(eta)
-        self._eta_t = None  # the (K,) tensor `update` needs, made on its first call
         decays = [1.0 - e * c for e, c in zip(eta, self.c)]
+        if self.static:
+            self.uniform, self.beta = False, 1.0
+            self.decay_t.copy_(torch.tensor(decays, dtype=self.dtype))
+            if self._eta_t is not None:
+                self._eta_t.copy_(torch.tensor(self.eta, dtype=self.dtype))
+            return
+        self._eta_t = None  # the (K,) tensor `update` needs, made on its first call
         self.uniform = len(set(decays)) == 1
         self.beta = decays[0] if self.uniform else 1.0
         self.decay_t = None if self.uniform else torch.tensor(decays, device=self.device, dtype=self.dtype)

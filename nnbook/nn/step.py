@@ -40,10 +40,11 @@ class Step:
     """What both steps share: the net, its cost, the update rule (with its momentum buffers)."""
 
     def __init__(self, net: StackedNet, config: Config, decay: Decay, velocity: Optional[list] = None,
-                 mu: Optional[list[float]] = None):
-        self.net, self.k = net, net.k
+                 mu: Optional[list[float]] = None, static: bool = False):
+        self.net, self.k, self.static = net, net.k, static
         self.cost = COSTS[config.cost]
-        self.sgd = SGD(list(net.parameters()), net.weights(), decay, config.mu if mu is None else mu, velocity)
+        self.sgd = SGD(list(net.parameters()), net.weights(), decay, config.mu if mu is None else mu, velocity,
+                       static)
 
     @property
     def velocity(self) -> Optional[list[torch.Tensor]]:
@@ -57,17 +58,24 @@ class FastStep(Step):
     """Forward, hand-written backward and fused SGD update of all K members."""
 
     def __init__(self, net: StackedNet, config: Config, decay: Decay, velocity: Optional[list] = None,
-                 mu: Optional[list[float]] = None):
-        super().__init__(net, config, decay, velocity, mu)
+                 mu: Optional[list[float]] = None, static: bool = False):
+        super().__init__(net, config, decay, velocity, mu, static)
         self.batch = config.mini_batch_size
         self.device, self.dtype = net.layers[0].weight.device, net.layers[0].weight.dtype
         self.layers = list(net.layers)
+        # static: eta/B lives in one device tensor that set_eta writes into (ready for graph capture)
+        self.scale = torch.zeros(net.k, 1, 1, device=self.device, dtype=self.dtype) if static else None
         self.set_eta([config.eta] * net.k)
 
     def set_eta(self, eta: list[float]) -> None:
         super().set_eta(eta)
         scales = [e / self.batch for e in eta]
-        self.scale = scales[0] if len(set(scales)) == 1 else torch.tensor(scales, device=self.device, dtype=self.dtype).view(-1, 1, 1)
+        if self.static:
+            self.scale.copy_(torch.tensor(scales, dtype=self.dtype).view(-1, 1, 1))
+        elif len(set(scales)) == 1:
+            self.scale = scales[0]
+        else:
+            self.scale = torch.tensor(scales, device=self.device, dtype=self.dtype).view(-1, 1, 1)
 
     @torch.no_grad()
     def __call__(self, x: torch.Tensor, t: torch.Tensor, masks: Optional[dict], cost_sum: torch.Tensor) -> None:
@@ -85,8 +93,8 @@ class AutogradStep(Step):
     `SGD.update` parameter by parameter."""
 
     def __init__(self, net: StackedNet, config: Config, decay: Decay, velocity: Optional[list] = None,
-                 mu: Optional[list[float]] = None):
-        super().__init__(net, config, decay, velocity, mu)
+                 mu: Optional[list[float]] = None, static: bool = False):
+        super().__init__(net, config, decay, velocity, mu, static)
         self.params = list(net.parameters())
         self.set_eta([config.eta] * net.k)
 
@@ -99,11 +107,14 @@ class AutogradStep(Step):
 
 
 def make_step(net: StackedNet, config: Config, decay: Decay, fast: bool = True,
-              velocity: Optional[list] = None, mu: Optional[list[float]] = None) -> FastStep | AutogradStep:
+              velocity: Optional[list] = None, mu: Optional[list[float]] = None,
+              static: bool = False) -> FastStep | AutogradStep:
     """The training step for `net`: `FastStep`, or `AutogradStep` with fast=False.
     decay: the L2 coefficient c (`sgd.l2_decay`), one for all members or one each; mu: the
     members' momentum (default config.mu for all). velocity: saved momentum buffers
     shaped as net.parameters(), updated in place; with momentum and none given, the step
-    makes zero ones (`step.velocity`)."""
+    makes zero ones (`step.velocity`). static: every number the step reads (eta, the L2 decay,
+    mu) in a device tensor written in place between epochs, never a Python float nor a tensor
+    made anew: the step's memory stays put, as a captured CUDA graph needs."""
     cls = FastStep if fast else AutogradStep
-    return cls(net, config, decay, velocity, mu)
+    return cls(net, config, decay, velocity, mu, static)

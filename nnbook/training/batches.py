@@ -98,3 +98,26 @@ def distorted_epoch(data: DeviceData, config: Config, gens: list,
         order = torch.arange(n, device=copies.device).expand(len(gens), n)
     offsets = torch.arange(len(gens), device=copies.device).unsqueeze(1) * n
     return copies, order + offsets
+
+
+class StaticBatches:
+    """An epoch's mini-batches copied, on the device, into buffers made once and reused by every
+    step of every epoch: the step always reads the same memory, as a captured CUDA graph that
+    replays it needs (with the step's static eta and decay tensors, nn/step.make_step(static=True)).
+    The values are those of `mini_batches`; only where they are read from changes."""
+
+    def __init__(self):
+        self.buffers: Optional[tuple] = None
+
+    def __call__(self, batches: Iterator[tuple]) -> Iterator[tuple]:
+        for xb, tb, masks in batches:
+            if self.buffers is None or self.buffers[0].shape != xb.shape:
+                self.buffers = (torch.empty_like(xb), torch.empty_like(tb),
+                                {i: torch.empty_like(m) for i, m in masks.items()} if masks else None)
+            x, t, m = self.buffers
+            x.copy_(xb)
+            t.copy_(tb)
+            if masks:
+                for i, mask in masks.items():
+                    m[i].copy_(mask)
+            yield x, t, m

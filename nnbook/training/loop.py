@@ -39,7 +39,7 @@ from nnbook.nn.sgd import l2_decay
 from nnbook.nn.step import make_step
 from nnbook.records import EARLY_STOPPED, EpochRecord
 from nnbook.seeds import member_generators
-from nnbook.training.batches import epoch_data, mini_batches, training_targets
+from nnbook.training.batches import StaticBatches, epoch_data, mini_batches, training_targets
 from nnbook.training.checkpoint import MemberCheckpoint, member_checkpoint, with_run_records
 from nnbook.training.devices import DeviceData
 from nnbook.training.monitor import accuracy, evaluate_test, monitor_epoch
@@ -102,14 +102,19 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
           on_epoch: Callable[[EpochReport], None],
           on_progress: Optional[Callable[[int, int], None]] = None,
           progress: Optional[Progress] = None, fast: bool = True,
-          members: Optional[list[Config]] = None) -> Progress:
+          members: Optional[list[Config]] = None, static: Optional[bool] = None) -> Progress:
     """Train until `config.epochs`, early stopping or divergence of every member.
     `on_progress(steps_done, n_batches)` is called every ~1% of an epoch; `progress`: where a
     restored group continues from (checkpoint.restore_progress).
     fast=False takes the autograd reference step instead of the hand-written one.
     members: each member's own config when they differ in eta, lmbda or mu (sweep points
-    packed into one stack, config/repeats.stack_key); by default `config` for all."""
+    packed into one stack, config/repeats.stack_key); by default `config` for all.
+    static: the step ready for CUDA-graph capture (its inputs in fixed buffers, eta and the
+    decay in device tensors: batches.StaticBatches, step.make_step); by default on a GPU only,
+    where launch overhead is what capture removes (on the CPU it only adds copies)."""
     members = members or [config] * len(seeds)
+    if static is None:
+        static = data.train_x.device.type == "cuda"
     n_train, batch = len(data.train_y), config.mini_batch_size
     # The last partial mini-batch is dropped, as network3 does; network2 kept it, a difference no
     # shipped network2 config meets (50,000 and 1,000 training images in batches of 10).
@@ -121,7 +126,9 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     else:
         gens.restore(progress.order_generators, progress.mask_generators, progress.augment_generators)
     decay = [l2_decay(c, n_train) for c in members]
-    step = make_step(net, config, decay, fast=fast, velocity=progress.velocity, mu=[c.mu for c in members])
+    step = make_step(net, config, decay, fast=fast, velocity=progress.velocity, mu=[c.mu for c in members],
+                     static=static)
+    feed = StaticBatches() if static else (lambda batches: batches)
     progress.velocity = step.velocity  # made by the step when mu > 0 and none was saved
     targets = training_targets(data, len(seeds), distorting)
 
@@ -132,7 +139,7 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         step.set_eta(progress.eta)
         x, order = epoch_data(data, config, gens)
 
-        batches = mini_batches(net, x, targets, batch, n_batches, order, gens.mask)
+        batches = feed(mini_batches(net, x, targets, batch, n_batches, order, gens.mask))
         train_cost = take_steps(step, batches, n_batches, progress.status, on_progress)
 
         # Every member on the whole validation set; the test set only at a new best.
