@@ -102,7 +102,7 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
           on_epoch: Callable[[EpochReport], None],
           on_progress: Optional[Callable[[int, int], None]] = None,
           progress: Optional[Progress] = None, fast: bool = True,
-          members: Optional[list[Config]] = None, static: Optional[bool] = None) -> Progress:
+          members: Optional[list[Config]] = None, static: bool = False) -> Progress:
     """Train until `config.epochs`, early stopping or divergence of every member.
     `on_progress(steps_done, n_batches)` is called every ~1% of an epoch; `progress`: where a
     restored group continues from (checkpoint.restore_progress).
@@ -110,11 +110,9 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     members: each member's own config when they differ in eta, lmbda or mu (sweep points
     packed into one stack, config/repeats.stack_key); by default `config` for all.
     static: the step ready for CUDA-graph capture (its inputs in fixed buffers, eta and the
-    decay in device tensors: batches.StaticBatches, step.make_step); by default on a GPU only,
-    where launch overhead is what capture removes (on the CPU it only adds copies)."""
+    decay in device tensors: batches.StaticBatches, step.make_step). Off by default: until a
+    GPU run captures and replays it, it only adds a copy per step."""
     members = members or [config] * len(seeds)
-    if static is None:
-        static = data.train_x.device.type == "cuda"
     n_train, batch = len(data.train_y), config.mini_batch_size
     # The last partial mini-batch is dropped, as network3 does; network2 kept it, a difference no
     # shipped network2 config meets (50,000 and 1,000 training images in batches of 10).
