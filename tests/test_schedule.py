@@ -81,6 +81,8 @@ def test_forced_or_short_schedules_are_not_measured():
     cpu = torch.device("cpu")
     assert schedule_for(config, 4, 10**6, cpu, workers=2, stack=2, threads=2) == (Schedule(2, 2, 1), "--jobs and --stack")
     assert schedule_for(config, 4, 100, cpu, threads=2)[0] == Schedule(1, 4, 2)  # short: one stack
+    assert schedule_for(config, 3, 100, cpu, workers=2, threads=2) == (Schedule(2, 2, 1), "short: not measured")
+    assert schedule_for(config, 8, 10**6, cpu, stack=8, threads=2) == (Schedule(1, 8, 2), "as asked")  # the one way
     assert schedule_for(config, 1, 10**6, cpu, threads=2)[0] == Schedule(1, 1, 2)
     assert "8 runs as stacks of 3, 3, 2 on 2 workers of 1 thread" == Schedule(2, 3, 1).describe(8)
 

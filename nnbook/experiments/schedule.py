@@ -110,19 +110,20 @@ def schedule_for(config, n: int, steps: int, device, workers: int | None = None,
         return Schedule(1, stack or n, total), "one stack on the GPU" if not stack else "--stack"
     if workers is not None and stack is not None:
         return Schedule(workers, stack, max(1, total // workers)), "--jobs and --stack"
-    asked = Schedule(workers or 1, stack or n, max(1, total // (workers or 1)))
+    w = workers or 1
+    asked = Schedule(w, stack or math.ceil(n / w), max(1, total // w))  # each worker one stack of its share
     options = [c for c in candidates(n, total)
                if (workers is None or c.workers == workers) and (stack is None or c.stack == stack)]
-    if not options:  # e.g. --stack larger than MAX_STACK: nothing to compare, take it as asked
-        return asked, "as asked"
-    if workers is None and stack is None and steps * n < MIN_STEPS:
-        return asked, "short: one stack, not measured"
+    if len(options) <= 1:  # e.g. --stack larger than MAX_STACK: nothing to compare, take it as asked
+        return (options or [asked])[0], "as asked"
+    if steps * n < MIN_STEPS:
+        return asked, "short: not measured"
     from nnbook.training.timing import stack_step_seconds  # deferred: torch
 
     per_step = stack_step_seconds(config, device)
     try:
-        if workers is None and stack is None and per_step(1, total) * steps * n < WORTH_MEASURING:
-            return asked, "short: one stack, not measured"
+        if per_step(1, total) * steps * n < WORTH_MEASURING:
+            return asked, "short: not measured"
         best, estimates = choose_among(options, n, per_step)
     except Exception as e:  # noqa: BLE001 - a config that cannot train fails in training, with its own message
         return asked, f"not measured: {type(e).__name__}"
