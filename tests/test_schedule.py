@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from nnbook.config import validate
+from nnbook.errors import ConfigError
 from nnbook.experiments.schedule import (Schedule, candidates, choose, job_sizes, makespan, pruned,
                                          schedule_for)
 
@@ -85,6 +86,8 @@ def test_forced_or_short_schedules_are_not_measured():
     assert schedule_for(config, 8, 10**6, cpu, stack=8, threads=2) == (Schedule(1, 8, 2), "as asked")  # the one way
     assert schedule_for(config, 1, 10**6, cpu, threads=2)[0] == Schedule(1, 1, 2)
     assert "8 runs as stacks of 3, 3, 2 on 2 workers of 1 thread" == Schedule(2, 3, 1).describe(8)
+    with pytest.raises(ConfigError, match=r"--jobs 2: several workers train on the CPU only .* add --device cpu"):
+        schedule_for(config, 4, 100, torch.device("cuda"), workers=2)
 
 
 def test_train_with_workers_gives_each_run_its_stacked_result(tmp_path, cli, mnist_slice):

@@ -28,6 +28,8 @@ import os
 from dataclasses import dataclass
 from typing import Callable
 
+from nnbook.errors import ConfigError
+
 MAX_STACK = 8  # stacks larger than this are not timed on the CPU (their cost per run stops falling)
 # Training shorter than this (one run's steps at full speed, times K) is not worth a measurement
 # of several seconds: it trains as one stack in this process, as it always did.
@@ -103,7 +105,8 @@ def schedule_for(config, n: int, steps: int, device, workers: int | None = None,
     threads: the thread count asked for (--threads), else one per core."""
     total = threads or cores()
     if workers is not None and workers > 1 and device.type != "cpu":
-        raise ValueError(f"--jobs {workers}: several workers train on the CPU only (this run is on {device})")
+        raise ConfigError(f"--jobs {workers}: several workers train on the CPU only (this run is on {device}); "
+                          "leave --jobs out, or add --device cpu")
     if n == 1:
         return Schedule(1, 1, total), "one run"
     if device.type != "cpu":  # a GPU: one stack of everything keeps it busy
