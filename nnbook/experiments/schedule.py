@@ -32,7 +32,7 @@ from nnbook.errors import ConfigError
 
 MAX_STACK = 8  # stacks larger than this are not timed on the CPU (their cost per run stops falling)
 # Training shorter than this (one run's steps at full speed, times K) is not worth a measurement
-# of several seconds: it trains as one stack in this process, as it always did.
+# of several seconds: it trains as asked, or, with nothing forced, as one stack in this process.
 WORTH_MEASURING = 120.0
 MIN_STEPS = 20_000  # fewer steps in all than this (well under a minute) is short without timing anything
 
