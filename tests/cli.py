@@ -114,3 +114,10 @@ def run_dirs(runs_dir: Path) -> list[Path]:
 
 def read_json(path: Path):
     return json.loads(Path(path).read_text())
+
+
+def training_started(runs_dir: Path, n: int):
+    """A predicate for pause.wait_until: n run directories in runs_dir, each with a metrics file
+    (every worker is training)."""
+    return lambda: runs_dir.is_dir() and len(run_dirs(runs_dir)) == n and all(
+        (r / "metrics.jsonl").exists() for r in run_dirs(runs_dir))

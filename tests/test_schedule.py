@@ -16,7 +16,8 @@ from nnbook.errors import ConfigError
 from nnbook.experiments.schedule import (Schedule, candidates, choose, job_sizes, makespan, pruned,
                                          schedule_for)
 
-from .cli import CONFIGS, ROOT, default_signals, read_json, run_dirs, torch_threads
+from .cli import CONFIGS, ROOT, default_signals, read_json, run_dirs, torch_threads, training_started
+from .pause import wait_until
 
 # The measurements of one ch6_dbl_conv_relu epoch on the 2-core CPU (seconds), stack size ->
 # time, with 2 threads; with 1 thread only one run was measured (40.5 s), the rest are made up.
@@ -132,11 +133,7 @@ def test_ctrl_c_stops_every_worker_and_names_each_group_to_resume(tmp_path, mnis
                              "--runs-dir", str(runs), "--quiet"],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True, preexec_fn=default_signals)
-    deadline = time.monotonic() + 120
-    while not (runs.is_dir() and len(run_dirs(runs)) == 2
-               and all((r / "metrics.jsonl").exists() for r in run_dirs(runs))):  # both workers are training
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
+    wait_until(proc, training_started(runs, 2), "both workers training", 120)
     workers = children_of(proc.pid)
     os.killpg(proc.pid, signal.SIGINT)
     out, err = proc.communicate(timeout=120)

@@ -17,7 +17,8 @@ from nnbook.sweep.grid import format_value, load_sweep
 from nnbook.sweep.plan import plan
 from nnbook.sweep.results import grid_figure, grid_markdown, grid_results
 
-from .cli import CONFIGS, default_signals, nnbook, read_json, run_captured, run_dirs, torch_threads
+from .cli import CONFIGS, default_signals, nnbook, read_json, run_captured, run_dirs, torch_threads, training_started
+from .pause import wait_until
 
 # A sweep small enough for a test: the shallow net, 500 images of the session's slice of MNIST
 # (conftest.SLICE), 1 epoch, 2 points x 2 seeds; on the CPU, so that every executor computes the
@@ -358,11 +359,7 @@ def test_a_signal_stops_every_device_worker_and_leaves_resumable_runs(tmp_path, 
                             cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=default_signals)
-    deadline = time.monotonic() + 120
-    while not (runs.is_dir() and len(run_dirs(runs)) == 2
-               and all((r / "metrics.jsonl").exists() for r in run_dirs(runs))):  # both workers are training
-        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
-        time.sleep(0.05)
+    wait_until(proc, training_started(runs, 2), "both workers training", 120)
     workers = children_of(proc.pid)
     if code == 130:
         os.killpg(proc.pid, signal.SIGINT)
