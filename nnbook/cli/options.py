@@ -50,7 +50,7 @@ StackOpt = Annotated[str, typer.Option(
     "--stack", metavar="auto|point|N",
     help="The most runs one stacked model trains together: N; `point`, one sweep point's seeds per stack; "
     "`auto`, chosen by timing on the CPU, everything at once on a GPU. Runs that differ only in eta, lmbda, "
-    "mu or seed share a stack, each exactly as it would train alone.")]
+    "mu or seed share a stack, each the run it would be alone (to rounding).")]
 
 
 def stack_option(value: str) -> str | int:
