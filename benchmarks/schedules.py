@@ -40,14 +40,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nnbook.experiments.schedule import makespan  # noqa: E402
+from nnbook.experiments.schedule import cores, makespan  # noqa: E402
 
 NNBOOK = [sys.executable, "-m", "nnbook"]
 OUT = ROOT / "benchmarks" / "results" / "schedules.json"
-
-
-def cores() -> int:
-    return len(os.sched_getaffinity(0))
 
 
 def tree_rss(root_pid: int) -> int:

@@ -14,7 +14,7 @@ import torch
 from nnbook.config import validate
 from nnbook.errors import ConfigError
 from nnbook.experiments.schedule import (Schedule, candidates, choose, job_sizes, makespan, pruned,
-                                         schedule_for)
+                                         schedule_for, split)
 
 from .cli import CONFIGS, ROOT, default_signals, read_json, run_dirs, torch_threads, training_started
 from .pause import wait_until
@@ -33,6 +33,8 @@ def test_runs_are_cut_into_even_stacks_the_larger_first():
     assert job_sizes(5, 2) == [2, 2, 1]
     assert job_sizes(27, 8) == [7, 7, 7, 6]
     assert job_sizes(3, 3) == [3] and job_sizes(3, 10) == [3] and job_sizes(4, 1) == [1, 1, 1, 1]
+    # every schedule's stacks, the sweep's packed batches included, are these pieces
+    assert split(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
 
 
 def test_the_estimate_is_when_the_last_worker_finishes():
@@ -152,3 +154,9 @@ def test_ctrl_c_stops_every_worker_and_names_each_group_to_resume(tmp_path, mnis
     done = read_json(run_dirs(runs)[0] / "summary.json")["epochs_completed"]
     resumed = cli("train", "--resume", run_dirs(runs)[0], "--set", f"epochs={done + 1}", "--force")
     assert resumed.returncode == 0, resumed.stderr
+
+
+def test_jobs_and_stack_do_not_apply_to_resume(tmp_path, cli):
+    result = cli("train", "--resume", tmp_path, "--jobs", "2")
+    assert result.returncode == 2
+    assert "--jobs and --stack do not apply to --resume" in result.stderr and result.stderr.count("\n") == 1

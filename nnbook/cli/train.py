@@ -76,8 +76,9 @@ def train(
         if config is not None:
             raise ConfigError(f"give either a CONFIG to train or --resume RUN_DIR, not both (the run's own "
                               f"config is {config_file(resume)}; change it with --set ... --force)")
-        if dry_run or sequential:
-            raise ConfigError("--dry-run and --sequential do not apply to --resume")
+        if dry_run or sequential or jobs is not None or stack != "auto":
+            raise ConfigError("--dry-run, --sequential, --jobs and --stack do not apply to --resume (a group "
+                              "resumes as it was trained; resume each group of a --jobs run on its own)")
         resume_run(resume, overrides, force, data_dir, quiet)
         return
     if config is None:

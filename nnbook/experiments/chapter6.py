@@ -138,23 +138,23 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[Path], lis
     """What earlier invocations left of `config` in `runs_dir`: its finished runs, one run of
     each group to resume, and the seeds not started. Runs trained with other settings (or
     seeds beyond `repeats`) are a ConfigError naming them."""
-    groups: dict[tuple, list[Path]] = {}
+    groups: dict[tuple, list[RunResult]] = {}  # each run's summary read once
     for path in sorted(runs_dir.glob(f"{config.name}-*")) if runs_dir.is_dir() else []:
         if not directory.is_run_dir(path):
             continue
         summary = directory.read_summary(path)
         if summary.name == config.name:  # not ch6_expanded_fc300's runs for ch6_expanded
-            groups.setdefault(tuple(summary.group or [path.name]), []).append(path)
+            groups.setdefault(tuple(summary.group or [path.name]), []).append(RunResult(path, summary))
     asked_seeds = seeds_of(config)
     finished: list[RunResult] = []
     stopped: list[Path] = []
     seen: set[int] = set()
-    for paths in groups.values():
+    for runs in groups.values():
+        paths, summaries = [r.path for r in runs], [r.summary for r in runs]
         # What the runs compute must be what is asked; where they train may change (resume checks it).
         trained = directory.read_config(paths[0]).model_dump(exclude={"device"})
         asked = config.model_copy(update={"seed": trained["seed"], "repeats": 1}).model_dump(exclude={"device"})
         differ = [f"{k}: {v} -> {asked[k]}" for k, v in trained.items() if asked[k] != v]
-        summaries = [directory.read_summary(p) for p in paths]
         extra = [s.seed for s in summaries if s.seed not in asked_seeds or s.seed in seen]
         if extra:
             differ.append(f"repeats: seed {extra[0]} is not one of the {config.repeats} asked")
@@ -163,7 +163,7 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[Path], lis
                               f"({'; '.join(differ)}); continue with the same options or choose a new --out")
         seen.update(s.seed for s in summaries)
         if all(s.status in FINISHED or s.status == DIVERGED for s in summaries):  # nothing left to train
-            finished += [RunResult(p, s) for p, s in zip(paths, summaries)]
+            finished += runs
         else:
             stopped.append(paths[0])
     return finished, stopped, [s for s in asked_seeds if s not in seen]

@@ -34,7 +34,7 @@ from nnbook.errors import ConfigError, Diverged, Interrupted, NnbookError
 from nnbook.experiments.display import Display, RunResult
 from nnbook.experiments.failures import TrainingFailed, describe_failure, remedy
 from nnbook.experiments.interrupts import ForcedExit, Interrupt, catch_interrupts
-from nnbook.experiments.schedule import job_sizes
+from nnbook.experiments.schedule import split
 from nnbook.experiments.resume import ResumePlan, check_same_data, check_same_device, restored_progress
 from nnbook.nn.net import build_model, torch_dtype
 from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
@@ -62,7 +62,7 @@ def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir:
             env = environment(device)
             members = members or [run_config(config, s) for s in seeds_of(config)]
             check_stackable(config, members)
-            groups = stacks_of(members, 1 if sequential else stack or len(members))
+            groups = split(members, 1 if sequential else stack or len(members))
             display.start(config, n_train, env, len(members), len(groups))
 
             results = []
@@ -191,15 +191,6 @@ def train_group(config: Config, net, runs: list[Run], tensors, display: Display,
         for run in runs:
             run.unlock()
     return [RunResult(run.path, run.summary) for run in runs]
-
-
-def stacks_of(members: list[Config], stack: int) -> list[list[Config]]:
-    """The members cut into stacks of at most `stack`, as even as that allows (schedule.job_sizes)."""
-    groups, start = [], 0
-    for size in job_sizes(len(members), stack):
-        groups.append(members[start:start + size])
-        start += size
-    return groups
 
 
 def check_stackable(config: Config, members: list[Config]) -> None:

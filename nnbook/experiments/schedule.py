@@ -64,6 +64,15 @@ def job_sizes(n: int, stack: int) -> list[int]:
     return [base + 1] * extra + [base] * (count - extra)
 
 
+def split(items: list, stack: int) -> list[list]:
+    """items cut, in order, into the pieces `job_sizes` gives: what every schedule's stacks are."""
+    pieces, start = [], 0
+    for size in job_sizes(len(items), stack):
+        pieces.append(items[start:start + size])
+        start += size
+    return pieces
+
+
 def makespan(sizes: list[int], workers: int, job_seconds: Callable[[int], float]) -> float:
     """When the last of `workers` finishes, each taking the next job (in order) when free."""
     free = [0.0] * workers

@@ -10,13 +10,14 @@ count GPUs.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Optional
 
 from nnbook.config import Config
 from nnbook.errors import Interrupted
 from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, train_job
-from nnbook.experiments.schedule import job_sizes
+from nnbook.experiments.schedule import split
 from nnbook.runs.directory import is_run_dir, read_summary
 from nnbook.records import INTERRUPTED
 from nnbook.sweep.grid import Point
@@ -69,26 +70,28 @@ def train_on_workers(config: Config, workers: int, stack: int, threads: int, run
     stack on `display` (a sweep display). A Ctrl-C stops every worker, each group resumable."""
     point = Point({}, config)
     members = [(point, s) for s in (point.seeds if seeds is None else seeds)]
-    jobs, start = [], 0
-    for size in job_sizes(len(members), stack):
-        jobs.append(Job(members[start:start + size]))
-        start += size
+    jobs = [Job(piece) for piece in split(members, stack)]
+    started = time.strftime("%Y%m%d-%H%M%S")  # run directories are stamped so: those made from now on
     try:
         return run_on_devices(jobs, runs_dir, data_dir, display, False, ["cpu"] * workers, threads)
     except Interrupted as stop:
-        raise Interrupted(f"interrupted: every completed epoch is kept; {resume_hints(runs_dir, config.name)}",
+        raise Interrupted(f"interrupted: every completed epoch is kept; {resume_hints(runs_dir, config.name, started)}",
                           stop.exit_code) from None
 
 
-def resume_hints(runs_dir: Path, name: str) -> str:
-    """How to resume the groups of `name` left interrupted in runs_dir: one command per group."""
+def resume_hints(runs_dir: Path, name: str, since: str) -> str:
+    """How to resume the groups of `name` that this command left interrupted in runs_dir (their
+    directories stamped `since` or later; older runs are not its to name): one command per group."""
     leaders = []
     for path in sorted(Path(runs_dir).glob(f"{name}-*")):
+        if path.name[len(name) + 1:len(name) + 16] < since:
+            continue
         try:
             summary = read_summary(path) if is_run_dir(path) else None
         except (OSError, ValueError):
             continue
-        if summary is not None and summary.status == INTERRUPTED and (summary.group or [path.name])[0] == path.name:
+        if (summary is not None and summary.name == name and summary.status == INTERRUPTED
+                and (summary.group or [path.name])[0] == path.name):
             leaders.append(path)
     if not leaders:
         return "nothing was left to resume"

@@ -21,6 +21,7 @@ from typing import Optional
 
 from nnbook.config import Config, run_config, stack_key
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.experiments.schedule import split
 from nnbook.runs.directory import is_run_dir, read_config, read_summary
 from nnbook.records import DIVERGED, FINISHED
 from nnbook.sweep.grid import Point, Sweep
@@ -105,11 +106,12 @@ def done_runs(sweep: Sweep, runs_dir: Path) -> dict[tuple[str, int], Path]:
     return found
 
 
-def plan(sweep: Sweep, runs_dir: Path,
-         stack: Optional[int] = None) -> tuple[list[Job], dict[tuple[str, int], Path]]:
+def plan(sweep: Sweep, runs_dir: Path, stack: Optional[int] = None,
+         done: Optional[dict[tuple[str, int], Path]] = None) -> tuple[list[Job], dict[tuple[str, int], Path]]:
     """The jobs still to train and the runs already done. stack None: one job per point (or per
-    gap in its seeds); stack N: packed, up to N runs of points that share a stack_key per job."""
-    done = done_runs(sweep, runs_dir)
+    gap in its seeds); stack N: packed, up to N runs of points that share a stack_key per job.
+    done: the runs already done, when the caller has read them (done_runs)."""
+    done = done_runs(sweep, runs_dir) if done is None else done
     todo = [(point, s) for point in sweep.points for s in point.seeds if (point.name, s) not in done]
     if stack is None:
         jobs = []
@@ -123,4 +125,5 @@ def plan(sweep: Sweep, runs_dir: Path,
     buckets: dict[str, list[tuple[Point, int]]] = {}  # in the grid's order
     for point, s in todo:
         buckets.setdefault(stack_key(point.config), []).append((point, s))
-    return [Job(members[i:i + stack]) for members in buckets.values() for i in range(0, len(members), stack)], done
+    # the same stacks the schedule estimated: as even as `stack` allows (schedule.split)
+    return [Job(piece) for members in buckets.values() for piece in split(members, stack)], done

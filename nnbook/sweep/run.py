@@ -51,7 +51,7 @@ def run_sweep(sweep: Sweep, runs_dir: Path, display, executor: Executor | str = 
         if todo:
             schedule, why = schedule_of_config(jobs[0].point.config, todo, workers,
                                                None if stack == "auto" else int(stack))
-            jobs, done = plan(sweep, runs_dir, schedule.stack)
+            jobs, done = plan(sweep, runs_dir, schedule.stack, done)  # the run directories are read once
     display.plan(sweep, jobs, done, executor.value)
     if schedule is not None:
         display.print(f"Schedule: {schedule.describe(sum(len(j.members) for j in jobs))} ({why})")
