@@ -176,8 +176,11 @@ def reference(tmp_path_factory, args):
 
 
 def test_nothing_is_written_outside_the_runs_directory(reference):
+    """...but the data file's arrays, once, in the user's cache (data/array_cache.py)."""
     assert [p.name for p in reference["work"].iterdir()] == ["runs"]
-    assert list(reference["home"].rglob("*")) == []
+    arrays = reference["home"] / ".cache" / "nnbook" / "arrays"
+    assert {p.parent for p in reference["home"].rglob("*.npy")} == {*arrays.glob("*-v1")} and len([*arrays.glob("*-v1")]) == 1
+    assert [p for p in reference["home"].rglob("*") if p.is_file() and arrays not in p.parents] == []
     assert read_json(reference["run"] / "summary.json")["status"] == "completed"
     assert assert_consistent(reference["run"]) == EPOCHS
 

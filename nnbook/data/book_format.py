@@ -59,8 +59,12 @@ def read_book_file(path: Path) -> Dataset:
             raise ValueError(f"{len(triple)} parts instead of 3")
     except (ValueError, TypeError) as e:
         raise NnbookError(f"{path}: not a data file in the book's format: {e}") from None
-    return Dataset(training, validation, test, source=str(path),
-                   test_sha256=hashlib.sha256(test.x.tobytes() + test.y.tobytes()).hexdigest())
+    return Dataset(training, validation, test, source=str(path), test_sha256=fingerprint(test))
+
+
+def fingerprint(test: Split) -> str:
+    """The test split's sha256: ensembles refuse to mix test sets."""
+    return hashlib.sha256(test.x.tobytes() + test.y.tobytes()).hexdigest()
 
 
 def _split(part, name: str) -> Split:

@@ -17,14 +17,13 @@ Returns numpy arrays; putting them on a device is the trainer's job.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Callable
 
-from nnbook.data import expand
+from nnbook.data import array_cache, expand
 from nnbook.data.book_format import Dataset, read_book_file
 from nnbook.errors import ConfigError, NnbookError
 
@@ -88,18 +87,10 @@ def verify_mnist(path: Path) -> None:
     if size != MNIST_BYTES:
         raise NnbookError(f"{path}: {size:,} bytes, expected {MNIST_BYTES:,} — the file is truncated or not "
                           f"the book's {MNIST_FILE}; delete it and run again to fetch a good copy")
-    digest = sha256(path)
+    digest = array_cache.file_sha256(path)
     if digest != MNIST_SHA256:
         raise NnbookError(f"{path}: sha256 {digest[:12]}…, expected {MNIST_SHA256[:12]}… — not the book's "
                           f"{MNIST_FILE}; delete it and run again to fetch a good copy")
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def download_mnist(target: Path) -> Path:
@@ -202,10 +193,11 @@ def resolve_data_path(data: str, data_dir: str | Path | None = None, source: str
 
 
 def load_file(path: Path) -> Dataset:
-    """Read a file in the book's format; the book's own mnist.pkl.gz is checksum-verified first."""
+    """Read a file in the book's format, as arrays shared by every process that reads it
+    (array_cache); the book's own mnist.pkl.gz is checksum-verified first."""
     if path.name == MNIST_FILE and path.stat().st_size == MNIST_BYTES:
         verify_mnist(path)
-    return read_book_file(path)
+    return array_cache.load(path, cache_dir(), read_book_file)
 
 
 def load(data: str, data_dir: str | Path | None = None, source: str = "config") -> Dataset:

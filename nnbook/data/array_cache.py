@@ -1,0 +1,126 @@
+"""One copy of a data file's images in memory, however many processes train on it.
+
+Reading a file in the book's format unpickles every image into the reading
+process: the expanded set is 0.8 GB of float32 pixels, and its reading peaks at
+about twice that, in every worker. So the first read also writes the splits as
+plain `.npy` arrays under the user cache directory, keyed by the file's sha256,
+and every read after maps those arrays copy-on-write: the pages are the
+operating system's file cache, shared by every process that maps them (a page
+written to becomes that process's own; the file never changes), and a worker's
+start-up reads nothing but the hash.
+
+    ~/.cache/nnbook/arrays/<sha256 of the data file>/
+        training_x.npy  training_y.npy  validation_x.npy  ...   float32 (n, 784) / int64 (n,)
+
+An entry is written whole into a temporary directory and renamed into place,
+under a lock, so processes starting together make it once. It is read with
+`allow_pickle=False` and its shapes and dtypes are checked; an entry that fails
+(truncated, edited, an older layout) is made again. Where the cache cannot be
+written (a read-only home, a full disk) the arrays stay in the reading process,
+as without the cache. The directory may be deleted at any time (a process that
+has an entry mapped keeps reading it); an entry's files must never be edited in
+place while nnbook runs, as for any memory-mapped file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from nnbook.data.book_format import SPLITS, Dataset, Split, fingerprint
+
+LAYOUT = "v1"  # in the directory name: a later layout never reads an older entry
+
+
+def arrays_dir(cache: Path) -> Path:
+    return cache / "arrays"
+
+
+def load(path: Path, cache: Path, read: Callable[[Path], Dataset]) -> Dataset:
+    """The dataset in `path` as arrays mapped (copy-on-write) from the cache, made from `read(path)` on first
+    use; `read`'s own result where the cache cannot be written."""
+    key = file_sha256(path)
+    entry = arrays_dir(cache) / f"{key}-{LAYOUT}"
+    mapped = open_entry(entry, str(path))
+    if mapped is not None:
+        return mapped
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        lock = open(entry.parent / f".{entry.name}.lock", "a")
+    except OSError:
+        return read(path)
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be writing this entry: wait for it
+        mapped = open_entry(entry, str(path))
+        if mapped is not None:
+            return mapped
+        dataset = read(path)
+        try:
+            write_entry(entry, dataset)
+        except OSError:
+            return dataset
+    del dataset  # the mapped copy replaces the one read into this process
+    mapped = open_entry(entry, str(path))
+    if mapped is None:  # written a moment ago and already unreadable: nothing to share
+        return read(path)
+    return mapped
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_entry(entry: Path, dataset: Dataset) -> None:
+    """The splits as .npy files, written into a temporary directory beside `entry` and renamed into place."""
+    if entry.exists():  # broken (open_entry refused it): replaced whole
+        shutil.rmtree(entry, ignore_errors=True)
+    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}-"))
+    try:
+        for name in SPLITS:
+            split = getattr(dataset, name)
+            np.save(tmp / f"{name}_x.npy", split.x, allow_pickle=False)
+            np.save(tmp / f"{name}_y.npy", split.y, allow_pickle=False)
+        os.chmod(tmp, 0o755 & ~current_umask())  # mkdtemp makes it private; the entry is an ordinary one
+        os.replace(tmp, entry)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def current_umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
+def open_entry(entry: Path, source: str) -> Dataset | None:
+    """The entry's splits mapped copy-on-write, or None when it is missing or not what write_entry wrote."""
+    if not entry.is_dir():
+        return None
+    try:
+        splits = [Split(map_array(entry / f"{name}_x.npy", np.float32, 2),
+                        map_array(entry / f"{name}_y.npy", np.int64, 1)) for name in SPLITS]
+    except (OSError, ValueError):
+        return None
+    if any(s.x.shape[1] != 784 or len(s.y) != s.x.shape[0] for s in splits):
+        return None
+    training, validation, test = splits
+    return Dataset(training, validation, test, source=source, test_sha256=fingerprint(test))
+
+
+def map_array(path: Path, dtype, ndim: int) -> np.ndarray:
+    a = np.load(path, mmap_mode="c", allow_pickle=False)
+    if a.dtype != dtype or a.ndim != ndim or not a.flags.c_contiguous:
+        raise ValueError(f"{path}: {a.dtype} {a.shape}")
+    return np.asarray(a)  # a plain ndarray over the mapping: it pickles, slices and prints as one
