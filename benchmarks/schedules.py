@@ -14,8 +14,8 @@ is part of every epoch, as in training):
 
 Times are medians of --rounds rounds, the schedules alternating within a round; the
 ratio column is the wall time over one run's (K=1, stack) wall time in the same round.
-The peak resident memory of all the processes together (sampled from /proc every 0.1 s)
-is recorded for each schedule at the largest K. Nothing else may run meanwhile: two torch
+The peak memory of all the processes together (the sum of their proportional set
+sizes, sampled from /proc every 0.1 s) is recorded for each schedule at the largest K. Nothing else may run meanwhile: two torch
 processes on a 2-core machine slow each other many-fold.
 
     python benchmarks/schedules.py                 # the table, and benchmarks/results/schedules.json
@@ -46,31 +46,46 @@ NNBOOK = [sys.executable, "-m", "nnbook"]
 OUT = ROOT / "benchmarks" / "results" / "schedules.json"
 
 
-def tree_rss(root_pid: int) -> int:
-    """Resident bytes of root_pid and all its descendants, from /proc."""
+def tree_memory(root_pid: int) -> dict[str, int]:
+    """The memory root_pid and all its descendants use together, from /proc, in bytes: "pss", the sum
+    of their proportional set sizes (a page shared by n of them counts 1/n in each: what they use
+    together, a data file that several workers map counted once), and "rss", the sum of their
+    resident sizes (a shared page counted in each)."""
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
         try:
             with open(f"/proc/{entry}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
-            pid, ppid = int(entry), int(fields[1])
-            rss[pid] = int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
-            children.setdefault(ppid, []).append(pid)
+            children.setdefault(int(fields[1]), []).append(int(entry))
         except (OSError, IndexError, ValueError):
             continue
-    total, todo = 0, [root_pid]
+    total, todo = {"pss": 0, "rss": 0}, [root_pid]
     while todo:
         pid = todo.pop()
-        total += rss.get(pid, 0)
+        for key, value in rollup(pid).items():
+            total[key] += value
         todo += children.get(pid, [])
     return total
 
 
-def timed_train(config: str, k: int, jobs: int, stack: int, train_limit: int, data_dir) -> tuple[float, float, int]:
-    """Wall seconds, training seconds and peak resident bytes of one `nnbook train` (one epoch of
+def rollup(pid: int) -> dict[str, int]:
+    """{"pss": ..., "rss": ...} of one process, in bytes (0 for one already gone)."""
+    out = {"pss": 0, "rss": 0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key = line.split(":")[0].lower()
+                if key in out:
+                    out[key] = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
+def timed_train(config: str, k: int, jobs: int, stack: int, train_limit: int, data_dir) -> tuple[float, float, dict]:
+    """Wall seconds, training seconds and peak memory ({"pss", "rss"} in bytes, tree_memory) of one `nnbook train` (one epoch of
     train_limit images). Training seconds: the epoch as the runs record it (steps and evaluation,
     no start-up or data loading), each stack's, the stacks laid out on the workers as the pool runs
     them (schedule.makespan): what 60 epochs would cost, 60 times over."""
@@ -80,14 +95,15 @@ def timed_train(config: str, k: int, jobs: int, stack: int, train_limit: int, da
                "--runs-dir", runs, "--quiet"]
         if data_dir:
             cmd += ["--data-dir", str(data_dir)]
-        peak = [0]
+        peak = {"pss": 0, "rss": 0}
         start = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         done = threading.Event()
 
         def sample():
             while not done.is_set():
-                peak[0] = max(peak[0], tree_rss(proc.pid))
+                for key, value in tree_memory(proc.pid).items():
+                    peak[key] = max(peak[key], value)
                 done.wait(0.1)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -104,7 +120,7 @@ def timed_train(config: str, k: int, jobs: int, stack: int, train_limit: int, da
             stacks[tuple(summary["group"])] = summary["seconds"]
         ordered = [stacks[g] for g in sorted(stacks, key=lambda g: (-len(g), g))]
         training = makespan(list(range(len(ordered))), jobs, lambda i: ordered[i])
-        return seconds, training, peak[0]
+        return seconds, training, peak
 
 
 def schedules_for(k: int, c: int) -> dict[str, tuple[int, int]]:
@@ -158,7 +174,7 @@ def main() -> None:
                 cols.setdefault(f"{name}_training", []).append(training)
                 cols.setdefault(f"{name}_training_ratio", []).append(training / one_training)
                 if k == max(args.ks):
-                    memory[name] = max(memory.get(name, 0), peak)
+                    memory[name] = max(memory.get(name, 0), peak["pss"])
                 print(f"round {r + 1}: K={k} {name:8s} wall {seconds:6.1f} s, training {training:6.1f} s "
                       f"({training / one_training:.2f}x one run's)", flush=True)
     choices = {str(k): auto_choice(args.config, k) for k in args.ks if k > 1}
@@ -171,7 +187,7 @@ def main() -> None:
         "config": args.config, "train_limit": args.train_limit, "epochs": 1, "rounds": args.rounds,
         "cores": c, "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
         "python": platform.python_version(), "date": time.strftime("%Y-%m-%d %H:%M"),
-        "seconds_median": table, "seconds_all": rows, "peak_rss_bytes_at_largest_k": memory,
+        "seconds_median": table, "seconds_all": rows, "peak_memory_bytes_at_largest_k": memory,
         "auto_choice_full_protocol": choices,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -192,7 +208,7 @@ def markdown(table: dict, memory: dict, choices: dict, args) -> str:
         cells = [f"{ratio[n]:.2f}x ({cols[n]:.1f} s)" if n in ratio else "—" for n in ("stack", "workers", "both")]
         lines.append(f"| {k} | {' | '.join(cells)} | {min(ratio.values()) / int(k):.2f} | {choices.get(k, '—')} |")
     mem = ", ".join(f"{n} {b / 2**30:.2f} GiB" for n, b in memory.items())
-    lines.append(f"\nPeak resident memory at K={max(args.ks)}: {mem}")
+    lines.append(f"\nPeak memory (the processes' proportional set sizes together) at K={max(args.ks)}: {mem}")
     return "\n".join(lines)
 
 
