@@ -154,6 +154,8 @@ def main() -> None:
     parser.add_argument("--train-limit", type=int, default=20_000)
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--only", choices=["stack", "workers", "both"], action="append",
+                        help="time only these schedules (default: all three)")
     args = parser.parse_args()
     c = cores()
     rows: dict[str, dict[str, list[float]]] = {}
@@ -166,7 +168,7 @@ def main() -> None:
         for k in args.ks:
             if k == 1:
                 continue
-            plans = list(schedules_for(k, c).items())
+            plans = [(n, p) for n, p in schedules_for(k, c).items() if not args.only or n in args.only]
             for name, (jobs, stack) in plans if r % 2 == 0 else reversed(plans):
                 seconds, training, peak = timed_train(args.config, k, jobs, stack, args.train_limit, args.data_dir)
                 cols = rows.setdefault(str(k), {})
