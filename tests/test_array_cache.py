@@ -58,6 +58,9 @@ def test_loading_through_nnbook_uses_the_cache(small, monkeypatch):
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
     loaded = data.load_file(path)
     assert entry_of(path, cache / "nnbook").is_dir() and isinstance(loaded.training.x.base, np.memmap)
+    entries, size = array_cache.usage(cache / "nnbook")  # what `nnbook data` reports
+    assert entries == 1 and size == sum(f.stat().st_size for f in entry_of(path, cache / "nnbook").iterdir())
+    assert size > 120 * 784 * 4
 
 
 @pytest.mark.parametrize("damage", ["truncated", "pickled objects", "wrong shape", "missing"])

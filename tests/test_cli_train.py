@@ -150,6 +150,7 @@ def test_data_command_finds_the_verified_book_file(tmp_path):
                                            "PYTHONDONTWRITEBYTECODE": "1", "MPLCONFIGDIR": ""})
     assert result.returncode == 0, result.stderr
     assert "mnist.pkl.gz" in result.stdout and "sha256 verified" in result.stdout
+    assert f"array cache: {home / '.cache' / 'nnbook' / 'arrays'} (the arrays of 0 data files, 0 MB" in result.stdout
     assert list(work.iterdir()) == [] and list(home.rglob("*")) == []
 
 

@@ -9,7 +9,7 @@ import typer
 
 from nnbook.cli.options import ConfigArg, DataDirOpt, ResultsRootOpt, SetOpt, config_overrides
 from nnbook.config import load_config
-from nnbook.data import mnist
+from nnbook.data import array_cache, mnist
 from nnbook.runs import layout
 
 
@@ -18,6 +18,9 @@ def data(data_dir: DataDirOpt = None) -> None:
     print(f"mnist.pkl.gz: {mnist.find_mnist(data_dir)} (sha256 verified)")
     expanded = mnist.find_expanded(data_dir)
     print(f"mnist_expanded.pkl.gz: {expanded or 'not made yet (nnbook expand-mnist)'}")
+    entries, size = array_cache.usage(mnist.cache_dir())
+    print(f"array cache: {array_cache.arrays_dir(mnist.cache_dir())} (the arrays of {entries} data "
+          f"file{'' if entries == 1 else 's'}, {size / 1e6:,.0f} MB; made again when needed, safe to delete)")
 
 
 def expand_mnist(

@@ -73,6 +73,12 @@ def load(path: Path, cache: Path, read: Callable[[Path], Dataset]) -> Dataset:
     return mapped
 
 
+def usage(cache: Path) -> tuple[int, int]:
+    """(entries, bytes) in the cache's arrays directory."""
+    entries = [e for e in arrays_dir(cache).glob(f"*-{LAYOUT}") if e.is_dir()]
+    return len(entries), sum(f.stat().st_size for e in entries for f in e.iterdir() if f.is_file())
+
+
 def file_sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
