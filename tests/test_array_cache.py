@@ -11,6 +11,7 @@ import pytest
 from nnbook.data import array_cache, book_format
 from nnbook.data import mnist as data
 from nnbook.data.book_format import SPLITS
+from nnbook.errors import NnbookError
 
 
 @pytest.fixture
@@ -108,3 +109,12 @@ def test_processes_starting_together_write_the_entry_once(small):
     assert {int(total) for _, total in outputs} == {labels}
     assert [p.name for p in array_cache.arrays_dir(cache).iterdir() if not p.name.endswith(".lock")] == \
         [entry_of(path, cache).name]
+
+
+def test_a_file_that_cannot_be_read_gets_the_readers_message(tmp_path):
+    """No cache entry and no traceback: the reader's one-line error, as without the cache."""
+    directory = tmp_path / "a directory.pkl.gz"
+    directory.mkdir()
+    with pytest.raises(NnbookError, match="not a data file in the book's format"):
+        array_cache.load(directory, tmp_path / "cache", book_format.read_book_file)
+    assert not (tmp_path / "cache").exists()

@@ -45,8 +45,11 @@ def arrays_dir(cache: Path) -> Path:
 
 def load(path: Path, cache: Path, read: Callable[[Path], Dataset]) -> Dataset:
     """The dataset in `path` as arrays mapped (copy-on-write) from the cache, made from `read(path)` on first
-    use; `read`'s own result where the cache cannot be written."""
-    key = file_sha256(path)
+    use; `read`'s own result where the cache cannot be written (or the file not read: `read` says why)."""
+    try:
+        key = file_sha256(path)
+    except OSError:
+        return read(path)
     entry = arrays_dir(cache) / f"{key}-{LAYOUT}"
     mapped = open_entry(entry, str(path))
     if mapped is not None:
