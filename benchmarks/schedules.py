@@ -15,8 +15,9 @@ is part of every epoch, as in training):
 Times are medians of --rounds rounds, the schedules alternating within a round; the
 ratio column is the wall time over one run's (K=1, stack) wall time in the same round.
 The peak memory of all the processes together (the sum of their proportional set
-sizes, sampled from /proc every 0.1 s) is recorded for each schedule at the largest K. Nothing else may run meanwhile: two torch
-processes on a 2-core machine slow each other many-fold.
+sizes, sampled from /proc every 0.1 s) is recorded for each schedule at the largest K.
+Nothing else may run meanwhile: two torch processes on a 2-core machine slow each
+other many-fold.
 
     python benchmarks/schedules.py                 # the table, and benchmarks/results/schedules.json
     python benchmarks/schedules.py --ks 1 2 3 --rounds 1 --train-limit 5000   # a quick look

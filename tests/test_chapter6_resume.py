@@ -99,15 +99,21 @@ def test_a_chapter_dir_trained_with_other_settings_is_refused_by_name(whole, cli
 
 
 def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
-    """--jobs 2 --stack 1: each config's two seeds train in two worker processes, two groups. Run
-    again, every group is found finished; a config with a seed never started trains only that seed."""
+    """--jobs 2 --stack 2: both configs' stacks go to one pool of two worker processes, so the second
+    config trains beside the first, not after it, and the report comes out as the in-process
+    chapter's. Run again, every group is found finished; a config with a seed never started
+    trains only that seed."""
     out = tmp_path / "chapter"
-    first = cli("chapter6", "--only", "ch6_shallow", *ARGS, "--jobs", "2", "--stack", "1",
-                "--configs-dir", CONFIGS, "--out", out)
+    args = [a for name in ONLY for a in ("--only", name)]
+    first = cli("chapter6", *args, *ARGS, "--jobs", "2", "--stack", "2", "--configs-dir", CONFIGS, "--out", out)
     assert first.returncode == 0, first.stderr
-    assert "(seed 0) on worker 1" in first.stdout and "(seed 1) on worker 2" in first.stdout
+    assert "The 2 configs' stacks on 2 workers" in first.stdout  # one pool for both, not a pool per config
+    assert "ch6_shallow (seeds 0-1) on worker 1" in first.stdout
+    assert "ch6_conv_only (seeds 0-1) on worker 2" in first.stdout  # the second config on the second worker
     groups = {tuple(json.loads((run / "summary.json").read_text())["group"]) for run in run_dirs(out / "runs")}
-    assert len(groups) == 2 and all(len(g) == 1 for g in groups)
+    assert len(groups) == 2 and all(len(g) == 2 for g in groups)
+    assert [row[1] for row in table_without_times(out)] == [row[1] for row in table_without_times(whole)]
+    assert "Not trained yet" not in (out / "chapter6.md").read_text()
     got, want = results_of(out), results_of(whole)
     for key, (status, rows) in got.items():  # each seed as in one stack of two (to rounding: other threads)
         assert status == want[key][0] == "completed"
@@ -116,7 +122,7 @@ def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
 
     again = chapter(cli, out, "ch6_shallow")
     assert "ch6_shallow: 2 finished run(s)" in again.stdout and "run(s), 2 epoch(s)" not in again.stdout
-    assert len(run_dirs(out / "runs")) == 2
+    assert len(run_dirs(out / "runs")) == 4
 
     partial = tmp_path / "partial"
     result = cli("chapter6", "--only", "ch6_shallow", *ARGS[:4], "--repeats", 1, "--quiet", "--device", "cpu",

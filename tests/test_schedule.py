@@ -102,7 +102,8 @@ def test_train_with_workers_gives_each_run_its_stacked_result(tmp_path, cli, mni
     workers = cli(*args, "--jobs", "2", "--stack", "2", "--threads", "2", "--runs-dir", tmp_path / "workers")
     assert workers.returncode == 0, workers.stderr
     assert "Schedule: 3 runs as stacks of 2, 1 on 2 workers of 1 thread (--jobs and --stack)" in workers.stdout
-    assert "worker 1: epoch 2/2, validation" in workers.stdout and "Best of 3 runs by validation" in workers.stdout
+    assert "worker 1: ch6_shallow epoch 2/2, validation" in workers.stdout
+    assert "Best of 3 runs by validation" in workers.stdout
     with torch_threads(1):
         stacked = cli(*args, "--stack", "3", "--runs-dir", tmp_path / "stacked")
     assert stacked.returncode == 0, stacked.stderr

@@ -133,8 +133,11 @@ def chapter6(
     Stopped (Ctrl-C, a failure, a machine that went down)? Run the same command with the same
     --out again: finished configs are kept, stopped ones resume exactly, the report is rewritten
     after every config.
+
+    On a CPU, --jobs N trains every config's runs on one pool of N worker processes: a worker
+    done with its share of one config starts on the next, so no core waits for a config to end.
     """
-    from nnbook.cli.train import train_scheduled
+    from nnbook.cli.train import train_configs_scheduled, train_scheduled
     from nnbook.experiments.chapter6 import run_chapter6  # deferred: torch (--help stays fast)
 
     stack_size = stack_option(stack)
@@ -146,7 +149,11 @@ def chapter6(
                                None if stack_size == "auto" else stack_size, None, quiet, dataset=dataset,
                                config_source=config.name)
 
+    def train_all(todo, runs, on_config):  # --jobs N > 1: one pool of workers for every config's runs
+        train_configs_scheduled(todo, runs, data_dir, jobs, None if stack_size == "auto" else stack_size, quiet,
+                                on_config)
+
     target = out or layout.output_dir(runs_dir, layout.CHAPTERS) / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
     run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
                  lambda: TrainDisplay(quiet=quiet), command="nnbook " + shlex.join(sys.argv[1:]),
-                 train_seeds=train_seeds)
+                 train_seeds=train_seeds, train_all=train_all if jobs is not None and jobs > 1 else None)

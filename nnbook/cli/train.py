@@ -119,21 +119,60 @@ def train_scheduled(cfg, seeds: list[int], runs_dir: Path, data_dir, display, jo
         return train_experiment(cfg, runs_dir, display, data_dir=data_dir, config_source=config_source,
                                 dataset=dataset, members=[run_config(cfg, s) for s in seeds], stack=schedule.stack)
 
-    from nnbook.errors import NnbookError
-    from nnbook.experiments.display import RunResult
-    from nnbook.runs.directory import read_summary
     from nnbook.sweep.local import train_on_workers
     from nnbook.ui.sweep_display import SweepDisplay
 
     outcomes = train_on_workers(cfg, schedule.workers, schedule.stack, schedule.threads, runs_dir, data_dir,
                                 SweepDisplay(quiet=quiet), seeds)
-    results = sorted((RunResult(p, read_summary(p)) for o in outcomes for p in o.paths), key=lambda r: r.summary.seed)
+    results = results_of(outcomes)
     TrainDisplay(quiet=quiet).finish(results)
+    raise_if_failed(outcomes)
+    return results
+
+
+def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, stack: Optional[int], quiet: bool,
+                            on_config) -> None:
+    """`nnbook chapter6 --jobs N`: every (config, seeds) of `todo` on one pool of N CPU workers, each
+    config cut into the stacks its schedule chooses for N workers (or `stack`); a worker that frees
+    takes the next stack, of whichever config. on_config(config, its runs) as each config's last
+    stack ends, after its result table."""
+    from nnbook.experiments.schedule import cores, schedule_of_config
+    from nnbook.sweep.local import train_configs_on_workers
+    from nnbook.ui.sweep_display import SweepDisplay
+
+    display = SweepDisplay(quiet=quiet)
+    threads = max(1, cores() // jobs)
+    stacks = []
+    for cfg, seeds in todo:
+        schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack, threads * jobs)
+        stacks.append(schedule.stack)
+        display.print(f"Schedule: {cfg.name}: {len(seeds)} run(s) as stacks of at most {schedule.stack} ({why})")
+    display.print(f"The {len(todo)} configs' stacks on {jobs} workers of {threads} thread{'s' if threads > 1 else ''}, "
+                  "each worker taking the next stack as it frees")
+    def done(cfg, outcomes) -> None:
+        results = results_of(outcomes)
+        TrainDisplay(quiet=quiet).finish(results)
+        on_config(cfg, results)
+
+    outcomes = train_configs_on_workers(todo, stacks, jobs, threads, runs_dir, data_dir, display, done)
+    raise_if_failed(outcomes)
+
+
+def results_of(outcomes) -> list:
+    """The runs the workers' outcomes wrote, by seed."""
+    from nnbook.experiments.display import RunResult
+    from nnbook.runs.directory import read_summary
+
+    return sorted((RunResult(p, read_summary(p)) for o in outcomes for p in o.paths), key=lambda r: r.summary.seed)
+
+
+def raise_if_failed(outcomes) -> None:
+    from nnbook.errors import NnbookError
+
     failed = [o for o in outcomes if o.error]
     if failed:
         raise NnbookError(f"{len(failed)} of {len(outcomes)} stacks failed (first: {failed[0].job.label}: "
                           f"{failed[0].error}); their completed epochs are kept: resume with nnbook train --resume")
-    return results
 
 
 def resume_run(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:

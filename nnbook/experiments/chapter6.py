@@ -15,9 +15,12 @@ a config's runs that finished there are not trained again, those that stopped
 (Ctrl-C, a failure, a machine that went down) are resumed group by group exactly as
 `nnbook train --resume` would, and the seeds never started are trained. How a
 config's seeds train (one stack, or workers: experiments/schedule.py) is the
-`train_seeds` the command passes in; by default one stack in this process. The report is rewritten after every
-config, so hours of training always have one. Runs of a config trained there with
-other settings (epochs, training images, repeats) are a usage error: use a new OUT.
+`train_seeds` the command passes in; by default one stack in this process. Or,
+with `train_all` (`nnbook chapter6 --jobs N`), every config's seeds go to one pool of
+workers together, so a worker that is done with one config's runs starts the next
+config's. The report is rewritten after every config, so hours of training always
+have one. Runs of a config trained there with other settings (epochs, training
+images, repeats) are a usage error: use a new OUT.
 The expanded set is made on first use through data/mnist's locked path, as for
 `nnbook train`.
 """
@@ -56,6 +59,9 @@ def scaled_epochs(epochs: int, scale: float) -> int:
 
 # train_seeds(config, seeds, runs_dir, dataset, display) -> the runs: trains those seeds of the config.
 SeedTrainer = Callable[..., list[RunResult]]
+# train_all([(config, seeds), ...], runs_dir, on_config): trains every config's seeds at once (workers
+# shared by all configs), calling on_config(config, its runs) as each config's last run ends.
+ChapterTrainer = Callable[..., None]
 
 
 def train_in_one_stack(config, seeds: list[int], runs_dir: Path, dataset, display: Display,
@@ -68,10 +74,12 @@ def train_in_one_stack(config, seeds: list[int], runs_dir: Path, dataset, displa
 def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_limit: Optional[int] = None,
                  repeats: int = 3, ensemble_size: int = 5, only: Optional[list[str]] = None,
                  device: Optional[str] = None, data_dir=None, new_display: Callable[[], Display] = Silent,
-                 say=print, command: str = "", train_seeds: Optional[SeedTrainer] = None) -> Path:
+                 say=print, command: str = "", train_seeds: Optional[SeedTrainer] = None,
+                 train_all: Optional[ChapterTrainer] = None) -> Path:
     """Train, ensemble, plot and report; returns the report's path. `new_display()`: a
     fresh training display for each config (`nnbook train`'s, or a quiet one);
-    `train_seeds`: how a config's seeds not yet trained are trained (train_in_one_stack)."""
+    `train_seeds`: how a config's seeds not yet trained are trained (train_in_one_stack);
+    `train_all`: instead, how every config's seeds not yet trained are trained at once."""
     names = only or CHAPTER6
     unknown = [n for n in names if n not in CHAPTER6]
     if unknown:
@@ -93,26 +101,39 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     prior = {name: prior_runs(runs_dir, config) for name, config in configs.items()}  # all checked first
     datasets: dict = {}  # data name -> Dataset, each file read once
-    results: dict[str, list[RunResult]] = {}
+    results: dict[str, list[RunResult]] = {}  # the configs done, in the order they were done
     report = out / "chapter6.md"
+    queued: list[tuple] = []  # (config, seeds, its runs so far): for train_all, all at once
+
+    def config_done(name: str, runs: list[RunResult]) -> None:
+        results[name] = sorted(runs, key=lambda r: r.summary.seed)
+        if len(results) < len(configs):  # the report so far; the last one follows with the ensemble and plots
+            write_report(report, configs, results, [], epochs_scale, train_limit, repeats, started, command)
+
     for name, config in configs.items():
         finished, stopped, missing = prior[name]
-        results[name] = list(finished)
+        runs = list(finished)
         if finished:
             say(f"== {name}: {len(finished)} finished run(s) in {runs_dir}; not trained again")
         for leader in stopped:
             say(f"== {name}: resuming {leader} ({config.epochs} epoch(s))")
-            results[name] += resume_experiment(plan_resume(leader), new_display(), data_dir=data_dir)
+            runs += resume_experiment(plan_resume(leader), new_display(), data_dir=data_dir)
         if missing:
             say(f"== {name}: {len(missing)} run(s), {config.epochs} epoch(s)")
+            if train_all is not None:
+                queued.append((config, missing, runs))
+                continue
             if config.data not in datasets:  # data: mnist_expanded is made here on first use, under its lock
                 datasets[config.data] = mnist.load(config.data, data_dir, source=name)
             trainer = train_seeds or functools.partial(train_in_one_stack, data_dir=data_dir)
-            results[name] += trainer(config, missing, runs_dir, datasets[config.data], new_display())
-        results[name].sort(key=lambda r: r.summary.seed)
-        if len(results) < len(configs):  # the report so far; the last one follows with the ensemble and plots
-            write_report(report, configs, results, [], epochs_scale, train_limit, repeats, started, command)
+            runs += trainer(config, missing, runs_dir, datasets[config.data], new_display())
+        config_done(name, runs)
     datasets.clear()
+    if queued:  # every config's seeds on the same workers (the expanded set made on first use by a worker, locked)
+        before = {config.name: runs for config, _, runs in queued}
+        train_all([(config, seeds) for config, seeds, _ in queued], runs_dir,
+                  lambda config, trained: config_done(config.name, before[config.name] + trained))
+    results = {name: results[name] for name in configs if name in results}  # the chapter's order
 
     extra = []
     if ENSEMBLE_OF in results and ensemble_size >= 2:

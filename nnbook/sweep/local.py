@@ -79,6 +79,43 @@ def train_on_workers(config: Config, workers: int, stack: int, threads: int, run
                           stop.exit_code) from None
 
 
+def train_configs_on_workers(todo: list[tuple[Config, list[int]]], stacks: list[int], workers: int, threads: int,
+                             runs_dir: Path, data_dir, display, on_config) -> list[Outcome]:
+    """Several configs' seeds (`todo`: (config, seeds), each cut into stacks of at most its entry in
+    `stacks`) through one pool of `workers` CPU workers: a worker that frees takes the next stack,
+    of whichever config, so no core waits for the end of a config. `on_config(config, outcomes)` as
+    each config's last stack finishes. A Ctrl-C stops every worker, each group resumable."""
+    jobs, left = [], {}
+    for (config, seeds), stack in zip(todo, stacks):
+        point = Point({}, config)
+        pieces = [Job(piece) for piece in split([(point, s) for s in seeds], stack)]
+        jobs += pieces
+        left[config.name] = (config, len(pieces), [])
+    try:
+        return run_on_devices(jobs, runs_dir, data_dir, ConfigsDone(display, left, on_config), False,
+                              ["cpu"] * workers, threads)
+    except Interrupted as stop:
+        raise Interrupted("interrupted: every completed epoch is kept; run the same command again to continue",
+                          stop.exit_code) from None
+
+
+class ConfigsDone:
+    """A sweep display that also calls on_config(config, outcomes) once all of a config's stacks are in."""
+
+    def __init__(self, inner, left: dict, on_config):
+        self.inner, self.left, self.on_config = inner, left, on_config
+
+    def finished(self, outcome, running: Optional[int] = None, queued: Optional[int] = None) -> None:
+        self.inner.finished(outcome, running=running, queued=queued)
+        config, n, outcomes = self.left[outcome.job.point.name]
+        outcomes.append(outcome)
+        if len(outcomes) == n:
+            self.on_config(config, outcomes)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
 def resume_hints(runs_dir: Path, name: str, since: str) -> str:
     """How to resume the groups of `name` that this command left interrupted in runs_dir (their
     directories stamped `since` or later; older runs are not its to name): one command per group."""

@@ -214,14 +214,14 @@ class Relay(Silent):
     """A worker's training display: each epoch, one line sent to the driver ("progress", text)."""
 
     def __init__(self, pipe):
-        self.pipe, self.epochs = pipe, 0
+        self.pipe, self.epochs, self.name = pipe, 0, ""
 
     def start(self, config, n_train, env, k, stacks) -> None:
-        self.epochs = config.epochs
+        self.epochs, self.name = config.epochs, config.name
 
     def epoch(self, report) -> None:
         shown = [f"{100 * r.validation_accuracy:.2f}%" for r in report.records if r is not None]
-        text = f"epoch {report.epoch}/{self.epochs}, validation {', '.join(shown) or '(all stopped)'}"
+        text = f"{self.name} epoch {report.epoch}/{self.epochs}, validation {', '.join(shown) or '(all stopped)'}"
         try:
             self.pipe.send(("progress", text))
         except OSError:
