@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
 TRAIN_LIMIT ?=
+# make chapter6 JOBS=2: every config's runs on one pool of 2 CPU workers (nnbook chapter6 --jobs).
+JOBS ?=
 
 help:
 	@echo "make setup   create $(VENV): torch 2.13.0 (CPU), nnbook with its dev tools and Ray, the book's MNIST"
@@ -33,7 +35,7 @@ setup:
 	$(BIN)/nnbook data
 
 chapter6:
-	$(BIN)/nnbook chapter6 --epochs-scale $(EPOCH_SCALE) $(if $(TRAIN_LIMIT),--train-limit $(TRAIN_LIMIT))
+	$(BIN)/nnbook chapter6 --epochs-scale $(EPOCH_SCALE) $(if $(TRAIN_LIMIT),--train-limit $(TRAIN_LIMIT)) $(if $(JOBS),--jobs $(JOBS))
 
 test:
 	$(BIN)/python -m pytest -q
