@@ -35,14 +35,15 @@ VOTERS = "ch6_relu_dropout"
 
 
 def finished_runs(runs: Path) -> dict[str, list[Path]]:
-    """Config name -> its finished runs, oldest first."""
-    by_name: dict[str, list[Path]] = {}
+    """Config name -> its finished runs, by seed (a run's directory name says when it started, and
+    runs trained side by side on workers start in any order)."""
+    by_name: dict[str, list[tuple[int, Path]]] = {}
     for path in sorted(runs.iterdir()) if runs.is_dir() else []:
         if is_run_dir(path):
             summary = read_summary(path)
             if summary.status in FINISHED or summary.status == DIVERGED:
-                by_name.setdefault(summary.name, []).append(path)
-    return by_name
+                by_name.setdefault(summary.name, []).append((summary.seed, path))
+    return {name: [path for _, path in sorted(runs)] for name, runs in by_name.items()}
 
 
 def main(report: Path) -> None:
