@@ -131,3 +131,14 @@ def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
     more = chapter(cli, partial, "ch6_shallow")  # --repeats 2: seed 0 is there, seed 1 is not
     assert "1 finished run(s)" in more.stdout and "== ch6_shallow: 1 run(s), 2 epoch(s)" in more.stdout
     assert sorted(seed for _, seed in results_of(partial)) == [0, 1]
+
+
+def test_a_chapter_on_workers_names_a_device_they_cannot_use_before_anything_is_made(tmp_path, cli):
+    """--jobs N trains on CPU workers: a chapter asked to run on a GPU is refused at once, in one line."""
+    out = tmp_path / "chapter"
+    result = cli("chapter6", "--only", "ch6_shallow", *ARGS[:6], "--jobs", "2", "--device", "cuda",
+                 "--configs-dir", CONFIGS, "--out", out)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert ("device: cuda asked for" in result.stderr  # a machine without a GPU
+            or "--jobs 2: several workers train on the CPU only" in result.stderr)  # one with
+    assert not out.exists()
