@@ -150,12 +150,10 @@ def chapter6(
                                config_source=config.name)
 
     if jobs is not None and jobs > 1:  # refused before anything is resumed or made, not when the pool starts
+        from nnbook.experiments.schedule import check_workers_device
         from nnbook.training.devices import resolve_device
 
-        where = resolve_device(device or "auto")
-        if where.type != "cpu":
-            raise ConfigError(f"--jobs {jobs}: several workers train on the CPU only (the chapter is on {where}); "
-                              "leave --jobs out, or add --device cpu")
+        check_workers_device(jobs, resolve_device(device or "auto"))
 
     def train_all(todo, runs, on_config):  # --jobs N > 1: one pool of workers for every config's runs
         train_configs_scheduled(todo, runs, data_dir, jobs, None if stack_size == "auto" else stack_size, quiet,

@@ -144,11 +144,12 @@ def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, sta
     threads = max(1, cores() // jobs)
     stacks = []
     for cfg, seeds in todo:
-        schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack, threads * jobs)
+        schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack)
         stacks.append(schedule.stack)
         display.print(f"Schedule: {cfg.name}: {len(seeds)} run(s) as stacks of at most {schedule.stack} ({why})")
-    display.print(f"The {len(todo)} configs' stacks on {jobs} workers of {threads} thread{'s' if threads > 1 else ''}, "
-                  "each worker taking the next stack as it frees")
+    display.print(f"The {len(todo)} configs' stacks on {jobs} workers of {threads} "
+                  f"thread{'s' if threads > 1 else ''}, each worker taking the next stack as it frees")
+
     def done(cfg, outcomes) -> None:
         results = results_of(outcomes)
         TrainDisplay(quiet=quiet).finish(results)

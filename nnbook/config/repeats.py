@@ -32,8 +32,9 @@ PER_MEMBER = ("name", "seed", "repeats", "eta", "lmbda", "mu")
 
 def stack_key(config: Config) -> str:
     """Configs with the same key can train as members of one stack, each the run it would be
-    alone (the same arithmetic; the last bits may round differently beside other members). Momentum on or off is the stack's: a member without momentum beside one with it
-    would take the momentum arithmetic (the same rule, rounded differently)."""
+    alone (the same arithmetic; the last bits may round differently beside other members).
+    Momentum on or off is the stack's: a member without momentum beside one with it would take
+    the momentum arithmetic (the same rule, rounded differently)."""
     shared = config.model_dump(mode="json", exclude=set(PER_MEMBER))
     shared["momentum"] = config.mu > 0
     return json.dumps(shared, sort_keys=True)

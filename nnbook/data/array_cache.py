@@ -43,11 +43,12 @@ def arrays_dir(cache: Path) -> Path:
     return cache / "arrays"
 
 
-def load(path: Path, cache: Path, read: Callable[[Path], Dataset]) -> Dataset:
+def load(path: Path, cache: Path, read: Callable[[Path], Dataset], sha256: str | None = None) -> Dataset:
     """The dataset in `path` as arrays mapped (copy-on-write) from the cache, made from `read(path)` on first
-    use; `read`'s own result where the cache cannot be written (or the file not read: `read` says why)."""
+    use; `read`'s own result where the cache cannot be written (or the file not read: `read` says why).
+    sha256: the file's, when the caller has just checked it (not hashed twice)."""
     try:
-        key = file_sha256(path)
+        key = sha256 or file_sha256(path)
     except OSError:
         return read(path)
     entry = arrays_dir(cache) / f"{key}-{LAYOUT}"
@@ -77,9 +78,16 @@ def load(path: Path, cache: Path, read: Callable[[Path], Dataset]) -> Dataset:
 
 
 def usage(cache: Path) -> tuple[int, int]:
-    """(entries, bytes) in the cache's arrays directory."""
-    entries = [e for e in arrays_dir(cache).glob(f"*-{LAYOUT}") if e.is_dir()]
-    return len(entries), sum(f.stat().st_size for e in entries for f in e.iterdir() if f.is_file())
+    """(entries, bytes) in the cache's arrays directory; an entry that cannot be read (or goes while
+    it is read) is not counted."""
+    entries, size = 0, 0
+    for entry in arrays_dir(cache).glob(f"*-{LAYOUT}"):
+        try:
+            size += sum(f.stat().st_size for f in entry.iterdir() if f.is_file())
+            entries += 1
+        except OSError:
+            continue
+    return entries, size
 
 
 def file_sha256(path: Path) -> str:

@@ -107,15 +107,20 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def check_workers_device(workers: int | None, device) -> None:
+    """Several workers train on the CPU only: asked for on another device, a one-line ConfigError."""
+    if workers is not None and workers > 1 and device.type != "cpu":
+        raise ConfigError(f"--jobs {workers}: several workers train on the CPU only (this is on {device}); "
+                          "leave --jobs out, or add --device cpu")
+
+
 def schedule_for(config, n: int, steps: int, device, workers: int | None = None, stack: int | None = None,
                  threads: int | None = None) -> tuple[Schedule, str]:
     """How to train n runs of `config` (each `steps` SGD steps) on `device`, and why, in words.
     `workers` / `stack`: what the user forced (--jobs, --stack); the rest is measured on the CPU.
     threads: the thread count asked for (--threads), else one per core."""
     total = threads or cores()
-    if workers is not None and workers > 1 and device.type != "cpu":
-        raise ConfigError(f"--jobs {workers}: several workers train on the CPU only (this run is on {device}); "
-                          "leave --jobs out, or add --device cpu")
+    check_workers_device(workers, device)
     if n == 1:
         return Schedule(1, 1, total), "one run"
     if device.type != "cpu":  # a GPU: one stack of everything keeps it busy
@@ -140,7 +145,8 @@ def schedule_for(config, n: int, steps: int, device, workers: int | None = None,
     except Exception as e:  # noqa: BLE001 - a config that cannot train fails in training, with its own message
         return asked, f"not measured: {type(e).__name__}"
     per_epoch = estimates[best] * steps / config.epochs
-    return best, f"chosen by timing {len(per_step.measured)} stack sizes: about {per_epoch:.3g} s of steps per epoch for all {n}"
+    return best, (f"chosen by timing {len(per_step.measured)} stack sizes: about {per_epoch:.3g} s of steps "
+                  f"per epoch for all {n}")
 
 
 def choose_among(options: list[Schedule], n: int,

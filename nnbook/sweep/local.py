@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from nnbook.config import Config
+from nnbook.config import Config, seeds_of
 from nnbook.errors import Interrupted
 from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, train_job
 from nnbook.experiments.schedule import split
@@ -68,12 +68,10 @@ def train_on_workers(config: Config, workers: int, stack: int, threads: int, run
     """`nnbook train` with workers: the config's repeats (or `seeds`) cut into stacks of at most `stack`,
     trained by `workers` CPU worker processes of `threads` threads each; a line per finished
     stack on `display` (a sweep display). A Ctrl-C stops every worker, each group resumable."""
-    point = Point({}, config)
-    members = [(point, s) for s in (point.seeds if seeds is None else seeds)]
-    jobs = [Job(piece) for piece in split(members, stack)]
+    todo = [(config, seeds_of(config) if seeds is None else seeds)]
     started = time.strftime("%Y%m%d-%H%M%S")  # run directories are stamped so: those made from now on
     try:
-        return run_on_devices(jobs, runs_dir, data_dir, display, False, ["cpu"] * workers, threads)
+        return stacks_on_workers(todo, [stack], workers, threads, runs_dir, data_dir, display)
     except Interrupted as stop:
         raise Interrupted(f"interrupted: every completed epoch is kept; {resume_hints(runs_dir, config.name, started)}",
                           stop.exit_code) from None
@@ -81,22 +79,30 @@ def train_on_workers(config: Config, workers: int, stack: int, threads: int, run
 
 def train_configs_on_workers(todo: list[tuple[Config, list[int]]], stacks: list[int], workers: int, threads: int,
                              runs_dir: Path, data_dir, display, on_config) -> list[Outcome]:
-    """Several configs' seeds (`todo`: (config, seeds), each cut into stacks of at most its entry in
-    `stacks`) through one pool of `workers` CPU workers: a worker that frees takes the next stack,
-    of whichever config, so no core waits for the end of a config. `on_config(config, outcomes)` as
-    each config's last stack finishes. A Ctrl-C stops every worker, each group resumable."""
+    """Several configs' seeds through one pool of workers (`stacks_on_workers`): a worker that frees
+    takes the next stack, of whichever config, so no core waits for the end of a config.
+    `on_config(config, outcomes)` as each config's last stack finishes. A Ctrl-C stops every
+    worker, each group resumable by running the same command again."""
+    try:
+        return stacks_on_workers(todo, stacks, workers, threads, runs_dir, data_dir, display, on_config)
+    except Interrupted as stop:
+        raise Interrupted("interrupted: every completed epoch is kept; run the same command again to continue",
+                          stop.exit_code) from None
+
+
+def stacks_on_workers(todo: list[tuple[Config, list[int]]], stacks: list[int], workers: int, threads: int,
+                      runs_dir: Path, data_dir, display, on_config=None) -> list[Outcome]:
+    """Each (config, seeds) of `todo` cut into stacks of at most its entry in `stacks`, trained in
+    that order by `workers` CPU worker processes of `threads` threads each (pool.py)."""
     jobs, left = [], {}
     for (config, seeds), stack in zip(todo, stacks):
         point = Point({}, config)
         pieces = [Job(piece) for piece in split([(point, s) for s in seeds], stack)]
         jobs += pieces
         left[config.name] = (config, len(pieces), [])
-    try:
-        return run_on_devices(jobs, runs_dir, data_dir, ConfigsDone(display, left, on_config), False,
-                              ["cpu"] * workers, threads)
-    except Interrupted as stop:
-        raise Interrupted("interrupted: every completed epoch is kept; run the same command again to continue",
-                          stop.exit_code) from None
+    if on_config is not None:
+        display = ConfigsDone(display, left, on_config)
+    return run_on_devices(jobs, runs_dir, data_dir, display, False, ["cpu"] * workers, threads)
 
 
 class ConfigsDone:
