@@ -84,6 +84,30 @@ def test_a_damaged_entry_is_made_again(small, damage):
     assert same(again, expected) and array_cache.open_entry(entry, str(path)) is not None
 
 
+def test_a_rewritten_file_replaces_its_entry_and_leaves_other_files_entries(small, mnist):
+    """`nnbook expand-mnist --force` rewrites a file in place: the arrays of its old contents are deleted
+    when the new ones are written (a process that has them mapped keeps reading), another file's stay."""
+    path, cache = small
+    other = path.with_name("other.pkl.gz")
+    other.write_bytes(path.read_bytes())
+    with gzip.open(other, "rb") as f:  # another file's entry: different contents at another path
+        parts = pickle.load(f)
+    with gzip.open(other, "wb") as f:
+        pickle.dump([(x[:50], y[:50]) for x, y in parts], f, protocol=2)
+    array_cache.load(other, cache, book_format.read_book_file)
+    old = array_cache.load(path, cache, book_format.read_book_file)
+    old_entry, kept = entry_of(path, cache), old.training.x.copy()
+    with gzip.open(path, "wb") as f:  # rewritten in place: 40 training images instead of 60
+        pickle.dump([(mnist.training.x[:40], mnist.training.y[:40]), (mnist.validation.x[:30], mnist.validation.y[:30]),
+                     (mnist.test.x[:30], mnist.test.y[:30])], f, protocol=2)
+    new = array_cache.load(path, cache, book_format.read_book_file)
+    assert len(new.training.x) == 40 and isinstance(new.training.x.base, np.memmap)
+    assert not old_entry.exists() and np.array_equal(old.training.x, kept)  # the mapping outlives the entry
+    entries = sorted(p.name for p in array_cache.arrays_dir(cache).iterdir() if not p.name.startswith("."))
+    assert entries == sorted([entry_of(path, cache).name, entry_of(other, cache).name])
+    assert (entry_of(path, cache) / array_cache.SOURCE).read_text() == str(path.resolve())
+
+
 def test_a_cache_that_cannot_be_written_leaves_the_arrays_in_the_process(small):
     path, cache = small
     cache.write_text("a file where the cache directory would be")

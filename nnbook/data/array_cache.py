@@ -9,15 +9,18 @@ operating system's file cache, shared by every process that maps them (a page
 written to becomes that process's own; the file never changes), and a worker's
 start-up reads nothing but the hash.
 
-    ~/.cache/nnbook/arrays/<sha256 of the data file>/
+    ~/.cache/nnbook/arrays/<sha256 of the data file>-v1/
         training_x.npy  training_y.npy  validation_x.npy  ...   float32 (n, 784) / int64 (n,)
+        source.txt      the data file's absolute path, when the entry was made
 
 An entry is written whole into a temporary directory and renamed into place,
 under a lock, so processes starting together make it once. It is read with
 `allow_pickle=False` and its shapes and dtypes are checked; an entry that fails
 (truncated, edited, an older layout) is made again. Where the cache cannot be
 written (a read-only home, a full disk) the arrays stay in the reading process,
-as without the cache. The directory may be deleted at any time (a process that
+as without the cache. An entry made for a path replaces the entries made from
+that path before (the file was rewritten, as `nnbook expand-mnist --force` does:
+their arrays would otherwise stay on disk unused). The directory may be deleted at any time (a process that
 has an entry mapped keeps reading it); an entry's files must never be edited in
 place while nnbook runs, as for any memory-mapped file.
 """
@@ -37,6 +40,7 @@ import numpy as np
 from nnbook.data.book_format import SPLITS, Dataset, Split, fingerprint
 
 LAYOUT = "v1"  # in the directory name: a later layout never reads an older entry
+SOURCE = "source.txt"  # in an entry: the path it was made from (read only to find entries it replaces)
 
 
 def arrays_dir(cache: Path) -> Path:
@@ -67,9 +71,10 @@ def load(path: Path, cache: Path, read: Callable[[Path], Dataset], sha256: str |
             return mapped
         dataset = read(path)
         try:
-            write_entry(entry, dataset)
+            write_entry(entry, dataset, source_of(path))
         except OSError:
             return dataset
+        remove_older_entries(entry, source_of(path))
     del dataset  # the mapped copy replaces the one read into this process
     mapped = open_entry(entry, str(path))
     if mapped is None:  # written a moment ago and already unreadable: nothing to share
@@ -98,8 +103,26 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def write_entry(entry: Path, dataset: Dataset) -> None:
-    """The splits as .npy files, written into a temporary directory beside `entry` and renamed into place."""
+def source_of(path: Path) -> str:
+    """The data file's absolute path, as an entry records it."""
+    return os.path.realpath(path)
+
+
+def remove_older_entries(entry: Path, source: str) -> None:
+    """Delete the other entries made from `source`: the file there has changed since (a process that has
+    one mapped keeps reading it; one made before entries recorded their source is left alone)."""
+    for other in entry.parent.glob(f"*-{LAYOUT}"):
+        try:
+            made_from = (other / SOURCE).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+        if other != entry and made_from == source:
+            shutil.rmtree(other, ignore_errors=True)
+
+
+def write_entry(entry: Path, dataset: Dataset, source: str) -> None:
+    """The splits as .npy files and the source's path, written into a temporary directory beside `entry`
+    and renamed into place."""
     if entry.exists():  # broken (open_entry refused it): replaced whole
         shutil.rmtree(entry, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}-"))
@@ -108,6 +131,7 @@ def write_entry(entry: Path, dataset: Dataset) -> None:
             split = getattr(dataset, name)
             np.save(tmp / f"{name}_x.npy", split.x, allow_pickle=False)
             np.save(tmp / f"{name}_y.npy", split.y, allow_pickle=False)
+        (tmp / SOURCE).write_text(source, encoding="utf-8")
         os.chmod(tmp, 0o755 & ~current_umask())  # mkdtemp makes it private; the entry is an ordinary one
         os.replace(tmp, entry)
     except BaseException:
