@@ -72,6 +72,17 @@ def test_repeats_make_one_run_directory_per_seed(tmp_path, cli, mnist_slice):
             in result.stdout), result.stdout
 
 
+def test_quiet_prints_the_results_and_nothing_of_the_training(tmp_path, cli, mnist_slice):
+    """--quiet: "Print only errors and the results" -- the result table and the best of the runs, no epochs."""
+    result = cli("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set", "train_limit=300",
+                 "--set", "epochs=2", "--repeats", "2", "--device", "cpu", "--runs-dir", tmp_path, "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "Epoch" not in result.stdout and "run directory:" not in result.stdout
+    top = max((read_json(r / "summary.json") for r in run_dirs(tmp_path)), key=lambda s: s["best_validation_accuracy"])
+    assert "Result (test accuracy at the best validation epoch)" in result.stdout
+    assert f"Best of 2 runs by validation: test {100 * top['test_accuracy']:.2f}%" in result.stdout, result.stdout
+
+
 def test_dry_run_prints_the_model_and_trains_nothing(tmp_path, cli):
     result = cli("train", CONFIGS / "ch6_relu_dropout.yaml", "--dry-run", "--runs-dir", tmp_path)
     assert result.returncode == 0, result.stderr
@@ -164,6 +175,6 @@ def test_threads_option_is_applied_and_recorded(tmp_path, cli, mnist_slice):
     finally:
         torch.set_num_threads(before)  # the option sets it for the whole process, which runs the other tests too
     assert result.returncode == 0, result.stderr
-    assert result.stdout == ""  # -q
+    assert "Epoch" not in result.stdout and "Result" in result.stdout  # -q: the results only
     (run,) = run_dirs(tmp_path)
     assert read_json(run / "summary.json")["threads"] == threads

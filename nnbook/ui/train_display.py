@@ -111,13 +111,13 @@ class TrainDisplay:
             table.add_row(r.path.name, s.status, str(s.epochs_completed), pct(s.best_validation_accuracy),
                           str(s.best_epoch or "—"), pct(s.test_accuracy),
                           f"{per_epoch:.2f}" if per_epoch else "—")
-        self.print(table)
+        self.console.print(table)  # the results: printed with --quiet too
         if results:
-            self.print(f"Run directories in {results[0].path.parent}/")
+            self.console.print(f"Run directories in {results[0].path.parent}/")
         summaries = [r.summary for r in results]
         top = best_by_validation(summaries)
         if len(results) > 1 and top is not None:
             tests = spread(results_of(summaries))
             std = "—" if tests.std is None else f"{100 * tests.std:.2f}"
-            self.print(f"Best of {tests.n} runs by validation: test {pct(top.test_accuracy)} "
-                       f"(seed {top.seed}); mean ± std of test: {pct(tests.mean)} ± {std}")
+            self.console.print(f"Best of {tests.n} runs by validation: test {pct(top.test_accuracy)} "
+                               f"(seed {top.seed}); mean ± std of test: {pct(tests.mean)} ± {std}")
