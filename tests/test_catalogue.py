@@ -52,5 +52,10 @@ def test_list_shows_a_chapter_with_times_measured_here(cli, tmp_path):
 
 
 def test_an_unknown_configs_directory_is_one_line(cli, tmp_path):
-    result = cli("list", "--configs-dir", tmp_path / "nowhere")
-    assert result.returncode == 2 and "no such directory" in result.stderr
+    """`nnbook list` and `nnbook chapter6` run outside the checkout: one line that says where the configs are;
+    chapter6 makes no output directory."""
+    for command in (["list"], ["chapter6", "--out", tmp_path / "out"]):
+        result = cli(*command, "--configs-dir", tmp_path / "nowhere")
+        assert result.returncode == 2 and result.stderr.count("\n") == 1, (command, result.stderr)
+        assert "nowhere: no such directory" in result.stderr and "pass --configs-dir" in result.stderr
+    assert not (tmp_path / "out").exists()

@@ -85,12 +85,18 @@ def load_entry(path: Path) -> Entry:
                  STATISTICS.get(figure.get("statistic"), ""))
 
 
-def catalogue(configs_dir: Path, chapter: Optional[str] = None) -> list[Entry]:
-    """Every config in `configs_dir` (of `chapter` only, if given), in the book's order."""
+def check_configs_dir(configs_dir: Path) -> Path:
+    """`configs_dir`, or a one-line error when it is not a directory (a command run outside the checkout)."""
     configs_dir = Path(configs_dir)
     if not configs_dir.is_dir():
         raise ConfigError(f"--configs-dir {configs_dir}: no such directory (the shipped configs are in the "
-                          "repository's configs/)")
+                          "repository's configs/: run this in the checkout, or pass --configs-dir)")
+    return configs_dir
+
+
+def catalogue(configs_dir: Path, chapter: Optional[str] = None) -> list[Entry]:
+    """Every config in `configs_dir` (of `chapter` only, if given), in the book's order."""
+    configs_dir = check_configs_dir(configs_dir)
     entries = [load_entry(p) for p in sorted(configs_dir.glob("*.yaml"))]
     if chapter is not None:
         entries = [e for e in entries if e.chapter == str(chapter)]

@@ -37,6 +37,7 @@ from nnbook.analysis.ensemble import run_ensemble
 from nnbook.analysis.plots import first_conv_filters, plot_accuracy, plot_filters
 from nnbook.analysis.report import collect, render
 from nnbook.config import load_config, run_config, seeds_of
+from nnbook.config.catalogue import check_configs_dir
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
 from nnbook.experiments.display import Display, RunResult, Silent
@@ -86,6 +87,7 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
         raise ConfigError(f"--only {', '.join(unknown)}: not a chapter 6 config; choose from {', '.join(CHAPTER6)}")
     if epochs_scale <= 0:
         raise ConfigError(f"--epochs-scale {epochs_scale}: must be > 0 (1 = the book's epochs)")
+    configs_dir = check_configs_dir(configs_dir)
     configs = {}
     for name in names:
         overrides = [f"repeats={max(repeats, ensemble_size) if name == ENSEMBLE_OF else repeats}"]
@@ -93,7 +95,7 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
             overrides.append(f"train_limit={train_limit}")
         if device:
             overrides.append(f"device={device}")
-        config = load_config(Path(configs_dir) / f"{name}.yaml", overrides)
+        config = load_config(configs_dir / f"{name}.yaml", overrides)
         configs[name] = config.model_copy(update={"epochs": scaled_epochs(config.epochs, epochs_scale)})
 
     layout.make_output_dir(out)
