@@ -258,14 +258,14 @@ def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Opt
     paths = [p for p in map(Path, paths) if not layout.is_output_folder(p)]
     weights = Weights(weights)
     selection = select_members(paths, only, last=weights is Weights.last)
-    for path, why in selection.skipped:
-        say(f"skipped {path}: {why}")
     members = selection.members
-    if len(members) < 2:
+    if len(members) < 2:  # one line, naming what was skipped and why
         skipped = "; ".join(f"{path}: {why}" for path, why in selection.skipped)
         raise NnbookError(f"an ensemble needs at least 2 finished runs with test predictions; "
                           f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}"
                           + (f" (skipped {skipped})" if skipped else ""))
+    for path, why in selection.skipped:
+        say(f"skipped {path}: {why}")
     check_same_test_data(members)
     test = find_test_split(members[0].summary, data_dir)
     probabilities = np.stack([m.probabilities for m in members])
