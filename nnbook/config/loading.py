@@ -148,12 +148,26 @@ def describe_error(error: dict, raw: dict, source: str) -> str:
         name = str(loc[-1])
         valid = _valid_keys(loc[:-1], raw)
         close = difflib.get_close_matches(name, valid, n=1)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        return f"{source}: unknown key {key!r} — {hint}(valid keys here: {', '.join(valid)})"
+        hint = _layer_key_hint(name, loc[:-1], raw) or (f" — did you mean {close[0]!r}?" if close else "")
+        return f"{source}: unknown key {key!r}{hint} (valid keys here: {', '.join(valid)})"
     message = error["msg"].removeprefix("Value error, ")
     if not key:  # a whole-config rule (the layer stack)
         return f"{source}: {message}"
     return f"{source}: {key} = {_show(value)}: {message}"
+
+
+def _layer_key_hint(name: str, parent: list, raw: dict) -> str:
+    """For a layer's key (p_dropout, activation, ...) written at the top of a config: where it goes."""
+    if parent:
+        return ""
+    layers = raw.get("layers") if isinstance(raw.get("layers"), list) else []
+    for i, layer in enumerate(layers):
+        model = LAYER_TYPES.get(layer.get("type")) if isinstance(layer, dict) else None
+        if model is not None and name in model.model_fields:
+            return f" — {name!r} is a layer's key: set it on each layer it applies to, e.g. layers.{i}.{name}"
+    if any(name in model.model_fields for model in LAYER_TYPES.values()):
+        return f" — {name!r} is a layer's key: set it on a layer (layers.N.{name})"
+    return ""
 
 
 def _is_tag(loc: tuple, part: str) -> bool:
