@@ -20,9 +20,10 @@ under a lock, so processes starting together make it once. It is read with
 written (a read-only home, a full disk) the arrays stay in the reading process,
 as without the cache. An entry made for a path replaces the entries made from
 that path before (the file was rewritten, as `nnbook expand-mnist --force` does:
-their arrays would otherwise stay on disk unused). The directory may be deleted at any time (a process that
-has an entry mapped keeps reading it); an entry's files must never be edited in
-place while nnbook runs, as for any memory-mapped file.
+their arrays would otherwise stay on disk unused). The directory may be deleted
+at any time (a process that has an entry mapped keeps reading it); an entry's
+files must never be edited in place while nnbook runs, as for any memory-mapped
+file.
 """
 
 from __future__ import annotations
