@@ -389,4 +389,4 @@ def load_predictions(path: Path, last: bool = False):
     network after its last epoch: a numpy array (np.load refuses pickled objects)."""
     import numpy as np
 
-    return np.load(Path(path) / predictions_file(last))
+    return np.load(Path(path) / predictions_file(last), allow_pickle=False)
