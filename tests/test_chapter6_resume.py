@@ -99,8 +99,8 @@ def test_a_chapter_dir_trained_with_other_settings_is_refused_by_name(whole, cli
 
 
 def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
-    """--jobs 2 --stack 2: both configs' stacks go to one pool of two worker processes, so the second
-    config trains beside the first, not after it, and the report comes out as the in-process
+    """--jobs 2 --stack 2: both configs' stacks go to one pool of two worker processes, the longer
+    config's first, so the two train side by side, and the report comes out as the in-process
     chapter's. Run again, every group is found finished; a config with a seed never started
     trains only that seed."""
     out = tmp_path / "chapter"
@@ -108,8 +108,9 @@ def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
     first = cli("chapter6", *args, *ARGS, "--jobs", "2", "--stack", "2", "--configs-dir", CONFIGS, "--out", out)
     assert first.returncode == 0, first.stderr
     assert "The 2 configs' stacks on 2 workers" in first.stdout  # one pool for both, not a pool per config
-    assert "ch6_shallow (seeds 0-1) on worker 1" in first.stdout
-    assert "ch6_conv_only (seeds 0-1) on worker 2" in first.stdout  # the second config on the second worker
+    assert "longest first" in first.stdout
+    assert "ch6_conv_only (seeds 0-1) on worker 1" in first.stdout  # the conv net's steps cost more: first,
+    assert "ch6_shallow (seeds 0-1) on worker 2" in first.stdout  # though listed second; beside it, not after
     groups = {tuple(json.loads((run / "summary.json").read_text())["group"]) for run in run_dirs(out / "runs")}
     assert len(groups) == 2 and all(len(g) == 2 for g in groups)
     assert [row[1] for row in table_without_times(out)] == [row[1] for row in table_without_times(whole)]

@@ -93,6 +93,24 @@ def test_forced_or_short_schedules_are_not_measured():
         schedule_for(config, 4, 100, torch.device("cuda"), workers=2)
 
 
+def test_a_chapters_stacks_go_to_the_workers_longest_first():
+    """`chapter6 --jobs`: every config's stacks in one queue, longest first (a stack of k counts as k
+    runs), so no long stack starts last while the other workers have nothing left; without
+    estimates, in the configs' order."""
+    from nnbook.config import load_config
+    from nnbook.sweep.local import stacks_of
+
+    todo = [(load_config(CONFIGS / f"{name}.yaml"), seeds)
+            for name, seeds in [("ch6_shallow", [0, 1, 2]), ("ch6_conv_only", [0, 1, 2]),
+                                ("ch6_relu_dropout", [0, 1, 2, 3, 4])]]
+    labels = [(job.point.name, job.seeds) for job in stacks_of(todo, [2, 2, 3], [60.0, 400.0, 5000.0])]
+    assert labels == [("ch6_relu_dropout", [0, 1, 2]), ("ch6_relu_dropout", [3, 4]), ("ch6_conv_only", [0, 1]),
+                      ("ch6_conv_only", [2]), ("ch6_shallow", [0, 1]), ("ch6_shallow", [2])]
+    in_order = [(job.point.name, job.seeds) for job in stacks_of(todo, [2, 2, 3])]
+    assert in_order == [("ch6_shallow", [0, 1]), ("ch6_shallow", [2]), ("ch6_conv_only", [0, 1]),
+                        ("ch6_conv_only", [2]), ("ch6_relu_dropout", [0, 1, 2]), ("ch6_relu_dropout", [3, 4])]
+
+
 def test_train_with_workers_gives_each_run_its_stacked_result(tmp_path, cli, mnist_slice):
     """--jobs 2 --stack 2: three repeats as stacks of 2 and 1 in two worker processes; each run's
     epochs are those it has in one stack of three in this process (to rounding), and the worker

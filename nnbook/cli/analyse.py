@@ -135,7 +135,8 @@ def chapter6(
     after every config.
 
     On a CPU, --jobs N trains every config's runs on one pool of N worker processes: a worker
-    done with its share of one config starts on the next, so no core waits for a config to end.
+    done with its share of one config starts on the next, so no core waits for a config to end;
+    the longest stacks (by a short timing of each config) start first.
     """
     from nnbook.cli.train import train_configs_scheduled, train_scheduled
     from nnbook.experiments.chapter6 import run_chapter6  # deferred: torch (--help stays fast)

@@ -140,6 +140,8 @@ def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, sta
     from nnbook.sweep.local import train_configs_on_workers
     from nnbook.ui.sweep_display import SweepDisplay
 
+    from nnbook.training.timing import seconds_per_run  # deferred: torch
+
     display = SweepDisplay(quiet=quiet)
     threads = max(1, cores() // jobs)
     stacks = []
@@ -147,15 +149,17 @@ def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, sta
         schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack)
         stacks.append(schedule.stack)
         display.print(f"Schedule: {cfg.name}: {len(seeds)} run(s) as stacks of at most {schedule.stack} ({why})")
+    run_seconds, _ = seconds_per_run([cfg for cfg, _ in todo], "cpu")  # as `nnbook list` estimates a run
     display.print(f"The {len(todo)} configs' stacks on {jobs} workers of {threads} "
-                  f"thread{'s' if threads > 1 else ''}, each worker taking the next stack as it frees")
+                  f"thread{'s' if threads > 1 else ''}, longest first (by a short timing of each config), "
+                  "each worker taking the next stack as it frees")
 
     def done(cfg, outcomes) -> None:
         results = results_of(outcomes)
         TrainDisplay(quiet=quiet).finish(results)
         on_config(cfg, results)
 
-    outcomes = train_configs_on_workers(todo, stacks, jobs, threads, runs_dir, data_dir, display, done)
+    outcomes = train_configs_on_workers(todo, stacks, jobs, threads, runs_dir, data_dir, display, done, run_seconds)
     raise_if_failed(outcomes)
 
 

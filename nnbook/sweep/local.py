@@ -78,31 +78,45 @@ def train_on_workers(config: Config, workers: int, stack: int, threads: int, run
 
 
 def train_configs_on_workers(todo: list[tuple[Config, list[int]]], stacks: list[int], workers: int, threads: int,
-                             runs_dir: Path, data_dir, display, on_config) -> list[Outcome]:
+                             runs_dir: Path, data_dir, display, on_config,
+                             run_seconds: Optional[list[float]] = None) -> list[Outcome]:
     """Several configs' seeds through one pool of workers (`stacks_on_workers`): a worker that frees
-    takes the next stack, of whichever config, so no core waits for the end of a config.
-    `on_config(config, outcomes)` as each config's last stack finishes. A Ctrl-C stops every
-    worker, each group resumable by running the same command again."""
+    takes the next stack, of whichever config, so no core waits for the end of a config; given each
+    config's estimated `run_seconds`, the longest stacks go first, so no long stack starts last while
+    the other workers have nothing left. `on_config(config, outcomes)` as each config's last stack
+    finishes. A Ctrl-C stops every worker, each group resumable by running the same command again."""
     try:
-        return stacks_on_workers(todo, stacks, workers, threads, runs_dir, data_dir, display, on_config)
+        return stacks_on_workers(todo, stacks, workers, threads, runs_dir, data_dir, display, on_config,
+                                 run_seconds)
     except Interrupted as stop:
         raise Interrupted("interrupted: every completed epoch is kept; run the same command again to continue",
                           stop.exit_code) from None
 
 
 def stacks_on_workers(todo: list[tuple[Config, list[int]]], stacks: list[int], workers: int, threads: int,
-                      runs_dir: Path, data_dir, display, on_config=None) -> list[Outcome]:
-    """Each (config, seeds) of `todo` cut into stacks of at most its entry in `stacks`, trained in
-    that order by `workers` CPU worker processes of `threads` threads each (pool.py)."""
-    jobs, left = [], {}
-    for (config, seeds), stack in zip(todo, stacks):
-        point = Point({}, config)
-        pieces = [Job(piece) for piece in split([(point, s) for s in seeds], stack)]
-        jobs += pieces
-        left[config.name] = (config, len(pieces), [])
+                      runs_dir: Path, data_dir, display, on_config=None,
+                      run_seconds: Optional[list[float]] = None) -> list[Outcome]:
+    """Each (config, seeds) of `todo` cut into stacks of at most its entry in `stacks`, trained by
+    `workers` CPU worker processes of `threads` threads each (pool.py): in that order, or, given
+    each config's estimated seconds per run, longest stack first (a stack of k: k runs' time)."""
+    jobs = stacks_of(todo, stacks, run_seconds)
+    left = {config.name: (config, sum(job.point.name == config.name for job in jobs), []) for config, _ in todo}
     if on_config is not None:
         display = ConfigsDone(display, left, on_config)
     return run_on_devices(jobs, runs_dir, data_dir, display, False, ["cpu"] * workers, threads)
+
+
+def stacks_of(todo: list[tuple[Config, list[int]]], stacks: list[int],
+              run_seconds: Optional[list[float]] = None) -> list[Job]:
+    """The jobs of `stacks_on_workers`: each config's seeds cut into stacks of at most its entry in
+    `stacks`, in `todo`'s order or, given each config's seconds per run, longest first (a stack of k
+    counted as k runs; equal ones keep their order)."""
+    jobs = []
+    for i, ((config, seeds), stack) in enumerate(zip(todo, stacks)):
+        point = Point({}, config)
+        for piece in split([(point, s) for s in seeds], stack):
+            jobs.append((-run_seconds[i] * len(piece) if run_seconds else 0.0, Job(piece)))
+    return [job for _, job in sorted(jobs, key=lambda pair: pair[0])]
 
 
 class ConfigsDone:
