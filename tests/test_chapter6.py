@@ -210,7 +210,9 @@ def test_chapter6_quick_pass(tmp_path, mnist_slice, cli):
     assert "Scaled down" in text and "(1 epoch instead of 40/60), only the first 200 training images" in text
     assert "| ch6_relu_dropout | 2 | 1 |" in text
     assert "| ch6_relu_dropout_ensemble | 2 |" in text and "| 99.67 |" in text
+    assert "vote of 2 (best networks)" in text and "vote of 2 (last networks)" in text  # both votes, as rows
     assert (out / "ensemble" / "ensemble_errors.png").exists() and (out / "relu_dropout_filters.png").exists()
+    assert read_json(out / "ensemble_last" / "ensemble.json")["weights"] == "last"
     assert len(run_dirs(out / "runs")) == 2
     bad = cli("chapter6", "--only", "ch7_nothing", "--out", tmp_path / "x")
     assert bad.returncode == 2 and "not a chapter 6 config" in bad.stderr

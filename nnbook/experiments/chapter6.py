@@ -52,6 +52,7 @@ CHAPTER6 = ["ch6_shallow", "ch6_conv", "ch6_conv_only", "ch6_dbl_conv", "ch6_dbl
             "ch6_expanded", "ch6_expanded_fc300", "ch6_expanded_fc1000", "ch6_expanded_2fc100",
             "ch6_expanded_2fc300", "ch6_expanded_2fc1000", "ch6_relu_dropout"]
 ENSEMBLE_OF = "ch6_relu_dropout"  # the book's ensemble: 5 of these nets, plurality vote
+LAST_VOTE = "ensemble_last"  # the vote of the nets after their last epoch (the book's), beside ensemble/
 
 
 def scaled_epochs(epochs: int, scale: float) -> int:
@@ -141,8 +142,12 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     if ENSEMBLE_OF in results and ensemble_size >= 2:
         members = [r.path for r in results[ENSEMBLE_OF]][:ensemble_size]
         run_ensemble(members, out=out / "ensemble", data_dir=data_dir, say=say)
-        extra.append(f"Ensemble: plurality vote of the {len(members)} {ENSEMBLE_OF} runs; their misclassified "
-                     "digits in `ensemble/ensemble_errors.png`.")
+        extra.append(f"Ensemble: plurality vote of the {len(members)} {ENSEMBLE_OF} runs' best-validation "
+                     "networks; their misclassified digits in `ensemble/ensemble_errors.png`.")
+        if all(directory.has_predictions(p, last=True) for p in members):  # runs of an older nnbook have none
+            run_ensemble(members, out=out / LAST_VOTE, data_dir=data_dir, say=say, weights="last")
+            extra.append(f"The same vote by the networks after their last epoch, as the book's conv.py voted "
+                         f"(network3.py keeps no best weights): `{LAST_VOTE}/`.")
         filters = first_conv_filters(results[ENSEMBLE_OF][0].path)
         if filters is not None:
             plot_filters(filters, out / "relu_dropout_filters.png", f"{ENSEMBLE_OF}: first conv layer's filters")
@@ -197,7 +202,8 @@ def write_report(report: Path, configs: dict, results: dict, extra: list[str], e
     """chapter6.md from the runs trained so far (`results`), the configs still to train named."""
     env = next(iter(results.values()))[0].summary if results else Summary()  # where and with what it ran
     out = report.parent
-    paths = [r.path for rs in results.values() for r in rs] + ([out / "ensemble"] if (out / "ensemble").exists() else [])
+    paths = [r.path for rs in results.values() for r in rs] + [out / e for e in ("ensemble", LAST_VOTE)
+                                                                 if (out / e).exists()]
     lines = ["# Chapter 6, reproduced with nnbook", ""]
     epochs = {name: c.epochs for name, c in configs.items()}
     if epochs_scale != 1.0 or train_limit:
