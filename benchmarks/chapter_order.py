@@ -58,7 +58,7 @@ def main() -> None:
              *(f"  {name:24} {runs[name]} x {seconds[name] / 60:6.1f} min" for name in CHAPTER6), "",
              f"{'workers':>7}  {'in order':>9}  {'longest first':>13}  {'lower bound':>11}  saved"]
     for w in args.workers:
-        todo = [(c, list(range(runs[c.name]))) for c in configs]
+        todo = [(c, list(range(runs[c.name])), []) for c in configs]
         stacks = [math.ceil(runs[c.name] / w) for c in configs]
         every = stack_times(stacks_of(todo, stacks), seconds)
         in_order = wall_time(every, w)

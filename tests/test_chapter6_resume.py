@@ -134,6 +134,29 @@ def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
     assert sorted(seed for _, seed in results_of(partial)) == [0, 1]
 
 
+def test_a_stopped_chapter_continues_on_workers_its_stopped_groups_included(whole, tmp_path, cli):
+    """Stopped in its first config, a chapter continued with --jobs 2 resumes that config's stopped
+    group on one worker while the other trains the next config: nothing is resumed in the driver
+    first, one group after another."""
+    out = tmp_path / "chapter"
+    with pytest.raises(Interrupted):
+        run_chapter6(CONFIGS, out, epochs_scale=0.04, train_limit=100, repeats=2, only=ONLY, device="cpu",
+                     new_display=lambda: CtrlCAfter(1), say=lambda line: None)
+    assert {s for (_, _), (s, _) in results_of(out).items()} == {"interrupted"}  # ch6_shallow, after epoch 1
+    args = [a for name in ONLY for a in ("--only", name)]
+    again = cli("chapter6", *args, *ARGS, "--jobs", "2", "--stack", "2", "--configs-dir", CONFIGS, "--out", out)
+    assert again.returncode == 0, again.stderr
+    assert "ch6_shallow: resuming" in again.stdout and "(after epoch 1 of 2)" in again.stdout
+    assert "ch6_shallow (seeds 0-1, resumed) on worker" in again.stdout
+    assert "ch6_conv_only (seeds 0-1) on worker" in again.stdout
+    assert len(run_dirs(out / "runs")) == 4 and "Not trained yet" not in (out / "chapter6.md").read_text()
+    got, want = results_of(out), results_of(whole)
+    for key, (status, rows) in got.items():  # to rounding: the workers have one thread each
+        assert status == want[key][0] == "completed" and len(rows) == 2
+        assert [r["validation_accuracy"] for r in rows] == pytest.approx(
+            [r["validation_accuracy"] for r in want[key][1]], abs=0.02)
+
+
 def test_a_chapter_on_workers_names_a_device_they_cannot_use_before_anything_is_made(tmp_path, cli):
     """--jobs N trains on CPU workers: a chapter asked to run on a GPU is refused at once, in one line."""
     out = tmp_path / "chapter"

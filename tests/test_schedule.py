@@ -33,6 +33,7 @@ def test_runs_are_cut_into_even_stacks_the_larger_first():
     assert job_sizes(5, 2) == [2, 2, 1]
     assert job_sizes(27, 8) == [7, 7, 7, 6]
     assert job_sizes(3, 3) == [3] and job_sizes(3, 10) == [3] and job_sizes(4, 1) == [1, 1, 1, 1]
+    assert job_sizes(0, 2) == []  # a config with only stopped groups left: no new stacks
     # every schedule's stacks, the sweep's packed batches included, are these pieces
     assert split(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
 
@@ -94,18 +95,23 @@ def test_forced_or_short_schedules_are_not_measured():
 
 
 def test_a_chapters_stacks_go_to_the_workers_longest_first():
-    """`chapter6 --jobs`: every config's stacks in one queue, longest first (a stack of k counts as k
-    runs), so no long stack starts last while the other workers have nothing left; without
-    estimates, in the configs' order."""
+    """`chapter6 --jobs`: every config's stacks, and its stopped groups, in one queue, longest first (a
+    stack of k counts as k runs, a stopped group as its epochs left), so no long stack starts last
+    while the other workers have nothing left; without estimates, in the configs' order."""
     from nnbook.config import load_config
+    from nnbook.experiments.chapter6 import StoppedGroup
     from nnbook.sweep.local import stacks_of
 
-    todo = [(load_config(CONFIGS / f"{name}.yaml"), seeds)
-            for name, seeds in [("ch6_shallow", [0, 1, 2]), ("ch6_conv_only", [0, 1, 2]),
-                                ("ch6_relu_dropout", [0, 1, 2, 3, 4])]]
-    labels = [(job.point.name, job.seeds) for job in stacks_of(todo, [2, 2, 3], [60.0, 400.0, 5000.0])]
-    assert labels == [("ch6_relu_dropout", [0, 1, 2]), ("ch6_relu_dropout", [3, 4]), ("ch6_conv_only", [0, 1]),
-                      ("ch6_conv_only", [2]), ("ch6_shallow", [0, 1]), ("ch6_shallow", [2])]
+    stopped = StoppedGroup(Path("runs/ch6_conv_only-20261202-000000"), [0, 1], 45)  # 15 of 60 epochs left
+    todo = [(load_config(CONFIGS / f"{name}.yaml"), seeds, groups)
+            for name, seeds, groups in [("ch6_shallow", [0, 1, 2], []), ("ch6_conv_only", [2], [stopped]),
+                                        ("ch6_relu_dropout", [0, 1, 2, 3, 4], [])]]
+    jobs = stacks_of(todo, [2, 2, 3], [60.0, 400.0, 5000.0])
+    assert [(job.point.name, job.seeds) for job in jobs] == [
+        ("ch6_relu_dropout", [0, 1, 2]), ("ch6_relu_dropout", [3, 4]), ("ch6_conv_only", [2]),
+        ("ch6_conv_only", [0, 1]), ("ch6_shallow", [0, 1]), ("ch6_shallow", [2])]
+    assert [job.resume for job in jobs] == [None, None, None, stopped.leader, None, None]
+    assert jobs[3].label == "ch6_conv_only (seeds 0-1, resumed)"
     in_order = [(job.point.name, job.seeds) for job in stacks_of(todo, [2, 2, 3])]
     assert in_order == [("ch6_shallow", [0, 1]), ("ch6_shallow", [2]), ("ch6_conv_only", [0, 1]),
                         ("ch6_conv_only", [2]), ("ch6_relu_dropout", [0, 1, 2]), ("ch6_relu_dropout", [3, 4])]

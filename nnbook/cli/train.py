@@ -132,10 +132,10 @@ def train_scheduled(cfg, seeds: list[int], runs_dir: Path, data_dir, display, jo
 
 def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, stack: Optional[int], quiet: bool,
                             on_config) -> None:
-    """`nnbook chapter6 --jobs N`: every (config, seeds) of `todo` on one pool of N CPU workers, each
-    config cut into the stacks its schedule chooses for N workers (or `stack`); a worker that frees
-    takes the next stack, of whichever config. on_config(config, its runs) as each config's last
-    stack ends, after its result table."""
+    """`nnbook chapter6 --jobs N`: every (config, seeds, stopped groups) of `todo` on one pool of N CPU
+    workers, the seeds cut into the stacks the config's schedule chooses for N workers (or `stack`),
+    each stopped group resumed whole; a worker that frees takes the next stack, of whichever config,
+    longest first. on_config(config, its runs) as each config's last stack ends, after its result table."""
     from nnbook.experiments.schedule import cores, schedule_of_config
     from nnbook.sweep.local import train_configs_on_workers
     from nnbook.ui.sweep_display import SweepDisplay
@@ -145,11 +145,14 @@ def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, sta
     display = SweepDisplay(quiet=quiet)
     threads = max(1, cores() // jobs)
     stacks = []
-    for cfg, seeds in todo:
+    for cfg, seeds, _ in todo:
+        if not seeds:  # only stopped groups to resume: their stacks are as they were
+            stacks.append(1)
+            continue
         schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack)
         stacks.append(schedule.stack)
         display.print(f"Schedule: {cfg.name}: {len(seeds)} run(s) as stacks of at most {schedule.stack} ({why})")
-    run_seconds, _ = seconds_per_run([cfg for cfg, _ in todo], "cpu")  # as `nnbook list` estimates a run
+    run_seconds, _ = seconds_per_run([cfg for cfg, _, _ in todo], "cpu")  # as `nnbook list` estimates a run
     display.print(f"The {len(todo)} configs' stacks on {jobs} workers of {threads} "
                   f"thread{'s' if threads > 1 else ''}, longest first (by a short timing of each config), "
                   "each worker taking the next stack as it frees")

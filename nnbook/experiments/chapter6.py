@@ -3,7 +3,8 @@
 
     OUT/chapter6.md           the report (the table of `nnbook report`, with how it was made)
     OUT/runs/                 one run directory per config and seed
-    OUT/ensemble/             ensemble.json and ensemble_errors.png
+    OUT/ensemble/             ensemble.json and ensemble_errors.png (best-validation networks)
+    OUT/ensemble_last/        the same vote by the networks after their last epoch (the book's)
     OUT/*.png                 tanh vs sigmoid accuracy curves; the final net's first-layer filters
 
 `epochs_scale` (and `train_limit`) shrink the runs for a quick pass on a CPU;
@@ -16,9 +17,9 @@ a config's runs that finished there are not trained again, those that stopped
 `nnbook train --resume` would, and the seeds never started are trained. How a
 config's seeds train (one stack, or workers: experiments/schedule.py) is the
 `train_seeds` the command passes in; by default one stack in this process. Or,
-with `train_all` (`nnbook chapter6 --jobs N`), every config's seeds go to one pool of
-workers together, so a worker that is done with one config's runs starts the next
-config's. The report is rewritten after every config, so hours of training always
+with `train_all` (`nnbook chapter6 --jobs N`), every config's seeds and stopped groups
+go to one pool of workers together, so a worker that is done with one config's runs
+starts the next config's (longest first). The report is rewritten after every config, so hours of training always
 have one. Runs of a config trained there with other settings (epochs, training
 images, repeats) are a usage error: use a new OUT.
 The expanded set is made on first use through data/mnist's locked path, as for
@@ -31,7 +32,7 @@ import functools
 import platform
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, NamedTuple, Optional
 
 from nnbook.analysis.ensemble import run_ensemble
 from nnbook.analysis.plots import first_conv_filters, plot_accuracy, plot_filters
@@ -61,9 +62,18 @@ def scaled_epochs(epochs: int, scale: float) -> int:
 
 # train_seeds(config, seeds, runs_dir, dataset, display) -> the runs: trains those seeds of the config.
 SeedTrainer = Callable[..., list[RunResult]]
-# train_all([(config, seeds), ...], runs_dir, on_config): trains every config's seeds at once (workers
-# shared by all configs), calling on_config(config, its runs) as each config's last run ends.
+# train_all([(config, seeds, stopped), ...], runs_dir, on_config): trains every config's seeds and resumes
+# its stopped groups (StoppedGroup) at once (workers shared by all configs), calling on_config(config, its
+# runs) as each config's last run ends.
 ChapterTrainer = Callable[..., None]
+
+
+class StoppedGroup(NamedTuple):
+    """A group of runs trained together and stopped before its end: resumed whole, from its leader."""
+
+    leader: Path
+    seeds: list[int]
+    epochs_completed: int  # by the group (the least of its runs')
 
 
 def train_in_one_stack(config, seeds: list[int], runs_dir: Path, dataset, display: Display,
@@ -118,14 +128,16 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
         runs = list(finished)
         if finished:
             say(f"== {name}: {len(finished)} finished run(s) in {runs_dir}; not trained again")
-        for leader in stopped:
-            say(f"== {name}: resuming {leader} ({config.epochs} epoch(s))")
-            runs += resume_experiment(plan_resume(leader), new_display(), data_dir=data_dir)
+        for group in stopped:
+            say(f"== {name}: resuming {group.leader} (after epoch {group.epochs_completed} of {config.epochs})")
         if missing:
             say(f"== {name}: {len(missing)} run(s), {config.epochs} epoch(s)")
-            if train_all is not None:
-                queued.append((config, missing, runs))
-                continue
+        if train_all is not None and (stopped or missing):  # the stopped groups too, on the workers
+            queued.append((config, missing, stopped, runs))
+            continue
+        for group in stopped:
+            runs += resume_experiment(plan_resume(group.leader), new_display(), data_dir=data_dir)
+        if missing:
             if config.data not in datasets:  # data: mnist_expanded is made here on first use, under its lock
                 datasets[config.data] = mnist.load(config.data, data_dir, source=name)
             trainer = train_seeds or functools.partial(train_in_one_stack, data_dir=data_dir)
@@ -133,8 +145,8 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
         config_done(name, runs)
     datasets.clear()
     if queued:  # every config's seeds on the same workers (the expanded set made on first use by a worker, locked)
-        before = {config.name: runs for config, _, runs in queued}
-        train_all([(config, seeds) for config, seeds, _ in queued], runs_dir,
+        before = {config.name: runs for config, _, _, runs in queued}
+        train_all([(config, seeds, stopped) for config, seeds, stopped, _ in queued], runs_dir,
                   lambda config, trained: config_done(config.name, before[config.name] + trained))
     results = {name: results[name] for name in configs if name in results}  # the chapter's order
 
@@ -162,10 +174,10 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     return report
 
 
-def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[Path], list[int]]:
-    """What earlier invocations left of `config` in `runs_dir`: its finished runs, one run of
-    each group to resume, and the seeds not started. Runs trained with other settings (or
-    seeds beyond `repeats`) are a ConfigError naming them."""
+def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[StoppedGroup], list[int]]:
+    """What earlier invocations left of `config` in `runs_dir`: its finished runs, the groups to
+    resume, and the seeds not started. Runs trained with other settings (or seeds beyond
+    `repeats`) are a ConfigError naming them."""
     groups: dict[tuple, list[RunResult]] = {}  # each run's summary read once
     for path in sorted(runs_dir.glob(f"{config.name}-*")) if runs_dir.is_dir() else []:
         if not directory.is_run_dir(path):
@@ -175,7 +187,7 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[Path], lis
             groups.setdefault(tuple(summary.group or [path.name]), []).append(RunResult(path, summary))
     asked_seeds = seeds_of(config)
     finished: list[RunResult] = []
-    stopped: list[Path] = []
+    stopped: list[StoppedGroup] = []
     seen: set[int] = set()
     for runs in groups.values():
         paths, summaries = [r.path for r in runs], [r.summary for r in runs]
@@ -193,7 +205,8 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[Path], lis
         if all(s.status in FINISHED or s.status == DIVERGED for s in summaries):  # nothing left to train
             finished += runs
         else:
-            stopped.append(paths[0])
+            stopped.append(StoppedGroup(paths[0], sorted(s.seed for s in summaries),
+                                        min(s.epochs_completed or 0 for s in summaries)))
     return finished, stopped, [s for s in asked_seeds if s not in seen]
 
 

@@ -58,7 +58,9 @@ class Schedule:
 
 
 def job_sizes(n: int, stack: int) -> list[int]:
-    """n runs cut into ceil(n/stack) jobs of sizes differing by at most one, the larger first."""
+    """n runs cut into ceil(n/stack) jobs of sizes differing by at most one, the larger first (none for none)."""
+    if n <= 0:
+        return []
     count = math.ceil(n / max(1, stack))
     base, extra = divmod(n, count)
     return [base + 1] * extra + [base] * (count - extra)

@@ -74,6 +74,22 @@ def train_job(config: Config, runs_dir: Path, data_dir, display,
     return [r.path for r in results], None
 
 
+def resume_job(leader: Path, data_dir, display) -> tuple[list[Path], Optional[str]]:
+    """Continue the stopped group `leader` belongs to (`nnbook train --resume`), shown on `display`;
+    as train_job, a failure is returned, not raised, and a signal stops everything."""
+    from nnbook.experiments.experiment import resume_experiment  # deferred: torch
+    from nnbook.experiments.resume import plan_resume
+
+    recording = _RecordingDisplay(display)
+    try:
+        results = resume_experiment(plan_resume(leader), recording, data_dir=data_dir)
+    except (Interrupted, KeyboardInterrupt):
+        raise
+    except Exception as e:  # noqa: BLE001 - as in train_job
+        return recording.paths, describe_failure(e)
+    return [r.path for r in results], None
+
+
 def stream_jobs(jobs: list[Job], capacity: Callable[[], int], submit: Callable, wait_one: Callable,
                 collect: Callable, cancel: Callable, display, fail_fast: bool) -> list[Outcome]:
     """Keep up to `capacity()` jobs in flight, report each as it finishes. Only as many

@@ -68,7 +68,7 @@ def train_on_workers(config: Config, workers: int, stack: int, threads: int, run
     """`nnbook train` with workers: the config's repeats (or `seeds`) cut into stacks of at most `stack`,
     trained by `workers` CPU worker processes of `threads` threads each; a line per finished
     stack on `display` (a sweep display). A Ctrl-C stops every worker, each group resumable."""
-    todo = [(config, seeds_of(config) if seeds is None else seeds)]
+    todo = [(config, seeds_of(config) if seeds is None else seeds, [])]
     started = time.strftime("%Y%m%d-%H%M%S")  # run directories are stamped so: those made from now on
     try:
         return stacks_on_workers(todo, [stack], workers, threads, runs_dir, data_dir, display)
@@ -77,11 +77,11 @@ def train_on_workers(config: Config, workers: int, stack: int, threads: int, run
                           stop.exit_code) from None
 
 
-def train_configs_on_workers(todo: list[tuple[Config, list[int]]], stacks: list[int], workers: int, threads: int,
+def train_configs_on_workers(todo: list[tuple], stacks: list[int], workers: int, threads: int,
                              runs_dir: Path, data_dir, display, on_config,
                              run_seconds: Optional[list[float]] = None) -> list[Outcome]:
-    """Several configs' seeds through one pool of workers (`stacks_on_workers`): a worker that frees
-    takes the next stack, of whichever config, so no core waits for the end of a config; given each
+    """Several configs' seeds and stopped groups through one pool of workers (`stacks_on_workers`): a
+    worker that frees takes the next stack, of whichever config, so no core waits for the end of a config; given each
     config's estimated `run_seconds`, the longest stacks go first, so no long stack starts last while
     the other workers have nothing left. `on_config(config, outcomes)` as each config's last stack
     finishes. A Ctrl-C stops every worker, each group resumable by running the same command again."""
@@ -93,27 +93,32 @@ def train_configs_on_workers(todo: list[tuple[Config, list[int]]], stacks: list[
                           stop.exit_code) from None
 
 
-def stacks_on_workers(todo: list[tuple[Config, list[int]]], stacks: list[int], workers: int, threads: int,
+def stacks_on_workers(todo: list[tuple], stacks: list[int], workers: int, threads: int,
                       runs_dir: Path, data_dir, display, on_config=None,
                       run_seconds: Optional[list[float]] = None) -> list[Outcome]:
-    """Each (config, seeds) of `todo` cut into stacks of at most its entry in `stacks`, trained by
-    `workers` CPU worker processes of `threads` threads each (pool.py): in that order, or, given
-    each config's estimated seconds per run, longest stack first (a stack of k: k runs' time)."""
+    """Each (config, seeds, stopped groups) of `todo`: the seeds cut into stacks of at most its entry in
+    `stacks`, each stopped group resumed whole, trained by `workers` CPU worker processes of `threads`
+    threads each (pool.py): in that order, or, given each config's estimated seconds per run, longest
+    first (stacks_of)."""
     jobs = stacks_of(todo, stacks, run_seconds)
-    left = {config.name: (config, sum(job.point.name == config.name for job in jobs), []) for config, _ in todo}
+    left = {config.name: (config, sum(job.point.name == config.name for job in jobs), []) for config, _, _ in todo}
     if on_config is not None:
         display = ConfigsDone(display, left, on_config)
     return run_on_devices(jobs, runs_dir, data_dir, display, False, ["cpu"] * workers, threads)
 
 
-def stacks_of(todo: list[tuple[Config, list[int]]], stacks: list[int],
-              run_seconds: Optional[list[float]] = None) -> list[Job]:
-    """The jobs of `stacks_on_workers`: each config's seeds cut into stacks of at most its entry in
-    `stacks`, in `todo`'s order or, given each config's seconds per run, longest first (a stack of k
-    counted as k runs; equal ones keep their order)."""
+def stacks_of(todo: list[tuple], stacks: list[int], run_seconds: Optional[list[float]] = None) -> list[Job]:
+    """The jobs of `stacks_on_workers`: for each (config, seeds, stopped groups) of `todo`, a job per
+    stopped group (experiments/chapter6.StoppedGroup: resumed whole) and the seeds cut into stacks of at
+    most its entry in `stacks`; in `todo`'s order or, given each config's seconds per run, longest first
+    (a stack of k counted as k runs, a stopped group as its epochs left; equal ones keep their order)."""
     jobs = []
-    for i, ((config, seeds), stack) in enumerate(zip(todo, stacks)):
+    for i, ((config, seeds, stopped), stack) in enumerate(zip(todo, stacks)):
         point = Point({}, config)
+        for group in stopped:
+            left = 1 - group.epochs_completed / config.epochs
+            jobs.append((-run_seconds[i] * len(group.seeds) * left if run_seconds else 0.0,
+                         Job([(point, s) for s in group.seeds], resume=group.leader)))
         for piece in split([(point, s) for s in seeds], stack):
             jobs.append((-run_seconds[i] * len(piece) if run_seconds else 0.0, Job(piece)))
     return [job for _, job in sorted(jobs, key=lambda pair: pair[0])]

@@ -33,9 +33,11 @@ DONE = FINISHED + (DIVERGED,)
 
 @dataclass
 class Job:
-    """One batch of runs that train together as one StackedNet: (point, seed) pairs."""
+    """One batch of runs that train together as one StackedNet: (point, seed) pairs; or, with `resume`,
+    a stopped group's runs (its leader's directory), continued from their checkpoints."""
 
     members: list[tuple[Point, int]]
+    resume: Optional[Path] = None
 
     @property
     def point(self) -> Point:
@@ -68,7 +70,9 @@ class Job:
         """The job's point(s) and seeds, in words."""
         points = self.points
         if len(points) == 1:
-            return f"{points[0].label or points[0].name} (seed{'s' if len(self.seeds) > 1 else ''} {self.seeds_text})"
+            resumed = ", resumed" if self.resume else ""
+            return (f"{points[0].label or points[0].name} (seed{'s' if len(self.seeds) > 1 else ''} "
+                    f"{self.seeds_text}{resumed})")
         return f"{len(points)} points packed: {'; '.join(p.label for p in points)} (seeds {self.seeds_text})"
 
 

@@ -35,7 +35,7 @@ from nnbook.experiments.schedule import cores
 from nnbook.experiments.display import Silent
 from nnbook.experiments.failures import describe_failure
 from nnbook.experiments.interrupts import EXIT_CODES, ForcedExit, Interrupt, catch_interrupts
-from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, stream_jobs, train_job
+from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, resume_job, stream_jobs, train_job
 from nnbook.sweep.plan import Job
 
 GRACE = 10.0  # seconds a worker has to stop after a second signal before it is killed
@@ -81,7 +81,7 @@ class Workers:
         receive, send = self.context.Pipe(duplex=False)
         worker = self.context.Process(target=work, name=f"nnbook-worker-{slot}", daemon=True,
                                       args=(send, job.config, job.configs, self.runs_dir, self.data_dir, device,
-                                            self.threads))
+                                            self.threads, job.resume))
         with interrupts.protected():  # a signal now waits until the worker is known, so it is passed on
             worker.start()
             self.started.append(worker)
@@ -169,9 +169,10 @@ def exit_text(worker) -> str:
     return f"exit code {code}"
 
 
-def work(results, config, members, runs_dir: str, data_dir, device: str, threads: int) -> None:
-    """A worker process: train one job on `device` and send ("done", (paths, error)) back, or
-    ("stopped" | "crashed", why)."""
+def work(results, config, members, runs_dir: str, data_dir, device: str, threads: int,
+         resume: Optional[Path] = None) -> None:
+    """A worker process: train one job on `device` (or `resume` a stopped group, on the device it was
+    trained on) and send ("done", (paths, error)) back, or ("stopped" | "crashed", why)."""
     try:
         os.setpgid(0, 0)  # its own process group: a Ctrl-C at the terminal reaches the driver only
     except OSError:
@@ -185,9 +186,12 @@ def work(results, config, members, runs_dir: str, data_dir, device: str, threads
 
     torch.set_num_threads(threads)
     try:
-        on_device = [m.model_copy(update={"device": device}) for m in members]
-        outcome = ("done", train_job(config.model_copy(update={"device": device}), Path(runs_dir), data_dir,
-                                     Relay(results), on_device))
+        if resume is not None:
+            outcome = ("done", resume_job(Path(resume), data_dir, Relay(results)))
+        else:
+            on_device = [m.model_copy(update={"device": device}) for m in members]
+            outcome = ("done", train_job(config.model_copy(update={"device": device}), Path(runs_dir), data_dir,
+                                         Relay(results), on_device))
     except (Interrupted, KeyboardInterrupt, ForcedExit) as e:
         outcome = ("stopped", str(e) or type(e).__name__)
     except BaseException as e:  # noqa: BLE001 - whatever it was, the driver reports it as this job's failure
