@@ -99,25 +99,30 @@ def test_a_chapter_dir_trained_with_other_settings_is_refused_by_name(whole, cli
 
 
 def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
-    """--jobs 2 --stack 2: both configs' stacks go to one pool of two worker processes, the longer
-    config's first, so the two train side by side, and the report comes out as the in-process
-    chapter's. Run again, every group is found finished; a config with a seed never started
-    trains only that seed."""
+    """A chapter stopped in its first config, continued with --jobs 2 --stack 2: the stopped group and
+    the next config's stack go to one pool of two worker processes, the longer first (nothing is
+    resumed in the driver first), and the report comes out as the in-process chapter's. Run again,
+    every group is found finished; a config with a seed never started trains only that seed."""
     out = tmp_path / "chapter"
+    with pytest.raises(Interrupted):  # ch6_shallow stopped after its first epoch, ch6_conv_only not started
+        run_chapter6(CONFIGS, out, epochs_scale=0.04, train_limit=100, repeats=2, only=ONLY, device="cpu",
+                     new_display=lambda: CtrlCAfter(1), say=lambda line: None)
+    assert {status for status, _ in results_of(out).values()} == {"interrupted"}
     args = [a for name in ONLY for a in ("--only", name)]
     first = cli("chapter6", *args, *ARGS, "--jobs", "2", "--stack", "2", "--configs-dir", CONFIGS, "--out", out)
     assert first.returncode == 0, first.stderr
+    assert "ch6_shallow: resuming" in first.stdout and "(after epoch 1 of 2)" in first.stdout
     assert "The 2 configs' stacks on 2 workers" in first.stdout  # one pool for both, not a pool per config
     assert "longest first" in first.stdout
-    assert "ch6_conv_only (seeds 0-1) on worker 1" in first.stdout  # the conv net's steps cost more: first,
-    assert "ch6_shallow (seeds 0-1) on worker 2" in first.stdout  # though listed second; beside it, not after
+    assert "ch6_conv_only (seeds 0-1) on worker 1" in first.stdout  # the conv net's two epochs cost more: first,
+    assert "ch6_shallow (seeds 0-1, resumed) on worker 2" in first.stdout  # the stopped group beside it
     groups = {tuple(json.loads((run / "summary.json").read_text())["group"]) for run in run_dirs(out / "runs")}
     assert len(groups) == 2 and all(len(g) == 2 for g in groups)
     assert [row[1] for row in table_without_times(out)] == [row[1] for row in table_without_times(whole)]
     assert "Not trained yet" not in (out / "chapter6.md").read_text()
     got, want = results_of(out), results_of(whole)
     for key, (status, rows) in got.items():  # each seed as in one stack of two (to rounding: other threads)
-        assert status == want[key][0] == "completed"
+        assert status == want[key][0] == "completed" and len(rows) == 2
         assert [r["validation_accuracy"] for r in rows] == pytest.approx(
             [r["validation_accuracy"] for r in want[key][1]], abs=0.02)
 
@@ -132,29 +137,6 @@ def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
     more = chapter(cli, partial, "ch6_shallow")  # --repeats 2: seed 0 is there, seed 1 is not
     assert "1 finished run(s)" in more.stdout and "== ch6_shallow: 1 run(s), 2 epoch(s)" in more.stdout
     assert sorted(seed for _, seed in results_of(partial)) == [0, 1]
-
-
-def test_a_stopped_chapter_continues_on_workers_its_stopped_groups_included(whole, tmp_path, cli):
-    """Stopped in its first config, a chapter continued with --jobs 2 resumes that config's stopped
-    group on one worker while the other trains the next config: nothing is resumed in the driver
-    first, one group after another."""
-    out = tmp_path / "chapter"
-    with pytest.raises(Interrupted):
-        run_chapter6(CONFIGS, out, epochs_scale=0.04, train_limit=100, repeats=2, only=ONLY, device="cpu",
-                     new_display=lambda: CtrlCAfter(1), say=lambda line: None)
-    assert {s for (_, _), (s, _) in results_of(out).items()} == {"interrupted"}  # ch6_shallow, after epoch 1
-    args = [a for name in ONLY for a in ("--only", name)]
-    again = cli("chapter6", *args, *ARGS, "--jobs", "2", "--stack", "2", "--configs-dir", CONFIGS, "--out", out)
-    assert again.returncode == 0, again.stderr
-    assert "ch6_shallow: resuming" in again.stdout and "(after epoch 1 of 2)" in again.stdout
-    assert "ch6_shallow (seeds 0-1, resumed) on worker" in again.stdout
-    assert "ch6_conv_only (seeds 0-1) on worker" in again.stdout
-    assert len(run_dirs(out / "runs")) == 4 and "Not trained yet" not in (out / "chapter6.md").read_text()
-    got, want = results_of(out), results_of(whole)
-    for key, (status, rows) in got.items():  # to rounding: the workers have one thread each
-        assert status == want[key][0] == "completed" and len(rows) == 2
-        assert [r["validation_accuracy"] for r in rows] == pytest.approx(
-            [r["validation_accuracy"] for r in want[key][1]], abs=0.02)
 
 
 def test_a_chapter_on_workers_names_a_device_they_cannot_use_before_anything_is_made(tmp_path, cli):
