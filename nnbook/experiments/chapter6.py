@@ -19,9 +19,9 @@ config's seeds train (one stack, or workers: experiments/schedule.py) is the
 `train_seeds` the command passes in; by default one stack in this process. Or,
 with `train_all` (`nnbook chapter6 --jobs N`), every config's seeds and stopped groups
 go to one pool of workers together, so a worker that is done with one config's runs
-starts the next config's (longest first). The report is rewritten after every config, so hours of training always
-have one. Runs of a config trained there with other settings (epochs, training
-images, repeats) are a usage error: use a new OUT.
+starts the next config's (longest first). The report is rewritten after every config,
+so hours of training always have one. Runs of a config trained there with other
+settings (epochs, training images, repeats) are a usage error: use a new OUT.
 The expanded set is made on first use through data/mnist's locked path, as for
 `nnbook train`.
 """
