@@ -83,8 +83,9 @@ def train_configs_on_workers(todo: list[tuple], stacks: list[int], workers: int,
     """Several configs' seeds and stopped groups through one pool of workers (`stacks_on_workers`): a
     worker that frees takes the next stack, of whichever config, so no core waits for the end of a
     config; given each config's estimated `run_seconds`, the longest stacks go first, so no long stack
-    starts last while the other workers have nothing left. `on_config(config, outcomes)` as each config's last stack
-    finishes. A Ctrl-C stops every worker, each group resumable by running the same command again."""
+    starts last while the other workers have nothing left. `on_config(config, outcomes)` as each
+    config's last stack finishes. A Ctrl-C stops every worker, each group resumable by running the
+    same command again."""
     try:
         return stacks_on_workers(todo, stacks, workers, threads, runs_dir, data_dir, display, on_config,
                                  run_seconds)
