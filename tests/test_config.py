@@ -88,6 +88,8 @@ def test_shapes_are_inferred():
     (BASE + "epochz: 3\n", ["unknown key 'epochz'", "did you mean 'epochs'", "valid keys"]),
     (BASE + "p_dropout: 0.5\n", ["unknown key 'p_dropout'", "a layer's key", "e.g. layers.1.p_dropout"]),  # first fc
     (BASE + "filters: 40\n", ["unknown key 'filters'", "a layer's key", "e.g. layers.0.filters", "valid keys"]),
+    (BASE.replace("type: fc", "type: [fc]") + "p_dropout: 0.5\n",  # a layer type that is no string: no traceback
+     ["unknown key 'p_dropout'", "a layer's key", "e.g. layers.2.p_dropout", "1 more problem"]),
     (BASE.replace("units: 100", "unit: 100"), ["layers.1.unit", "did you mean 'units'"]),
     (BASE.replace("activation: relu}\n  - {type: fc", "activation: relu6}\n  - {type: fc"),
      ["layers.0.activation", "'relu6'", "'sigmoid', 'tanh', 'relu' or 'linear'"]),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import difflib
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 from pydantic import BaseModel, ValidationError
@@ -162,7 +162,7 @@ def _layer_key_hint(name: str, parent: list, raw: dict) -> str:
         return ""
     layers = raw.get("layers") if isinstance(raw.get("layers"), list) else []
     for i, layer in enumerate(layers):
-        model = LAYER_TYPES.get(layer.get("type")) if isinstance(layer, dict) else None
+        model = tagged(LAYER_TYPES, layer)
         if model is not None and name in model.model_fields:
             return f" — {name!r} is a layer's key: set it on each layer it applies to, e.g. layers.{i}.{name}"
     if any(name in model.model_fields for model in LAYER_TYPES.values()):
@@ -185,8 +185,7 @@ def _valid_keys(parent: list, raw: dict) -> list[str]:
     for part in parent:
         node = node[part] if isinstance(node, (dict, list)) else None
         if isinstance(part, int):
-            tag = node.get("type") if isinstance(node, dict) else None
-            model = LAYER_TYPES.get(tag, model)
+            model = tagged(LAYER_TYPES, node) or model
         elif part == "early_stopping":
             model = EarlyStopping
         elif part == "augment":
@@ -196,9 +195,15 @@ def _valid_keys(parent: list, raw: dict) -> list[str]:
         elif part == "monitor":
             model = Monitor
         elif part == "schedule":
-            tag = node.get("type") if isinstance(node, dict) else None
-            model = SCHEDULE_TYPES.get(tag, model)
+            model = tagged(SCHEDULE_TYPES, node) or model
     return list(model.model_fields)
+
+
+def tagged(types: dict, node: Any) -> Optional[type[BaseModel]]:
+    """The model a mapping's `type:` names in `types`, or None (no mapping, no such type, or a type that is
+    not a string: whatever a config file holds)."""
+    tag = node.get("type") if isinstance(node, dict) else None
+    return types.get(tag) if isinstance(tag, str) else None
 
 
 def _show(value: Any) -> str:
