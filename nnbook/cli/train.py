@@ -138,9 +138,8 @@ def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, sta
     longest first. on_config(config, its runs) as each config's last stack ends, after its result table."""
     from nnbook.experiments.schedule import cores, schedule_of_config
     from nnbook.sweep.local import train_configs_on_workers
-    from nnbook.ui.sweep_display import SweepDisplay
-
     from nnbook.training.timing import seconds_per_run  # deferred: torch
+    from nnbook.ui.sweep_display import SweepDisplay
 
     display = SweepDisplay(quiet=quiet)
     threads = max(1, cores() // jobs)
