@@ -151,10 +151,13 @@ def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, sta
         schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack)
         stacks.append(schedule.stack)
         display.print(f"Schedule: {cfg.name}: {len(seeds)} run(s) as stacks of at most {schedule.stack} ({why})")
-    run_seconds, _ = seconds_per_run([cfg for cfg, _, _ in todo], "cpu")  # as `nnbook list` estimates a run
+    try:
+        run_seconds, _ = seconds_per_run([cfg for cfg, _, _ in todo], "cpu")  # as `nnbook list` estimates a run
+        order = "longest first (by a short timing of each config)"
+    except Exception as e:  # noqa: BLE001 - as in schedule_for: a config that cannot train fails in training
+        run_seconds, order = None, f"in the configs' order (not timed: {type(e).__name__})"
     display.print(f"The {len(todo)} configs' stacks on {jobs} workers of {threads} "
-                  f"thread{'s' if threads > 1 else ''}, longest first (by a short timing of each config), "
-                  "each worker taking the next stack as it frees")
+                  f"thread{'s' if threads > 1 else ''}, {order}, each worker taking the next stack as it frees")
 
     def done(cfg, outcomes) -> None:
         results = results_of(outcomes)
