@@ -17,6 +17,7 @@ anyone can recheck every number here from the records.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -47,6 +48,10 @@ def finished_runs(runs: Path) -> dict[str, list[Path]]:
 
 
 def main(report: Path) -> None:
+    # Inside the report folder every path the outputs record (the votes' members) reads
+    # runs/RUN, however the folder was named on the command line: reruns are byte for byte.
+    os.chdir(report)
+    report = Path(".")
     runs = finished_runs(report / "runs")
     paths = [p for group in runs.values() for p in group]
     (report / "table.md").write_text(render(collect(paths), "markdown") + "\n")
