@@ -124,7 +124,7 @@ def test_ensemble_refuses_different_test_data_and_too_few_runs(short_runs, tmp_p
     mixed = cli("ensemble", shallow[1], shallow[2], other, "--out", tmp_path / "e")
     assert mixed.returncode == 1 and "different test data" in mixed.stderr and "Traceback" not in mixed.stderr
     one = cli("ensemble", shallow[0], tmp_path / "nothing")
-    assert one.returncode == 1 and "at least 2 finished runs" in one.stderr
+    assert one.returncode == 2 and "at least 2 finished runs" in one.stderr
     assert "skipped" in one.stderr and one.stdout == ""  # one line: the error names what it skipped
     method = cli("ensemble", *shallow, "--method", "median")
     assert method.returncode == 2 and "'median' is not one of 'vote', 'mean'" in method.stderr

@@ -51,5 +51,5 @@ def test_a_run_without_last_epoch_predictions_is_skipped_with_the_way_out(cli, t
     runs = run_dirs(tmp_path / "runs")
     (runs[0] / "test_predictions_last.npy").unlink()  # as a run trained by an earlier nnbook
     result = cli("ensemble", *runs, "--weights", "last", "--out", tmp_path / "e")
-    assert result.returncode == 1 and "at least 2 finished runs" in result.stderr
+    assert result.returncode == 2 and "at least 2 finished runs" in result.stderr
     assert "use --weights best" in result.stdout + result.stderr

@@ -317,7 +317,7 @@ def test_running_with_a_free_lock_reads_as_stopped_and_resumes(finished_run, cli
     (run / ".lock").unlink()  # a run copied from elsewhere has none: nothing trains it here
     assert read_summary(run).status == "stopped"
     ensemble = cli("ensemble", run, run)  # readers see it as stopped, not as still training
-    assert ensemble.returncode == 1 and ensemble.stdout == ""  # one line, on stderr: what was skipped and why
+    assert ensemble.returncode == 2 and ensemble.stdout == ""  # one line, on stderr: what was skipped and why
     assert f"skipped {run}: unfinished (status stopped, 1 epochs)" in ensemble.stderr
     resumed = cli("train", "--resume", run)
     assert resumed.returncode == 0, resumed.stderr

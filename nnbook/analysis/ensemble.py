@@ -259,9 +259,9 @@ def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Opt
     weights = Weights(weights)
     selection = select_members(paths, only, last=weights is Weights.last)
     members = selection.members
-    if len(members) < 2:  # one line, naming what was skipped and why
+    if len(members) < 2:  # the paths given make no ensemble: a usage mistake, in one line naming why
         skipped = "; ".join(f"{path}: {why}" for path, why in selection.skipped)
-        raise NnbookError(f"an ensemble needs at least 2 finished runs with test predictions; "
+        raise ConfigError(f"an ensemble needs at least 2 finished runs with test predictions; "
                           f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}"
                           + (f" (skipped {skipped})" if skipped else ""))
     for path, why in selection.skipped:
