@@ -23,6 +23,7 @@ PEAK_TEST = "peak_test"
 FINAL_VALIDATION = "final_validation"
 BEST_RUN_TEST_AT_BEST_VALIDATION = "best_run_test_at_best_validation"
 ENSEMBLE_VOTE = "ensemble_vote"
+BOOK_RUNS = 3  # the author's runs per chapter 6 architecture, of which the best by validation is quoted
 
 # How each statistic is named beside its figure.
 STATISTICS = {

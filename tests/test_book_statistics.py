@@ -45,6 +45,15 @@ def test_chapter_6_counts_the_run_with_the_best_validation_accuracy_not_the_best
     assert c.spread.mean == pytest.approx(0.975) and (c.spread.low, c.spread.high) == (0.97, 0.98)
 
 
+def test_chapter_6_counts_the_best_of_the_3_lowest_seeds_when_there_are_more_runs():
+    def run(seed, validation, test):
+        return Summary(status="completed", seed=seed, best_validation_accuracy=validation, test_accuracy=test)
+    runs = [run(4, 0.999, 0.999), run(1, 0.991, 0.95), run(0, 0.990, 0.96), run(3, 0.995, 0.99), run(2, 0.992, 0.97)]
+    c = compare(BEST_RUN_TEST_AT_BEST_VALIDATION, [(s, []) for s in runs])
+    assert c.as_counted == 0.97  # seed 2's: the best validation of seeds 0-2, not seed 4's of all five
+    assert len(c.values) == 5 and (c.spread.low, c.spread.high) == (0.95, 0.999)  # the spread is over every run
+
+
 def test_single_run_statistics_are_compared_as_the_mean_over_runs():
     other = rows([0.90, 0.97], [0.90, 0.94])
     c = compare(PEAK_TEST, [(SUMMARY, METRICS), (SUMMARY, other)])
