@@ -29,7 +29,7 @@ BOOK_RUNS = 3  # the author's runs per chapter 6 architecture, of which the best
 STATISTICS = {
     PEAK_TEST: "peak test accuracy, the test set evaluated every epoch",
     FINAL_VALIDATION: "validation accuracy after the last epoch",
-    BEST_RUN_TEST_AT_BEST_VALIDATION: "test accuracy at the best validation epoch, best of 3 runs",
+    BEST_RUN_TEST_AT_BEST_VALIDATION: f"test accuracy at the best validation epoch, best of {BOOK_RUNS} runs",
     ENSEMBLE_VOTE: "test accuracy of the plurality vote",
 }
 

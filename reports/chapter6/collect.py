@@ -50,4 +50,8 @@ def main(source: Path) -> None:
 
 
 if __name__ == "__main__":
+    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
+        print("error: give the training's runs directory, an existing folder "
+              "(usage: python reports/chapter6/collect.py RUNS_DIR)", file=sys.stderr)
+        sys.exit(2)
     main(Path(sys.argv[1]))

@@ -70,4 +70,9 @@ def main(report: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "reports" / "chapter6"))
+    folder = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "reports" / "chapter6")
+    if not folder.is_dir():
+        print(f"error: {folder}: no such folder (usage: python reports/chapter6/report.py [REPORT_DIR])",
+              file=sys.stderr)
+        sys.exit(2)
+    main(folder)
