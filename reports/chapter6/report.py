@@ -1,7 +1,7 @@
 """Regenerate the chapter 6 report's tables and pictures from its committed records
 (`make chapter6-report`), whatever rows are trained so far:
 
-    table.md               `nnbook report runs/`: every row against the book
+    table.md               `nnbook report`: every row and both votes against the book
     tanh_vs_sigmoid.png    validation accuracy per epoch of ch6_dbl_conv and ch6_dbl_conv_tanh
     votes/best, votes/last the five ch6_relu_dropout nets' plurality vote, from their saved test
                            predictions: best-validation weights (nnbook's figure) and the networks
@@ -54,14 +54,15 @@ def main(report: Path) -> None:
     report = Path(".")
     runs = finished_runs(report / "runs")
     paths = [p for group in runs.values() for p in group]
-    (report / "table.md").write_text(render(collect(paths), "markdown") + "\n")
-    print(f"wrote {report / 'table.md'} ({len(paths)} runs of {', '.join(runs)})")
+    votes = []
+    if len(runs.get(VOTERS, [])) >= 2:
+        for weights in ("last", "best"):
+            votes.append(run_ensemble(runs[VOTERS], out=report / "votes" / weights, weights=weights, say=print)[0])
+    (report / "table.md").write_text(render(collect(paths + votes), "markdown"))
+    print(f"wrote {report / 'table.md'} ({len(paths)} runs of {', '.join(runs)}; {len(votes)} votes)")
     if "ch6_dbl_conv" in runs and "ch6_dbl_conv_tanh" in runs:
         out = plot_accuracy(runs["ch6_dbl_conv"] + runs["ch6_dbl_conv_tanh"], report / "tanh_vs_sigmoid.png")
         print(f"wrote {out}")
-    if len(runs.get(VOTERS, [])) >= 2:
-        for weights in ("best", "last"):
-            run_ensemble(runs[VOTERS], out=report / "votes" / weights, weights=weights, say=print)
     for npy in sorted((report / "filters").glob("*.npy")):
         filters = np.load(npy, allow_pickle=False)
         out = plot_filters(filters, report / f"filters-{npy.stem}.png",
