@@ -1,0 +1,44 @@
+"""The committed reports say what their records say: regenerating a report's tables (and chapter 6's
+votes) from the records under reports/ gives the committed files byte for byte. A change to the
+statistics, the book's figures or the vote that would alter a committed number fails here, not
+silently in the next `make chapter6-report`."""
+
+import importlib.util
+import shutil
+from pathlib import Path
+
+import pytest
+
+from nnbook.analysis.report import collect, render
+
+from .cli import ROOT
+
+REPORTS = ROOT / "reports"
+
+
+def runs_in(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir())
+
+
+@pytest.mark.parametrize("table, records", [
+    ("chapters1-3-5/table.md", "chapters1-3-5/runs"),
+    ("chapters1-3-5/float32/table.md", "chapters1-3-5/float32/runs"),
+    ("chapters1-3-5/more-seeds.md", "chapters1-3-5/more-seeds"),
+])
+def test_chapters_1_3_5_tables_regenerate(table, records):
+    assert runs_in(REPORTS / records), f"no records in {records}"
+    assert render(collect([REPORTS / records]), "markdown") == (REPORTS / table).read_text()
+
+
+def test_chapter6_table_and_votes_regenerate(tmp_path, monkeypatch):
+    committed = REPORTS / "chapter6"
+    for part in ("runs", "filters"):
+        shutil.copytree(committed / part, tmp_path / part)
+    spec = importlib.util.spec_from_file_location("chapter6_report", committed / "report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    monkeypatch.chdir(tmp_path)  # report.main works inside the report folder; restored afterwards
+    report.main(tmp_path)
+    regenerated = ["table.md", "votes/best/ensemble.json", "votes/last/ensemble.json"]
+    for name in regenerated:
+        assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name
