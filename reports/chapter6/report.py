@@ -51,24 +51,32 @@ def main(report: Path) -> None:
     # Inside the report folder every path the outputs record (the votes' members) reads
     # runs/RUN, however the folder was named on the command line: reruns are byte for byte.
     os.chdir(report)
-    report = Path(".")
-    runs = finished_runs(report / "runs")
+    runs = finished_runs(Path("runs"))
+    write_table_and_votes(runs)
+    draw_pictures(runs)
+
+
+def write_table_and_votes(runs: dict[str, list[Path]]) -> None:
+    """table.md, and votes/last and votes/best (each an ensemble.json and its error grid)."""
     paths = [p for group in runs.values() for p in group]
     votes = []
     if len(runs.get(VOTERS, [])) >= 2:
         for weights in ("last", "best"):
-            votes.append(run_ensemble(runs[VOTERS], out=report / "votes" / weights, weights=weights, say=print)[0])
-    (report / "table.md").write_text(render(collect(paths + votes), "markdown"))
-    print(f"wrote {report / 'table.md'} ({len(paths)} runs of {', '.join(runs)}; {len(votes)} votes)")
+            votes.append(run_ensemble(runs[VOTERS], out=Path("votes") / weights, weights=weights, say=print)[0])
+    Path("table.md").write_text(render(collect(paths + votes), "markdown"))
+    print(f"wrote table.md ({len(paths)} runs of {', '.join(runs)}; {len(votes)} votes)")
+
+
+def draw_pictures(runs: dict[str, list[Path]]) -> None:
+    """tanh_vs_sigmoid.png and a filters-RUN.png for each filters/RUN.npy."""
     if "ch6_dbl_conv" in runs and "ch6_dbl_conv_tanh" in runs:
-        out = plot_accuracy(runs["ch6_dbl_conv"] + runs["ch6_dbl_conv_tanh"], report / "tanh_vs_sigmoid.png")
+        out = plot_accuracy(runs["ch6_dbl_conv"] + runs["ch6_dbl_conv_tanh"], Path("tanh_vs_sigmoid.png"))
         print(f"wrote {out}")
-    for npy in sorted((report / "filters").glob("*.npy")):
+    for npy in sorted(Path("filters").glob("*.npy")):
         filters = np.load(npy, allow_pickle=False)
-        out = plot_filters(filters, report / f"filters-{npy.stem}.png",
+        out = plot_filters(filters, Path(f"filters-{npy.stem}.png"),
                            f"{npy.stem}: first conv layer's {len(filters)} filters")
         print(f"wrote {out}")
-
 
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "reports" / "chapter6")
