@@ -178,3 +178,17 @@ def test_threads_option_is_applied_and_recorded(tmp_path, cli, mnist_slice):
     assert "Epoch" not in result.stdout and "Result" in result.stdout  # -q: the results only
     (run,) = run_dirs(tmp_path)
     assert read_json(run / "summary.json")["threads"] == threads
+
+
+def test_a_line_naming_a_long_run_path_is_printed_whole(tmp_path, cli, mnist_slice):
+    """In a log or a pipe (120 columns), a message that names a run stays on one line however long
+    its path: `grep "already completed" log` finds it."""
+    deep = tmp_path / ("results-of-a-long-experiment-name-" * 4)
+    first = cli("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set", "train_limit=200",
+                "--set", "epochs=1", "--device", "cpu", "--runs-dir", deep, "--quiet")
+    assert first.returncode == 0, first.stderr
+    (run,) = run_dirs(deep)
+    assert len(str(run)) > 120
+    again = cli("train", "--resume", run)
+    assert again.returncode == 0, again.stderr
+    assert f"{run}: already completed (1 epochs" in again.stdout.splitlines()[0]

@@ -35,6 +35,8 @@ class TrainDisplay:
 
     def print(self, *args, **kwargs) -> None:
         if not self.quiet:
+            if all(isinstance(a, str) for a in args):
+                kwargs.setdefault("soft_wrap", True)  # a line naming a run's path stays whole, for logs and grep
             self.console.print(*args, **kwargs)
 
     def start(self, config, n_train: int, env: dict, k: int, stacks: int) -> None:
