@@ -189,6 +189,7 @@ def test_a_line_naming_a_long_run_path_is_printed_whole(tmp_path, cli, mnist_sli
     assert first.returncode == 0, first.stderr
     (run,) = run_dirs(deep)
     assert len(str(run)) > 120
+    assert f"Run directories in {deep}/" in first.stdout.splitlines()
     again = cli("train", "--resume", run)
     assert again.returncode == 0, again.stderr
     assert f"{run}: already completed (1 epochs" in again.stdout.splitlines()[0]

@@ -115,7 +115,7 @@ class TrainDisplay:
                           f"{per_epoch:.2f}" if per_epoch else "—")
         self.console.print(table)  # the results: printed with --quiet too
         if results:
-            self.console.print(f"Run directories in {results[0].path.parent}/")
+            self.console.print(f"Run directories in {results[0].path.parent}/", soft_wrap=True)
         summaries = [r.summary for r in results]
         top = best_by_validation(summaries)
         if len(results) > 1 and top is not None:
