@@ -37,8 +37,12 @@ setup:
 chapter6:
 	$(BIN)/nnbook chapter6 --epochs-scale $(EPOCH_SCALE) $(if $(TRAIN_LIMIT),--train-limit $(TRAIN_LIMIT)) $(if $(JOBS),--jobs $(JOBS))
 
+# Two workers (pytest-xdist), a test file each at a time: every test trains on one torch thread,
+# and a module's shared fixtures (a Ray cluster, a trained chapter) are made once, in one worker.
+# make test TEST_WORKERS=auto: one per core; TEST_WORKERS=0: in this process.
+TEST_WORKERS ?= 2
 test:
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
 # The golden runs (float64) must give the recorded numbers on any CPU: replay them with one
 # thread and aten's default (non-vectorised) kernels, as another processor would compute.
