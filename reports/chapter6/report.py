@@ -78,6 +78,7 @@ def draw_pictures(runs: dict[str, list[Path]]) -> None:
                            f"{npy.stem}: first conv layer's {len(filters)} filters")
         print(f"wrote {out}")
 
+
 if __name__ == "__main__":
     folder = Path(sys.argv[1] if len(sys.argv) > 1 else ROOT / "reports" / "chapter6")
     if not folder.is_dir():
