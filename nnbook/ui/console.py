@@ -24,5 +24,13 @@ def output_console(console: Optional[Console] = None) -> Console:
     return console
 
 
+def print_whole(console: Console, *args, **kwargs) -> None:
+    """console.print, with a line of text (a run's path, a result) never hard-wrapped at the
+    console's width: in a log or a pipe it stays one line, for grep. Tables lay out as usual."""
+    if all(isinstance(a, str) for a in args):
+        kwargs.setdefault("soft_wrap", True)
+    console.print(*args, **kwargs)
+
+
 def error_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True, file=sys.stderr)

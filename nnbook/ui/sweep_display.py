@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from nnbook.ui.console import output_console, pct
+from nnbook.ui.console import output_console, pct, print_whole
 from nnbook.ui.train_display import TrainDisplay
 
 
@@ -30,9 +30,7 @@ class SweepDisplay:
         self._workers: dict[str, object] = {}  # worker -> its line under the bar
 
     def print(self, *args, **kwargs) -> None:
-        if all(isinstance(a, str) for a in args):
-            kwargs.setdefault("soft_wrap", True)  # one result per line, whole, for logs and grep
-        self.console.print(*args, **kwargs)
+        print_whole(self.console, *args, **kwargs)
 
     def plan(self, sweep, jobs, done: dict, executor: str) -> None:
         todo = sum(len(j.seeds) for j in jobs)

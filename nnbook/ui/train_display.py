@@ -16,7 +16,7 @@ from rich.table import Table
 
 from nnbook.records import DIVERGED, EARLY_STOPPED
 from nnbook.statistics import best_by_validation, results_of, spread
-from nnbook.ui.console import output_console, pct
+from nnbook.ui.console import output_console, pct, print_whole
 
 
 class TrainDisplay:
@@ -35,9 +35,7 @@ class TrainDisplay:
 
     def print(self, *args, **kwargs) -> None:
         if not self.quiet:
-            if all(isinstance(a, str) for a in args):
-                kwargs.setdefault("soft_wrap", True)  # a line naming a run's path stays whole, for logs and grep
-            self.console.print(*args, **kwargs)
+            print_whole(self.console, *args, **kwargs)
 
     def start(self, config, n_train: int, env: dict, k: int, stacks: int) -> None:
         self._epochs = config.epochs
@@ -115,7 +113,7 @@ class TrainDisplay:
                           f"{per_epoch:.2f}" if per_epoch else "—")
         self.console.print(table)  # the results: printed with --quiet too
         if results:
-            self.console.print(f"Run directories in {results[0].path.parent}/", soft_wrap=True)
+            print_whole(self.console, f"Run directories in {results[0].path.parent}/")  # with --quiet too
         summaries = [r.summary for r in results]
         top = best_by_validation(summaries)
         if len(results) > 1 and top is not None:
