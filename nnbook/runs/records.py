@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from nnbook import __version__
+from nnbook.provenance import processor_model, source_commit
 from nnbook.records import JsonRecord
 
 # Summary fields left out of summary.json while unset, as nnbook always wrote it.
-_WHEN_SET = ("group", "resumed_with_changes", "diverged_in_epoch", "error")
+_WHEN_SET = ("commit", "tree_clean", "group", "resumed_with_changes", "diverged_in_epoch", "error")
 
 
 @dataclass
@@ -42,8 +43,12 @@ class Summary(JsonRecord):
     numpy: Optional[str] = None
     python: Optional[str] = None
     device: Optional[str] = None  # "cpu", "cuda:0", ...
-    hardware: Optional[str] = None
+    hardware: Optional[str] = None  # the processor's model name; the GPU's name on a GPU
     threads: Optional[int] = None  # torch's CPU threads
+    # The commit of nnbook that trained the run and whether its tracked files were unchanged
+    # (nnbook/provenance.py); written only where nnbook ran from a git checkout of itself:
+    commit: Optional[str] = None
+    tree_clean: Optional[bool] = None
     # Written only once set (older runs have no group: they were trained alone):
     group: Optional[list[str]] = None  # the names of the runs trained together, in member order
     resumed_with_changes: Optional[list[str]] = None  # "key: old -> new", accepted with --force
@@ -56,13 +61,13 @@ class Summary(JsonRecord):
 
 
 def environment(device) -> dict:
-    """Versions and hardware, recorded with every run: the Summary fields nnbook ... threads."""
+    """Versions, hardware and provenance, recorded with every run: the Summary fields nnbook ...
+    tree_clean."""
     import numpy
     import torch  # deferred: reading runs (report, ensemble) never needs torch
 
-    hardware = platform.processor() or platform.machine()
-    if device.type == "cuda":
-        hardware = torch.cuda.get_device_name(device)
+    hardware = torch.cuda.get_device_name(device) if device.type == "cuda" else processor_model()
+    commit, clean = source_commit()
     return {"nnbook": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
             "python": platform.python_version(), "device": str(device), "hardware": hardware,
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "commit": commit, "tree_clean": clean}
