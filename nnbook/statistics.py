@@ -41,6 +41,14 @@ def best_by_validation(runs: Sequence[R]) -> Optional[R]:
     return max(counted, key=lambda run: run.best_validation_accuracy) if counted else None
 
 
+def tied_with_best(runs: Sequence[R]) -> list[R]:
+    """The runs with a result whose best validation accuracy equals the best run's, the best
+    run itself excluded: where "the best by validation" is a tie that its order decided."""
+    best = best_by_validation(runs)
+    return [run for run in runs if has_result(run) and run is not best
+            and run.best_validation_accuracy == best.best_validation_accuracy]
+
+
 def results_of(runs: Sequence[Result]) -> list[float]:
     """The result of each run that has one, in order: its test accuracy at its best validation epoch."""
     return [run.test_accuracy for run in runs if has_result(run)]

@@ -67,3 +67,31 @@ def test_every_book_figure_names_a_known_statistic():
     assert FIGURES["ch1_784_30_10"]["statistic"] == PEAK_TEST
     assert FIGURES["ch3_784_100_10_l2"]["statistic"] == FINAL_VALIDATION
     assert FIGURES["ch6_dbl_conv_relu"]["statistic"] == BEST_RUN_TEST_AT_BEST_VALIDATION
+
+
+def test_a_tie_on_validation_is_shown_beside_the_figure_it_chose(tmp_path):
+    """ch6_shallow's seeds 0 and 1 tie on validation: the rule takes seed 0, and the report says
+    what seed 1 tests at instead of hiding it."""
+    from nnbook.analysis.book_statistics import compare
+    from nnbook.book import BEST_RUN_TEST_AT_BEST_VALIDATION
+    from nnbook.runs.records import Summary
+
+    runs = [(Summary(seed=1, best_validation_accuracy=0.9778, test_accuracy=0.978), []),
+            (Summary(seed=0, best_validation_accuracy=0.9778, test_accuracy=0.9775), []),
+            (Summary(seed=2, best_validation_accuracy=0.9768, test_accuracy=0.9768), [])]
+    c = compare(BEST_RUN_TEST_AT_BEST_VALIDATION, runs)
+    assert (c.as_counted, c.tied, c.seeds) == (0.9775, (0.978,), [0, 1, 2])
+    untied = compare(BEST_RUN_TEST_AT_BEST_VALIDATION, runs[1:])
+    assert untied.tied == ()
+
+
+def test_report_cells_name_the_seeds_each_best_column_chose_among():
+    from pathlib import Path
+
+    from nnbook.analysis.report import cells, collect
+
+    rows = collect([Path(__file__).resolve().parents[1] / "reports" / "chapter6" / "runs"])
+    by_name = {r.name: cells(r) for r in rows}
+    dropout, shallow = by_name["ch6_relu_dropout"], by_name["ch6_shallow"]
+    assert dropout[5] == "99.52 (seeds 0-2)" and dropout[9] == "99.50 (seeds 0-4)"
+    assert shallow[5] == "97.75 (tie: 97.80)"

@@ -38,5 +38,5 @@ def test_chapter6_table_and_votes_regenerate(tmp_path, monkeypatch):
     spec.loader.exec_module(report)
     monkeypatch.chdir(tmp_path)  # the report works inside its folder (as report.main does)
     report.write_table_and_votes(report.finished_runs(Path("runs")))
-    for name in ("table.md", "votes/best/ensemble.json", "votes/last/ensemble.json"):
+    for name in ("table.md", "records.md", "votes/best/ensemble.json", "votes/last/ensemble.json"):
         assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name

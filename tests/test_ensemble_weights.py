@@ -53,3 +53,15 @@ def test_a_run_without_last_epoch_predictions_is_skipped_with_the_way_out(cli, t
     result = cli("ensemble", *runs, "--weights", "last", "--out", tmp_path / "e")
     assert result.returncode == 2 and "at least 2 finished runs" in result.stderr
     assert "use --weights best" in result.stdout + result.stderr
+
+
+def test_tied_votes_and_the_lowest_label_rule():
+    import numpy as np
+
+    from nnbook.analysis.ensemble import plurality_vote, tied_votes, vote_to_lowest_label
+
+    # image 0: 8, 2, 2, 8, 4 (a tie of 8 and 2, 8 seen first); image 1: a clear 3
+    predictions = np.array([[8, 3], [2, 3], [2, 3], [8, 1], [4, 3]])
+    assert tied_votes(predictions).tolist() == [0]
+    assert plurality_vote(predictions).tolist() == [8, 3]
+    assert vote_to_lowest_label(predictions).tolist() == [2, 3]

@@ -15,7 +15,7 @@ from typing import Optional
 from nnbook.book import BEST_RUN_TEST_AT_BEST_VALIDATION, BOOK_RUNS, FINAL_VALIDATION, PEAK_TEST
 from nnbook.records import EpochRecord
 from nnbook.runs.records import Summary
-from nnbook.statistics import Spread, best_by_validation, spread
+from nnbook.statistics import Spread, best_by_validation, spread, tied_with_best
 
 MISSING = {PEAK_TEST: "the runs did not evaluate the test set every epoch (monitor: {test: true})"}
 
@@ -38,6 +38,10 @@ class Comparison:
     values: list[float]  # one per run that has it (fractions)
     as_counted: Optional[float]  # the number to set beside the book's: the best run's, or the mean
     missing: Optional[str] = None  # why no run has the statistic
+    # The best-by-validation statistic: the seeds it chose among, and the test accuracies of runs
+    # whose validation accuracy ties the chosen run's (the first by seed is taken; say the others).
+    seeds: Optional[list[int]] = None
+    tied: tuple[float, ...] = ()
 
     @property
     def spread(self) -> Spread:
@@ -53,6 +57,9 @@ def compare(statistic: str, runs: list[tuple[Summary, list[EpochRecord]]]) -> Co
         return Comparison(statistic, [], None, MISSING.get(statistic, "no finished run"))
     if statistic == BEST_RUN_TEST_AT_BEST_VALIDATION:  # the run with the best validation accuracy of 3
         by_seed = sorted((s for s, _ in pairs), key=lambda s: (s.seed is None, s.seed or 0))
-        best = best_by_validation(by_seed[:BOOK_RUNS])  # best of 5 would not be the book's statistic
-        return Comparison(statistic, values, best.test_accuracy if best else None)
+        counted = by_seed[:BOOK_RUNS]  # best of 5 would not be the book's statistic
+        best = best_by_validation(counted)
+        tied = tuple(s.test_accuracy for s in tied_with_best(counted) if s.test_accuracy != best.test_accuracy)
+        return Comparison(statistic, values, best.test_accuracy if best else None,
+                          seeds=[s.seed for s in counted], tied=tied)
     return Comparison(statistic, values, spread(values).mean)

@@ -146,6 +146,19 @@ def plurality_vote(predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
     return np.where(tied, first_vote, m + 1).argmin(axis=1)
 
 
+def tied_votes(predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """predictions: (M, N) labels of M members -> the indexes of the images whose plurality is
+    shared by two or more labels: where the tie rule decides the vote."""
+    counts = np.stack([np.bincount(column, minlength=n_classes) for column in predictions.T])
+    return np.flatnonzero((counts == counts.max(axis=1, keepdims=True)).sum(axis=1) > 1)
+
+
+def vote_to_lowest_label(predictions: np.ndarray, n_classes: int = 10) -> np.ndarray:
+    """The plurality vote with ties to the lowest label instead of the first seen: the other
+    common rule (numpy's argmax of the counts), to show how much the tie rule matters."""
+    return np.stack([np.bincount(column, minlength=n_classes) for column in predictions.T]).argmax(axis=1)
+
+
 def combine(probabilities: np.ndarray, method: Method | str = Method.vote) -> np.ndarray:
     """probabilities: (M, N, 10) -> the ensemble's labels (N,)."""
     if method_of(method) is Method.vote:

@@ -31,7 +31,7 @@ from nnbook.errors import ConfigError
 from nnbook.records import FINISHED
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
-from nnbook.statistics import best_by_validation, has_result, results_of, spread
+from nnbook.statistics import best_by_validation, has_result, results_of, spread, tied_with_best
 
 
 class Format(Choice):
@@ -57,6 +57,8 @@ class Row:
     note: str
     statistic: str = ""  # which number the book's figure is (book.STATISTICS)
     comparison: Optional[Comparison] = None  # that statistic, from the runs
+    seeds: tuple[int, ...] = ()  # of the finished runs: those the best-run column chooses among
+    tied: tuple[float, ...] = ()  # test accuracies of runs whose validation ties the best run's
 
     @property
     def difference(self) -> Optional[float]:
@@ -120,7 +122,9 @@ def run_row(name: str, paths: list[Path]) -> Row:
                "—" if not epochs else str(epochs[0]) if len(epochs) == 1 else f"{epochs[0]}-{epochs[-1]}",
                top.best_validation_accuracy if top else None, top.test_accuracy if top else None,
                tests.mean, tests.std, per_epoch.mean, figure.get("figure"), figure.get("note", ""), statistic,
-               comparison)
+               comparison, tuple(sorted(s.seed for s in finished if s.seed is not None)),
+               tuple(s.test_accuracy for s in tied_with_best(finished) if s.test_accuracy != top.test_accuracy)
+               if top else ())
 
 
 def ensemble_row(record: dict) -> Row:
@@ -149,6 +153,21 @@ def _spread(mean: Optional[float], std: Optional[float]) -> str:
     return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
 
 
+def _seeds(seeds) -> str:
+    seeds = sorted(seeds)
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"seeds {seeds[0]}-{seeds[-1]}"
+    return f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
+
+
+def _best(value: Optional[float], tied: tuple[float, ...], seeds, all_seeds) -> str:
+    """A best-by-validation figure, with the seeds it chose among where that is not every run,
+    and the test accuracies of the runs that tie it on validation (the first by seed is taken)."""
+    notes = ([_seeds(seeds)] if seeds and tuple(sorted(seeds)) != tuple(sorted(all_seeds)) else []) + (
+        [f"tie: {', '.join(_pct(t) for t in tied)}"] if tied else [])
+    return _pct(value) + (f" ({'; '.join(notes)})" if notes and value is not None else "")
+
+
 def cells(row: Row) -> list[str]:
     runs_text = str(row.runs) + (f" (+{row.unfinished} unfinished)" if row.unfinished else "")
     c = row.comparison
@@ -159,9 +178,11 @@ def cells(row: Row) -> list[str]:
     stat_range = "—" if values.low is None else (
         _pct(values.low) if values.n == 1 else f"{_pct(values.low)}–{_pct(values.high)}")
     return [row.name, runs_text, row.epochs, "—" if row.book is None else f"{row.book:.2f}", statistic,
-            _pct(c.as_counted if c else None), _spread(values.mean, values.std) if c else "—", stat_range,
+            _best(c.as_counted, c.tied, c.seeds, row.seeds) if c else "—",
+            _spread(values.mean, values.std) if c else "—", stat_range,
             "—" if row.difference is None else f"{row.difference:+.2f}",
-            _pct(row.test_at_best), _spread(row.test_mean, row.test_std),
+            _best(row.test_at_best, row.tied, row.seeds if c and c.seeds and len(c.seeds) < len(row.seeds) else (),
+                  ()), _spread(row.test_mean, row.test_std),
             "—" if row.seconds_per_epoch is None else f"{row.seconds_per_epoch:.1f}", row.note]
 
 

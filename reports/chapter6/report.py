@@ -2,6 +2,9 @@
 (`make chapter6-report`), whatever rows are trained so far:
 
     table.md               `nnbook report`: every row and both votes against the book
+    records.md             where each row trained, read from its records: seeds, stacks and their
+                           wall time, processor, threads, versions, nnbook's commit; and how
+                           many images each vote leaves to its tie rule
     tanh_vs_sigmoid.png    validation accuracy per epoch of ch6_dbl_conv and ch6_dbl_conv_tanh
     votes/best, votes/last the five ch6_relu_dropout nets' plurality vote, from their saved test
                            predictions: best-validation weights (nnbook's figure) and the networks
@@ -26,11 +29,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from nnbook.analysis.ensemble import run_ensemble  # noqa: E402
+from nnbook.analysis.ensemble import find_test_split, run_ensemble, tied_votes, vote_to_lowest_label  # noqa: E402
+from nnbook.analysis.origins import origins_markdown  # noqa: E402
 from nnbook.analysis.plots import plot_accuracy, plot_filters  # noqa: E402
 from nnbook.analysis.report import collect, render  # noqa: E402
 from nnbook.records import DIVERGED, FINISHED  # noqa: E402
-from nnbook.runs.directory import is_run_dir, read_summary  # noqa: E402
+from nnbook.runs.directory import is_run_dir, load_predictions, read_summary  # noqa: E402
 
 VOTERS = "ch6_relu_dropout"
 
@@ -65,6 +69,40 @@ def write_table_and_votes(runs: dict[str, list[Path]]) -> None:
             votes.append(run_ensemble(runs[VOTERS], out=Path("votes") / weights, weights=weights, say=print)[0])
     Path("table.md").write_text(render(collect(paths + votes), "markdown"))
     print(f"wrote table.md ({len(paths)} runs of {', '.join(runs)}; {len(votes)} votes)")
+    Path("records.md").write_text(records_markdown(paths, runs.get(VOTERS, []) if votes else []))
+    print("wrote records.md")
+
+
+def records_markdown(paths: list[Path], voters: list[Path]) -> str:
+    """records.md: the rows' origins (nnbook/analysis/origins.py) and the votes' ties."""
+    text = ["# Where each row trained (generated from the records by report.py)", "",
+            "Each run's summary.json records these; a row's stacks are its runs trained together in one",
+            "process. Stacks that started together trained side by side on workers: the row's wall time",
+            "is the slowest's. The seconds include every pause of the machine they ran on.", "",
+            origins_markdown(paths)]
+    if voters:
+        labels = find_test_split(read_summary(voters[0])).y
+        text += ["## The votes' tie rule", "",
+                 "The plurality vote gives a tie to the label voted first in member order (the book's "
+                 "conv.py, `Counter.most_common`); ties to the lowest label are the other common rule.", ""]
+        for weights in ("last", "best"):
+            predictions = np.stack([load_predictions(p, weights == "last").argmax(-1) for p in voters])
+            tied = tied_votes(predictions)
+            lowest = vote_to_lowest_label(predictions)
+            from_first = run_vote_errors(predictions, labels)
+            shown = "; ".join(f"index {i}: votes {', '.join(map(str, predictions[:, i]))}, label {labels[i]}"
+                              for i in tied[:10])
+            text.append(f"- `votes/{weights}`: {len(tied)} tied image(s){f' ({shown})' if shown else ''}; "
+                        f"ties to the first label seen: {from_first} errors; ties to the lowest label: "
+                        f"{int((lowest != labels).sum())} errors")
+        text.append("")
+    return "\n".join(text)
+
+
+def run_vote_errors(predictions: np.ndarray, labels: np.ndarray) -> int:
+    from nnbook.analysis.ensemble import plurality_vote
+
+    return int((plurality_vote(predictions) != labels).sum())
 
 
 def draw_pictures(runs: dict[str, list[Path]]) -> None:

@@ -57,6 +57,15 @@ def summary_cell(values: list[float]) -> str:
 
 
 def lost_digits(path: Path, labels: np.ndarray) -> list[int]:
+    """The digits `path`'s best-validation network recognises in under LOST_BELOW of their test
+    images, from its saved predictions; for a run whose predictions were not committed (the
+    float32 runs), from its line in the folder's lost_digits.txt, written when they existed."""
+    if not (path / "test_predictions.npy").exists():
+        for line in (path.parent.parent / "lost_digits.txt").read_text().splitlines():
+            if line.split(maxsplit=1)[:1] == [path.name]:
+                digits = line.split("%", 1)[1].strip()
+                return [] if digits == "none" else [int(d) for d in digits.split(",")]
+        raise SystemExit(f"error: {path}: no test_predictions.npy and no line in lost_digits.txt")
     predicted = runs.load_predictions(path).argmax(1)  # the best-validation epoch's network
     return [d for d in range(10) if ((predicted == d) & (labels == d)).sum() / (labels == d).sum() < LOST_BELOW]
 
