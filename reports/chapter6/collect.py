@@ -1,6 +1,8 @@
-"""Copy finished chapter 6 runs' records into the report (`python reports/chapter6/collect.py RUNS_DIR`).
+"""Copy finished chapter 6 runs' records into the report
+(`python reports/chapter6/collect.py RUNS_DIR...`; the background lanes' jobs:
+`python reports/chapter6/collect.py ~/nnbook-lanes/jobs/*`).
 
-For every finished run in RUNS_DIR (the training's own runs directory): config.yaml,
+For every finished run in each RUNS_DIR (a training's own runs directory): config.yaml,
 summary.json and metrics.jsonl into reports/chapter6/runs/RUN/; for ch6_relu_dropout also
 test_predictions.npy and test_predictions_last.npy (the votes are recomputed from them);
 and for ch6_conv (the chapter's first conv net) and the final net, ch6_relu_dropout, the
@@ -50,8 +52,10 @@ def main(source: Path) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2 or not Path(sys.argv[1]).is_dir():
-        print("error: give the training's runs directory, an existing folder "
-              "(usage: python reports/chapter6/collect.py RUNS_DIR)", file=sys.stderr)
+    missing = [a for a in sys.argv[1:] if not Path(a).is_dir()]
+    if len(sys.argv) < 2 or missing:
+        print(f"error: {missing[0] + ': no such folder' if missing else 'give the training runs directory'} "
+              "(usage: python reports/chapter6/collect.py RUNS_DIR...)", file=sys.stderr)
         sys.exit(2)
-    main(Path(sys.argv[1]))
+    for folder in sys.argv[1:]:
+        main(Path(folder))
