@@ -11,7 +11,7 @@ Everything lives in LANES ($NNBOOK_LANES, default ~/nnbook-lanes), outside the w
     LANES/clone/                 a clone of this repository at one commit, with its own .venv:
                                  editing the work tree never changes the code a run resumes with
     LANES/queue.txt              one job a line: CONFIG SEED [KEY=VALUE ...] (CONFIG relative to
-                                 the clone); '#' starts a comment
+                                 the clone; quoted as in a shell); '#' starts a comment
     LANES/jobs/JOB/RUN/          each job's one run directory (`nnbook train --runs-dir LANES/jobs/JOB`)
     LANES/jobs/JOB/lane          the lane that took the job
     LANES/lane-A.log, lane-B.log what each lane's trainer printed
@@ -27,8 +27,10 @@ LANES/jobs/JOB for each job).
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -47,11 +49,13 @@ def jobs() -> list[tuple[str, list[str]]]:
     """(job id, the train arguments) for each line of the queue, in order."""
     out = []
     for line in QUEUE.read_text().splitlines():
-        words = line.split("#", 1)[0].split()
+        words = shlex.split(line, comments=True)
         if not words:
             continue
         config, seed, *sets = words
-        job = "-".join([Path(config).stem, f"s{seed}", *(s.replace("=", "_") for s in sets)])
+        # The overrides as a short fingerprint: a job's folder name stays a plain name.
+        job = "-".join([Path(config).stem, f"s{seed}"] + (
+            [hashlib.sha256("\0".join(sets).encode()).hexdigest()[:8]] if sets else []))
         args = [config, "--seed", seed, "--repeats", "1"] + [a for s in sets for a in ("--set", s)]
         out.append((job, args))
     return out
@@ -155,12 +159,13 @@ def status() -> None:
     head = subprocess.run(["git", "-C", str(CLONE), "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
     print(f"{LANES} (clone at {head or '?'}){' -- stopping' if STOP.exists() else ''}")
-    for job, _ in jobs():
+    for job, args in jobs():
         run = run_of(job)
         state, epochs = status_of(run)
         lane_file = JOBS / job / "lane"
         lane = lane_file.read_text().strip() if lane_file.exists() else "-"
-        print(f"  {job:<34} lane {lane}  {state:<13} {epochs:>3} epochs  {run.name if run else ''}")
+        sets = " ".join(a for a in args[5:] if a != "--set")
+        print(f"  {job:<34} lane {lane}  {state:<13} {epochs:>3} epochs  {run.name if run else ''} {sets}")
 
 
 if __name__ == "__main__":
@@ -174,7 +179,7 @@ if __name__ == "__main__":
     elif verb == "add":
         LANES.mkdir(parents=True, exist_ok=True)
         with open(QUEUE, "a") as queue:
-            queue.write(" ".join(sys.argv[2:]) + "\n")
+            queue.write(shlex.join(sys.argv[2:]) + "\n")
     elif verb == "status":
         status()
     else:
