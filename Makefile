@@ -82,6 +82,7 @@ chapters135-report:
 	  $(BIN)/nnbook report $$dir/runs --format markdown > $$dir/table.md || exit 1; \
 	  if [ -d $$dir/more-seeds ]; then $(BIN)/nnbook report $$dir/more-seeds --format markdown > $$dir/more-seeds.md || exit 1; fi; \
 	  $(BIN)/nnbook plot $$dir/runs/ch3_overfit_1000-* $$dir/runs/ch3_overfit_1000_l2-* --out $$dir/plots || exit 1; \
+	  $(BIN)/python reports/origins.py $$dir/runs $$(ls -d $$dir/more-seeds 2>/dev/null) > $$dir/records.md || exit 1; \
 	  if [ $$dir = $(CH135) ]; then \
 	    $(BIN)/python reports/chapters1-3-5/lost_digits.py $$dir/runs $$(ls -d $$dir/more-seeds 2>/dev/null) > $$dir/lost_digits.txt || exit 1; fi; \
 	done

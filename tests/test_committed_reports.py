@@ -40,3 +40,13 @@ def test_chapter6_table_and_votes_regenerate(tmp_path, monkeypatch):
     report.write_table_and_votes(report.finished_runs(Path("runs")))
     for name in ("table.md", "records.md", "votes/best/ensemble.json", "votes/last/ensemble.json"):
         assert (tmp_path / name).read_bytes() == (committed / name).read_bytes(), name
+
+
+@pytest.mark.parametrize("report", ["chapters1-3-5", "chapters1-3-5/float32"])
+def test_chapters_1_3_5_origins_regenerate(report, capsys):
+    spec = importlib.util.spec_from_file_location("origins", REPORTS / "origins.py")
+    origins = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(origins)
+    folders = [REPORTS / report / "runs"] + [f for f in [REPORTS / report / "more-seeds"] if f.is_dir()]
+    origins.main([str(f) for f in folders])
+    assert capsys.readouterr().out == (REPORTS / report / "records.md").read_text()
