@@ -1,14 +1,15 @@
 """Every picture nnbook draws, and the one place that sets up matplotlib: accuracy
-curves of runs, chapter 3's overfitting curves, the first conv layer's filters, the
-book's grid of an ensemble's misclassified digits, chapter 5's speed of learning, a
-sweep's test accuracy against its swept value, and the preview of a config's
-distortions.
+curves of runs (and of a row's seeds as a mean and a band), chapter 3's overfitting
+curves, the first conv layer's filters, the book's grid of an ensemble's
+misclassified digits, chapter 5's speed of learning, a sweep's test accuracy against
+its swept value, and the preview of a config's distortions.
 
 Other layers hand over arrays and tables (nn/measure.gradient_trajectory's norms,
 sweep/results.grid_figure, data/augment.preview_mosaic); this module only draws them.
 matplotlib is imported when a picture is drawn (`_pyplot`), with the Agg backend (files
-only, no display), so importing nnbook never pays for it. Reads run directories through
-runs/; never trains.
+only, no display), so importing nnbook never pays for it. The `*_png` functions return
+the picture as PNG bytes that are the same on every rerun (html_report.py puts them in
+its page). Reads run directories through runs/; never trains.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from nnbook.analysis.curves import Band
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
@@ -41,6 +43,18 @@ def _save(fig, path: Path) -> Path:
     fig.savefig(path, dpi=120, bbox_inches="tight")
     _pyplot().close(fig)
     return path
+
+
+def _png(fig, dpi: int = 100) -> bytes:
+    """The figure as PNG bytes, the same bytes on every rerun: matplotlib writes no time into a
+    PNG, and its version (the 'Software' text) is left out so that an upgrade alone changes nothing.
+    The figure's own margins, not a tight box: one drawing pass instead of two."""
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, metadata={"Software": None})
+    _pyplot().close(fig)
+    return buffer.getvalue()
 
 
 def run_label(path: Path, summary: Summary) -> str:
@@ -95,17 +109,68 @@ def first_conv_filters(path: Path) -> np.ndarray | None:
 
 def plot_filters(filters: np.ndarray, out: Path, title: str) -> Path:
     """The book's picture of the first conv layer's filters, darker = larger weight."""
+    return _save(_filters_figure(filters, title), out)
+
+
+def filters_png(filters: np.ndarray, title: str) -> bytes:
+    """plot_filters' picture as PNG bytes (for a page that holds its images)."""
+    return _png(_filters_figure(filters, title))
+
+
+def _filters_figure(filters: np.ndarray, title: str):
+    """The filters tiled into one image, 10 a line, each scaled to its own range as the book
+    shows them (one image, not an axes per filter: a tenth of the drawing time)."""
     plt = _pyplot()
-    n = len(filters)
+    n, kh, kw = filters.shape
     cols = min(10, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.8, rows * 0.8 + 0.4), squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_axis_off()
-        if i < n:
-            ax.imshow(filters[i], cmap="Greys", interpolation="nearest")
+    gap = max(1, kh // 4)  # pixels between two filters
+    mosaic = np.full((rows * (kh + gap) - gap, cols * (kw + gap) - gap), np.nan)
+    for i, f in enumerate(filters):
+        low, high = float(f.min()), float(f.max())
+        r, c = divmod(i, cols)
+        mosaic[r * (kh + gap):r * (kh + gap) + kh, c * (kw + gap):c * (kw + gap) + kw] = (
+            (f - low) / (high - low) if high > low else 0.0)
+    fig = plt.figure(figsize=(cols * 0.8, rows * 0.8 + 0.4))
+    ax = fig.add_axes([0, 0, 1, rows * 0.8 / (rows * 0.8 + 0.4)])
+    cmap = plt.get_cmap("Greys").with_extremes(bad="white")  # the gaps
+    ax.imshow(np.ma.masked_invalid(mosaic), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    ax.set_axis_off()
     fig.suptitle(title, fontsize="small")
-    return _save(fig, out)
+    return fig
+
+
+def band_png(band: Band, title: str) -> bytes:
+    """One row's validation accuracy per epoch (curves.Band): the mean over its runs, a line, and
+    the band from the lowest to the highest run, shaded; PNG bytes. Two panels: every epoch, and
+    the last three quarters of them on their own scale, where the first epochs' rise would
+    otherwise flatten the spread between the runs into a line."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    start = band.epochs[len(band.epochs) // 4]
+    fig, axes = plt.subplots(1, 2, figsize=(8.4, 3.2))
+    fig.subplots_adjust(left=0.08, right=0.99, bottom=0.15, top=0.84, wspace=0.18)  # fixed: one drawing pass
+    for ax, first in zip(axes, (band.epochs[0], start)):
+        shown = [i for i, e in enumerate(band.epochs) if e >= first]
+        epochs = [band.epochs[i] for i in shown]
+        ax.fill_between(epochs, [100 * band.low[i] for i in shown], [100 * band.high[i] for i in shown],
+                        alpha=0.3, linewidth=0, label="lowest to highest run")
+        ax.plot(epochs, [100 * band.mean[i] for i in shown], marker="." if len(epochs) < 30 else None,
+                label=f"mean of {band.runs} run{'s' if band.runs != 1 else ''}")
+        if min(band.n) != band.runs:  # runs that stopped early: say where the count drops
+            last_full = max(e for e, n in zip(band.epochs, band.n) if n == band.runs)
+            ax.axvline(last_full, color="grey", linestyle=":", linewidth=1,
+                       label=f"after epoch {last_full}: fewer runs")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("validation accuracy (%)")
+    axes[0].set_title("every epoch", fontsize="small")
+    axes[1].set_title(f"from epoch {start}", fontsize="small")
+    axes[1].legend(fontsize="small", loc="lower right")
+    fig.suptitle(title, fontsize="medium")
+    return _png(fig)
 
 
 def plot_errors(out: Path, images: np.ndarray, labels: np.ndarray, predicted: np.ndarray, errors: np.ndarray,
