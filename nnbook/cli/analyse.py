@@ -79,14 +79,31 @@ def report(
     run_dirs: RunDirsArg,
     format: Annotated[Format, typer.Option("--format", "-f", help="A table for the terminal, markdown or CSV.")]
     = Format.table,
+    html: Annotated[Optional[Path], typer.Option(
+        help="Write one self-contained HTML page instead of printing the table: the table, each row's "
+        "validation accuracy per epoch (mean and min-max band of its runs), the votes with their "
+        "misclassified digits, and the first conv layer's filters of runs that saved their network. "
+        "Its pictures are inside it: it opens offline and can be sent as one file.", show_default=False,
+        metavar="FILE")] = None,
 ) -> None:
     """Runs grouped by config: best validation, test at best validation (best of runs, mean ± std),
     time per epoch, and the book's figure with the difference. Ensemble directories become rows too.
+
+    Example:  nnbook report runs/ --html report.html
     """
     rows = collect(run_dirs)
     if not rows:
         raise ConfigError(f"no runs or ensembles in {', '.join(map(str, run_dirs))}")
-    sys.stdout.write(render(rows, format))
+    if html is None:
+        sys.stdout.write(render(rows, format))
+        return
+    if html.is_dir() or not html.parent.is_dir():
+        raise ConfigError(f"--html {html}: {'a folder' if html.is_dir() else 'no such folder ' + str(html.parent)}"
+                          "; give the path of the page to write, e.g. --html report.html")
+    from nnbook.analysis.html_report import write_page  # deferred: matplotlib (--help stays fast)
+
+    write_page(run_dirs, html, "nnbook report " + " ".join(map(str, run_dirs)))
+    print(f"wrote {html}")
 
 
 def plot(
