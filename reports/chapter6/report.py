@@ -11,6 +11,9 @@
                            after their last epoch (as the book's conv.py voted)
     filters-RUN.png        the first conv layer's filters of each run in filters/ (RUN.npy, exported
                            from the run's weights when it was committed: the weights are not)
+    index.html             one page that holds its pictures (`nnbook report --html`):
+                           the table, each row's curves (mean and min-max band of its seeds), the
+                           votes and their digits, the filters
 
 Only finished runs count; a row still training is left out and named. No training, no weights:
 anyone can recheck every number here from the records.
@@ -31,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from nnbook.analysis.ensemble import find_test_split, run_ensemble, tied_votes, vote_to_lowest_label  # noqa: E402
 from nnbook.analysis.origins import origins_markdown  # noqa: E402
+from nnbook.analysis.html_report import write_page as write_html  # noqa: E402
 from nnbook.analysis.plots import plot_accuracy, plot_filters  # noqa: E402
 from nnbook.analysis.report import collect, render  # noqa: E402
 from nnbook.records import DIVERGED, FINISHED  # noqa: E402
@@ -58,6 +62,7 @@ def main(report: Path) -> None:
     runs = finished_runs(Path("runs"))
     write_table_and_votes(runs)
     draw_pictures(runs)
+    write_page(runs)
 
 
 def write_table_and_votes(runs: dict[str, list[Path]]) -> None:
@@ -115,6 +120,15 @@ def draw_pictures(runs: dict[str, list[Path]]) -> None:
         out = plot_filters(filters, Path(f"filters-{npy.stem}.png"),
                            f"{npy.stem}: first conv layer's {len(filters)} filters")
         print(f"wrote {out}")
+
+
+def write_page(runs: dict[str, list[Path]]) -> None:
+    """index.html from the runs, the votes written beside them and the filters in filters/."""
+    paths = [p for group in runs.values() for p in group]
+    votes = [Path("votes") / weights for weights in ("last", "best") if (Path("votes") / weights).is_dir()]
+    filters = {npy.stem: np.load(npy, allow_pickle=False) for npy in sorted(Path("filters").glob("*.npy"))}
+    out = write_html(paths + votes, Path("index.html"), "Chapter 6 against the book", filters)
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":
