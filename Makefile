@@ -22,7 +22,7 @@ help:
 	@echo "make profile-step     where a step's time goes, per op, for stacks of K = 1..4"
 	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~30 min on 2 cores)"
 	@echo "make chapters135-report  regenerate reports/chapters1-3-5/ from its committed records"
-	@echo "make chapter6-report     regenerate reports/chapter6/ (table, votes, pictures) from its records"
+	@echo "make chapter6-report     regenerate reports/chapter6/ (table, votes, pictures, index.html) from its records"
 
 setup:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,7 +71,7 @@ chapters135:
 	  $(BIN)/nnbook gradients $$config --out $(CH135_OUT)/gradients > $(CH135_OUT)/gradients/$$(basename $$config .yaml).txt || exit 1; done
 	$(MAKE) chapters135-report CH135=$(CH135_OUT)
 
-# Regenerate reports/chapter6/'s table, votes and pictures from its committed records.
+# Regenerate reports/chapter6/'s table, votes, pictures and one-page index.html from its committed records.
 CH6 ?= reports/chapter6
 chapter6-report:
 	$(BIN)/python reports/chapter6/report.py $(CH6)
