@@ -44,7 +44,7 @@ h1 { font-size: 1.6em; } h2 { margin-top: 2em; border-bottom: 1px solid #ccc; } 
 table { border-collapse: collapse; font-size: 0.85em; }
 th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; vertical-align: top; }
 th { background: #f2f2f2; text-align: left; }
-td.number { text-align: right; white-space: nowrap; }
+td.number, td.figures { text-align: right; } td.figures { white-space: nowrap; } td.text { min-width: 9em; }
 tbody tr:nth-child(even) { background: #fafafa; }
 figure { display: inline-block; margin: 0.5em 1em 1em 0; vertical-align: top; }
 figcaption { font-size: 0.85em; color: #444; max-width: 40em; }
@@ -52,7 +52,8 @@ img { max-width: 100%; height: auto; }
 .votes li, .errors { font-size: 0.9em; }
 """
 
-NUMBER = re.compile(r"[\d.,+\-−—–± ]+")  # a cell of figures only: aligned right
+# A cell that starts with a figure (or '—', none) is aligned right; one of figures alone is never wrapped.
+NUMBER, FIGURES = re.compile(r"[-+−—–\d]"), re.compile(r"[\d.,+\-−—–± ]+")
 
 
 @dataclass
@@ -132,8 +133,8 @@ def _table(rows: list[RowRuns]) -> str:
             text = escape(value)
             if j == 0 and item.paths:
                 text = f'<a href="#curve-{i}">{text}</a>'
-            number = ' class="number"' if NUMBER.fullmatch(value) else ""
-            tds.append(f"<td{number}>{text}</td>")
+            kind = "figures" if FIGURES.fullmatch(value) else "number" if NUMBER.match(value) else "text"
+            tds.append(f'<td class="{kind}">{text}</td>')
         lines.append("<tr>" + "".join(tds) + "</tr>")
     return ('<h2 id="table">Against the book</h2>\n<div class="scroll"><table id="results">\n'
             f"<thead><tr>{head}</tr></thead>\n<tbody>\n" + "\n".join(lines) + "\n</tbody></table></div>")
@@ -179,7 +180,7 @@ def _votes(votes: list[Path]) -> str:
         picture = path / ERRORS_PNG
         if picture.exists():
             text += _figure(picture.read_bytes(), f"{heading}: misclassified digits",
-                            "The misclassified test digits: true label top right, the vote's label bottom right.")
+                            f"{escape(str(picture))}: true label top right, the vote's label bottom right.")
         else:
             text += f"<p>No {ERRORS_PNG} in {escape(str(path))}.</p>"
         text += f'\n<p class="errors">Test image, true label → the vote\'s: {escape(errors) or "none"}.</p>'
