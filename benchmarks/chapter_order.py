@@ -4,7 +4,7 @@ Each chapter 6 config's time per run is measured as `nnbook list` measures it (a
 thread, scaled to the config's epochs and training set). Its runs (3 each; 5 for the dropout net)
 are cut as `--jobs W` cuts them when nothing is forced (each worker one stack of its share), a
 stack of k counted as k runs, and handed to W workers as the pool hands them (the next stack to
-the first worker that frees): in the configs' order, and longest first (`sweep/local.stacks_of`,
+the first worker that frees): in the configs' order, and longest first (`execution/local.stacks_of`,
 what `chapter6 --jobs` does). The chapter's simulated wall time for each W is printed beside the
 lower bound, max(all the work / W, the longest stack). A model of the schedule, not a measurement
 of training: it shows when the order matters (many workers, few long stacks), not exact hours.
@@ -26,8 +26,8 @@ sys.path.insert(0, str(ROOT))
 
 from nnbook.config import load_config  # noqa: E402
 from nnbook.experiments.chapter6 import CHAPTER6, ENSEMBLE_OF  # noqa: E402
-from nnbook.sweep.local import stacks_of  # noqa: E402
-from nnbook.training.timing import seconds_per_run  # noqa: E402
+from nnbook.execution.local import stacks_of  # noqa: E402
+from nnbook.execution.timing import seconds_per_run  # noqa: E402
 
 
 def wall_time(stack_seconds: list[float], workers: int) -> float:

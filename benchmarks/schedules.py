@@ -41,7 +41,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from nnbook.experiments.schedule import cores, makespan  # noqa: E402
+from nnbook.execution.placement import cores, makespan  # noqa: E402
 
 NNBOOK = [sys.executable, "-m", "nnbook"]
 OUT = ROOT / "benchmarks" / "results" / "schedules.json"
@@ -89,7 +89,7 @@ def timed_train(config: str, k: int, jobs: int, stack: int, train_limit: int, da
     """Wall seconds, training seconds and peak memory ({"pss", "rss"} in bytes, tree_memory) of one `nnbook train` (one epoch of
     train_limit images). Training seconds: the epoch as the runs record it (steps and evaluation,
     no start-up or data loading), each stack's, the stacks laid out on the workers as the pool runs
-    them (schedule.makespan): what 60 epochs would cost, 60 times over."""
+    them (placement.makespan): what 60 epochs would cost, 60 times over."""
     with tempfile.TemporaryDirectory(prefix="nnbook-bench-") as runs:
         cmd = [*NNBOOK, "train", config, "--repeats", str(k), "--jobs", str(jobs), "--stack", str(stack),
                "--set", f"train_limit={train_limit}", "--set", "epochs=1", "--set", "device=cpu",
@@ -139,11 +139,11 @@ def auto_choice(config_path: str, k: int) -> str:
     import torch
 
     from nnbook.config import load_config
-    from nnbook.experiments.schedule import schedule_for
+    from nnbook.execution.placement import placement_for
 
     config = load_config(config_path, ["device=cpu"])
     steps = config.epochs * (50_000 // config.mini_batch_size)
-    schedule, why = schedule_for(config, k, steps, torch.device("cpu"))
+    schedule, why = placement_for(config, k, steps, torch.device("cpu"))
     return f"--jobs {schedule.workers} --stack {schedule.stack} ({schedule.describe(k)}; {why})"
 
 

@@ -21,10 +21,13 @@ ALLOWED = {
     "training": {"nn", "data"},
     "runs": set(),  # the run directory stores what training made; it imports no code that trains
     "analysis": {"runs", "training", "data"},  # reads runs; the math only through its doors (below)
-    "experiments": {"analysis", "runs", "training", "nn", "data"},  # chapter 6 trains, then reports
-    "sweep": {"experiments", "runs"},  # trains through experiments/ alone
+    "experiments": {"analysis", "runs", "training", "nn", "data"},  # one experiment trained; chapter 6 reports
+    # a set of runs trained where asked (this process, worker processes, a Ray cluster): stacks, workers,
+    # threads and the pool are chosen here and nowhere else; each stack trains through experiments/
+    "execution": {"experiments", "runs", "training", "nn", "data"},
+    "sweep": {"execution", "runs"},  # grids, plans and results; trains through execution/ alone
     "ui": {"nn"},  # the dry run describes a model; no display reads files (runs/) or trains
-    "cli": {"ui", "experiments", "sweep", "analysis", "runs", "training", "data"},
+    "cli": {"ui", "execution", "experiments", "sweep", "analysis", "runs", "training", "data"},
 }
 
 

@@ -1,4 +1,4 @@
-"""How K runs share the machine (experiments/schedule.py): the arithmetic by hand, the choice
+"""How K runs share the machine (execution/placement.py): the arithmetic by hand, the choice
 from measured step times, and `nnbook train --jobs` end to end on real MNIST."""
 
 import os
@@ -13,8 +13,8 @@ import torch
 
 from nnbook.config import validate
 from nnbook.errors import ConfigError
-from nnbook.experiments.schedule import (Schedule, candidates, choose, job_sizes, makespan, pruned,
-                                         schedule_for, split)
+from nnbook.execution.placement import Asked, Placement, candidates, choose, makespan, placement_for, pruned
+from nnbook.stacks import in_stacks, stack_sizes
 
 from .cli import CONFIGS, ROOT, default_signals, read_json, run_dirs, torch_threads, training_started
 from .pause import wait_until
@@ -30,12 +30,12 @@ def measured(k: int, threads: int) -> float:
 
 
 def test_runs_are_cut_into_even_stacks_the_larger_first():
-    assert job_sizes(5, 2) == [2, 2, 1]
-    assert job_sizes(27, 8) == [7, 7, 7, 6]
-    assert job_sizes(3, 3) == [3] and job_sizes(3, 10) == [3] and job_sizes(4, 1) == [1, 1, 1, 1]
-    assert job_sizes(0, 2) == []  # a config with only stopped groups left: no new stacks
-    # every schedule's stacks, the sweep's packed batches included, are these pieces
-    assert split(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
+    assert stack_sizes(5, 2) == [2, 2, 1]
+    assert stack_sizes(27, 8) == [7, 7, 7, 6]
+    assert stack_sizes(3, 3) == [3] and stack_sizes(3, 10) == [3] and stack_sizes(4, 1) == [1, 1, 1, 1]
+    assert stack_sizes(0, 2) == []  # a config with only stopped groups left: no new stacks
+    # every placement's stacks, the sweep's packed stacks included, are these pieces
+    assert in_stacks(list(range(7)), 3) == [[0, 1, 2], [3, 4], [5, 6]]
 
 
 def test_the_estimate_is_when_the_last_worker_finishes():
@@ -54,11 +54,11 @@ def test_candidates_share_the_cores_evenly_and_never_exceed_the_runs():
 
 
 @pytest.mark.parametrize("n, expected", [
-    (1, Schedule(1, 1, 2)),  # one run: all threads on it
-    (3, Schedule(2, 2, 1)),  # a stack of 3 at 2 threads (62.3) loses to workers with 2 + 1 (55.0)
-    (4, Schedule(2, 2, 1)),  # 55.0 against a stack of 4 (71.5)
+    (1, Placement(1, 1, 2)),  # one run: all threads on it
+    (3, Placement(2, 2, 1)),  # a stack of 3 at 2 threads (62.3) loses to workers with 2 + 1 (55.0)
+    (4, Placement(2, 2, 1)),  # 55.0 against a stack of 4 (71.5)
 ])
-def test_the_schedule_with_the_least_estimated_time_wins(n, expected):
+def test_the_placement_with_the_least_estimated_time_wins(n, expected):
     best, estimates = choose(n, 2, measured)
     assert best == expected
     assert estimates[best] == min(estimates.values())
@@ -66,7 +66,7 @@ def test_the_schedule_with_the_least_estimated_time_wins(n, expected):
 
 def test_near_ties_go_to_fewer_processes():
     ideal = lambda k, threads: k / threads  # noqa: E731 - threads and stacks scale perfectly: all tie
-    assert choose(4, 2, ideal)[0] == Schedule(1, 4, 2)
+    assert choose(4, 2, ideal)[0] == Placement(1, 4, 2)
 
 
 def test_stack_sizes_are_timed_upwards_only_while_the_cost_per_run_falls():
@@ -81,17 +81,17 @@ def test_stack_sizes_are_timed_upwards_only_while_the_cost_per_run_falls():
     assert table(8, 1) == pytest.approx(1.2 / 2 * 8)  # extrapolated from the best per-run cost
 
 
-def test_forced_or_short_schedules_are_not_measured():
+def test_forced_or_short_placements_are_not_measured():
     config = validate({"name": "t", "layers": [{"type": "softmax"}], "epochs": 1, "eta": 0.1}, source="test")
     cpu = torch.device("cpu")
-    assert schedule_for(config, 4, 10**6, cpu, workers=2, stack=2, threads=2) == (Schedule(2, 2, 1), "--jobs and --stack")
-    assert schedule_for(config, 4, 100, cpu, threads=2)[0] == Schedule(1, 4, 2)  # short: one stack
-    assert schedule_for(config, 3, 100, cpu, workers=2, threads=2) == (Schedule(2, 2, 1), "short: not measured")
-    assert schedule_for(config, 8, 10**6, cpu, stack=8, threads=2) == (Schedule(1, 8, 2), "as asked")  # the one way
-    assert schedule_for(config, 1, 10**6, cpu, threads=2)[0] == Schedule(1, 1, 2)
-    assert "8 runs as stacks of 3, 3, 2 on 2 workers of 1 thread" == Schedule(2, 3, 1).describe(8)
+    assert placement_for(config, 4, 10**6, cpu, Asked(workers=2, stack=2, threads=2)) == (Placement(2, 2, 1), "--jobs and --stack")
+    assert placement_for(config, 4, 100, cpu, Asked(threads=2))[0] == Placement(1, 4, 2)  # short: one stack
+    assert placement_for(config, 3, 100, cpu, Asked(workers=2, threads=2)) == (Placement(2, 2, 1), "short: not measured")
+    assert placement_for(config, 8, 10**6, cpu, Asked(stack=8, threads=2)) == (Placement(1, 8, 2), "as asked")  # the one way
+    assert placement_for(config, 1, 10**6, cpu, Asked(threads=2))[0] == Placement(1, 1, 2)
+    assert "8 runs as stacks of 3, 3, 2 on 2 workers of 1 thread" == Placement(2, 3, 1).describe(8)
     with pytest.raises(ConfigError, match=r"--jobs 2: several workers train on the CPU only .* add --device cpu"):
-        schedule_for(config, 4, 100, torch.device("cuda"), workers=2)
+        placement_for(config, 4, 100, torch.device("cuda"), Asked(workers=2))
 
 
 def test_a_chapters_stacks_go_to_the_workers_longest_first():
@@ -100,7 +100,7 @@ def test_a_chapters_stacks_go_to_the_workers_longest_first():
     while the other workers have nothing left; without estimates, in the configs' order."""
     from nnbook.config import load_config
     from nnbook.experiments.chapter6 import StoppedGroup
-    from nnbook.sweep.local import stacks_of
+    from nnbook.execution.local import stacks_of
 
     stopped = StoppedGroup(Path("runs/ch6_conv_only-20261202-000000"), [0, 1], 45)  # 15 of 60 epochs left
     todo = [(load_config(CONFIGS / f"{name}.yaml"), seeds, groups)
@@ -125,7 +125,7 @@ def test_train_with_workers_gives_each_run_its_stacked_result(tmp_path, cli, mni
             "--set", "epochs=2", "--set", "device=cpu", "--repeats", "3"]
     workers = cli(*args, "--jobs", "2", "--stack", "2", "--threads", "2", "--runs-dir", tmp_path / "workers")
     assert workers.returncode == 0, workers.stderr
-    assert "Schedule: 3 runs as stacks of 2, 1 on 2 workers of 1 thread (--jobs and --stack)" in workers.stdout
+    assert "Placement: 3 runs as stacks of 2, 1 on 2 workers of 1 thread (--jobs and --stack)" in workers.stdout
     assert "worker 1: ch6_shallow epoch 2/2, validation" in workers.stdout
     assert "Best of 3 runs by validation" in workers.stdout
     with torch_threads(1):
@@ -184,4 +184,4 @@ def test_ctrl_c_stops_every_worker_and_names_each_group_to_resume(tmp_path, mnis
 def test_jobs_and_stack_do_not_apply_to_resume(tmp_path, cli):
     result = cli("train", "--resume", tmp_path, "--jobs", "2")
     assert result.returncode == 2
-    assert "--jobs and --stack do not apply to --resume" in result.stderr and result.stderr.count("\n") == 1
+    assert "--stack and --executor do not apply to --resume" in result.stderr and result.stderr.count("\n") == 1

@@ -135,8 +135,8 @@ def test_plan_skips_done_runs_with_the_same_experiment_only(tmp_path):
     assert [(j.point.name, j.seeds) for j in jobs] == [(a.name, [2]), (b.name, [0])]
     assert jobs[0].config.seed == 2 and jobs[0].config.repeats == 1
 
-    # seeds 0 and 3 missing (1 and 2 done, repeats do not change the experiment): two batches,
-    # each batch trains consecutive seeds as one StackedNet
+    # seeds 0 and 3 missing (1 and 2 done, repeats do not change the experiment): two stacks,
+    # each stack trains consecutive seeds as one StackedNet
     more = load_sweep(write_sweep(tmp_path, "sweep:\n  lmbda: [1.0]\n"), repeats=4)
     jobs, _ = plan(more, runs)
     assert [j.seeds for j in jobs] == [[0], [3]]
@@ -203,7 +203,7 @@ def local_sweep(tmp_path_factory, tiny):
 def test_local_sweep_trains_every_point_then_a_rerun_skips_them(local_sweep, tiny, cli):
     runs, result = local_sweep
     assert result.returncode == 0, result.stderr
-    assert "2 points × 2 repeats = 4 runs; 0 already done, 4 to train in 2 batches" in result.stdout
+    assert "2 points × 2 repeats = 4 runs; 0 already done, 4 to train in 2 stacks" in result.stdout
     assert "2 runs trained together" in result.stdout  # each point's seeds as one StackedNet
     assert sorted(point_and_seed(r) for r in run_dirs(runs)) == [
         ("ch6_shallow@lmbda=0", 0), ("ch6_shallow@lmbda=0", 1), ("ch6_shallow@lmbda=1", 0), ("ch6_shallow@lmbda=1", 1)]
@@ -226,9 +226,9 @@ def test_local_sweep_trains_every_point_then_a_rerun_skips_them(local_sweep, tin
 
     dry = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--runs-dir", runs, "--dry-run", "--stack", "point")
     assert dry.returncode == 0, dry.stderr
-    assert "4 already done, 2 to train in 2 batches" in dry.stdout and "1 run (2 done)" in dry.stdout
+    assert "4 already done, 2 to train in 2 stacks" in dry.stdout and "1 run (2 done)" in dry.stdout
     packed = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--runs-dir", runs, "--dry-run")
-    assert "4 already done, 2 to train in 1 batch" in packed.stdout  # the two points' third seeds: one stack
+    assert "4 already done, 2 to train in 1 stack" in packed.stdout  # the two points' third seeds: one stack
     assert "Dry run: nothing trained." in dry.stdout and sorted(p.name for p in run_dirs(runs)) == before
 
 
@@ -240,7 +240,7 @@ def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path, cli, mnist_sl
     assert result.returncode == 1
     assert "✗ failed mini_batch_size=1000" in result.stdout and "larger than the 500 training images" in result.stdout
     assert "✓ done mini_batch_size=10" in result.stdout
-    assert result.stderr.strip().startswith("error: 1 of 2 batches failed") and result.stderr.strip().count("\n") == 0
+    assert result.stderr.strip().startswith("error: 1 of 2 stacks failed") and result.stderr.strip().count("\n") == 0
     assert [point_and_seed(r) for r in run_dirs(tmp_path / "all")] == [("ch6_shallow@mini_batch_size=10", 0)]
 
     fast = cli(*args, "--fail-fast", "--runs-dir", tmp_path / "fast")
@@ -250,7 +250,7 @@ def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path, cli, mnist_sl
 
 def test_a_failure_during_training_marks_its_runs_failed(tmp_path, mnist_slice):
     from nnbook.ui.train_display import TrainDisplay
-    from nnbook.sweep.jobs import train_job
+    from nnbook.execution.stack import Dirs, train_stack
 
     class Breaks(TrainDisplay):
         def epoch(self, *args, **kwargs):
@@ -258,7 +258,7 @@ def test_a_failure_during_training_marks_its_runs_failed(tmp_path, mnist_slice):
 
     sets = [f"data={mnist_slice}", "train_limit=100", "epochs=2"]
     config = load_sweep(CONFIGS / "ch6_shallow.yaml", sets, ["lmbda=0"], 2).points[0]
-    paths, error = train_job(config.config, tmp_path, None, Breaks(quiet=True))
+    paths, error = train_stack(config.config, Dirs(tmp_path), Breaks(quiet=True))
     assert error == "RuntimeError: out of memory" and len(paths) == 2
     for path in paths:
         assert read_json(path / "summary.json")["status"] == "failed"
@@ -270,13 +270,14 @@ def test_a_failure_during_training_marks_its_runs_failed(tmp_path, mnist_slice):
 def test_one_worker_per_device_gives_the_same_runs(local_sweep, tmp_path, mnist_slice, monkeypatch):
     """The multi-GPU path of the local executor (a process per device), on two CPU 'devices'."""
     from nnbook.ui.sweep_display import SweepDisplay
-    from nnbook.sweep.local import run_local
+    from nnbook.execution.local import run_local
+    from nnbook.execution.stack import Dirs
 
     # One torch thread per worker, as the local sweep compared with used.
     sweep = load_sweep(CONFIGS / "ch6_shallow.yaml", [f"data={mnist_slice}", "train_limit=500", "epochs=1"],
                        ["lmbda=0,1"], 2)
     jobs, _ = plan(sweep, tmp_path)
-    outcomes = run_local(jobs, tmp_path, None, SweepDisplay(quiet=True), devices=["cpu", "cpu"], threads=1)
+    outcomes = run_local(jobs, Dirs(tmp_path), SweepDisplay(quiet=True), devices=["cpu", "cpu"], threads=1)
     assert [o.error for o in outcomes] == [None, None]
     assert results_by_run(tmp_path) == results_by_run(local_sweep[0])
 
@@ -287,7 +288,7 @@ def test_packed_points_train_as_one_stack_each_run_as_per_point(local_sweep, tin
     with torch_threads(1):
         result = run_captured("sweep", CONFIGS / "ch6_shallow.yaml", *tiny, "--runs-dir", tmp_path, "--stack", "4")
     assert result.returncode == 0, result.stderr
-    assert "4 to train in 1 batch" in result.stdout and "4 runs trained together" in result.stdout
+    assert "4 to train in 1 stack" in result.stdout and "4 runs trained together" in result.stdout
     assert "2 points packed: lmbda=0; lmbda=1 (seeds 0-1)" in result.stdout
     packed, per_point = results_by_run(tmp_path), results_by_run(local_sweep[0])
     assert packed.keys() == per_point.keys()
@@ -308,14 +309,15 @@ from pathlib import Path
 
 from nnbook.errors import Interrupted
 from nnbook.sweep.grid import load_sweep
-from nnbook.sweep.local import run_local
+from nnbook.execution.local import run_local
+from nnbook.execution.stack import Dirs
 from nnbook.sweep.plan import plan
 from nnbook.ui.sweep_display import SweepDisplay
 
 if __name__ == "__main__":
     sweep = load_sweep(sys.argv[1], sys.argv[3:], ["lmbda=0,1"], 1)
     try:
-        run_local(plan(sweep, Path(sys.argv[2]))[0], Path(sys.argv[2]), None, SweepDisplay(quiet=True),
+        run_local(plan(sweep, Path(sys.argv[2]))[0], Dirs(Path(sys.argv[2])), SweepDisplay(quiet=True),
                   devices=["cpu", "cpu"])
     except Interrupted as stop:
         print(stop, file=sys.stderr)
@@ -417,5 +419,5 @@ def test_ray_sweep_matches_the_local_one_and_resumes(ray_cluster, local_sweep, t
     more = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--address", ray_cluster,
                "--runs-dir", tmp_path)
     assert more.returncode == 0, more.stderr
-    assert "4 already done, 2 to train in 2 batches (ray executor)" in more.stdout
+    assert "4 already done, 2 to train in 2 stacks (ray executor)" in more.stdout
     assert sorted(point_and_seed(r)[1] for r in run_dirs(tmp_path)) == [0, 0, 1, 1, 2, 2]

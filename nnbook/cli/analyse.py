@@ -16,8 +16,14 @@ from nnbook.analysis.ensemble import Method, Weights, run_ensemble
 from nnbook.analysis.evaluate import Split, evaluate_run, render_confusion
 from nnbook.analysis.plots import plot_runs
 from nnbook.analysis.report import Format, collect, expand_paths, render
-from nnbook.cli.options import DataDirOpt, DeviceOpt, JobsOpt, ResultsRootOpt, RunDirsArg, StackOpt, stack_option
+from nnbook.cli.options import (AddressOpt, CpusPerTaskOpt, DataDirOpt, DeviceOpt, ExecutorOpt, GpusPerTaskOpt,
+                                JobsOpt, ResultsRootOpt, RunDirsArg, StackOpt, ThreadsOpt, asked_placement,
+                                stack_option)
+from nnbook.cli.train import displays
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.execution.placement import Executor, RayOptions, check_workers_device
+from nnbook.execution.stack import Dirs
+from nnbook.execution.train import Displays, Runs, train_all, train_runs
 from nnbook.runs import layout
 from nnbook.runs.directory import is_run_dir
 from nnbook.ui.console import pct
@@ -137,6 +143,11 @@ def chapter6(
     device: DeviceOpt = None,
     jobs: JobsOpt = None,
     stack: StackOpt = "auto",
+    threads: ThreadsOpt = None,
+    executor: ExecutorOpt = Executor.local,
+    address: AddressOpt = None,
+    cpus_per_task: CpusPerTaskOpt = 1,
+    gpus_per_task: GpusPerTaskOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only progress lines, not every epoch.")] = False,
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -153,31 +164,29 @@ def chapter6(
 
     On a CPU, --jobs N trains every config's runs on one pool of N worker processes: a worker
     done with its share of one config starts on the next, so no core waits for a config to end;
-    the longest stacks (by a short timing of each config) start first.
+    the longest stacks (by a short timing of each config) start first. With --executor ray (or
+    --address) they go to a Ray cluster instead, a task per stack, copied back as each one ends.
     """
-    from nnbook.cli.train import train_configs_scheduled, train_scheduled
     from nnbook.experiments.chapter6 import run_chapter6  # deferred: torch (--help stays fast)
+    from nnbook.training.devices import resolve_device
 
     stack_size = stack_option(stack)
     if stack_size == "point":
         raise ConfigError("--stack point applies to nnbook sweep; give auto or a number of runs")
-
-    def train_seeds(config, seeds, runs, dataset, display):
-        return train_scheduled(config, seeds, runs, data_dir, display, jobs,
-                               None if stack_size == "auto" else stack_size, None, quiet, dataset=dataset,
-                               config_source=config.name)
-
+    asked = asked_placement(executor, jobs, stack_size, threads, RayOptions(address, cpus_per_task, gpus_per_task))
+    shown = displays(quiet)
     if jobs is not None and jobs > 1:  # refused before anything is resumed or made, not when the pool starts
-        from nnbook.experiments.schedule import check_workers_device
-        from nnbook.training.devices import resolve_device
-
         check_workers_device(jobs, resolve_device(device or "auto"))
 
-    def train_all(todo, runs, on_config):  # --jobs N > 1: one pool of workers for every config's runs
-        train_configs_scheduled(todo, runs, data_dir, jobs, None if stack_size == "auto" else stack_size, quiet,
-                                on_config)
+    def train_seeds(config, seeds, runs, dataset, display):
+        return train_runs(Runs(config, seeds), Dirs(runs, data_dir), Displays(lambda: display, shown.pool), asked,
+                          dataset)
 
+    def train_everything(todo, runs, on_config):  # one pool of workers, or a Ray cluster, for every config's runs
+        train_all([Runs(*entry) for entry in todo], Dirs(runs, data_dir), shown, asked, on_config)
+
+    together = asked.executor is Executor.ray or (jobs is not None and jobs > 1)
     target = out or layout.output_dir(runs_dir, layout.CHAPTERS) / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
     run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
                  lambda: TrainDisplay(quiet=quiet), command="nnbook " + shlex.join(sys.argv[1:]),
-                 train_seeds=train_seeds, train_all=train_all if jobs is not None and jobs > 1 else None)
+                 train_seeds=train_seeds, train_all=train_everything if together else None)

@@ -36,7 +36,7 @@ def list_experiments(
     entries = catalogue(configs_dir, chapter)
     measured_on = None
     if timing and entries:
-        from nnbook.training.timing import seconds_per_run  # deferred: torch (--help, --no-timing stay fast)
+        from nnbook.execution.timing import seconds_per_run  # deferred: torch (--help, --no-timing stay fast)
 
         with Console(stderr=True).status("timing a few steps of each network (--no-timing skips this)"):
             seconds, measured_on = seconds_per_run([e.config for e in entries], device or "auto")

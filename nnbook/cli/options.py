@@ -13,6 +13,9 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnbook.errors import ConfigError
+from nnbook.execution.placement import Asked, Executor, RayOptions
+
 ConfigArg = Annotated[Path, typer.Argument(help="An experiment YAML (see configs/), or a run's config.yaml.",
                                            show_default=False)]
 SetOpt = Annotated[Optional[list[str]], typer.Option(
@@ -53,12 +56,35 @@ StackOpt = Annotated[str, typer.Option(
     "mu or seed share a stack, each the run it would be alone (to rounding).")]
 
 
+ThreadsOpt = Annotated[Optional[int], typer.Option(
+    min=1, show_default=False,
+    help="CPU threads torch may use in each process (default: the cores shared evenly between the workers). "
+    "Mini-batch-10 steps are tiny: when other programs keep the cores busy, --threads 1 avoids thread "
+    "contention that can slow training many times over.")]
+ExecutorOpt = Annotated[Executor, typer.Option(
+    help="local: this machine (this process, or --jobs worker processes, or one per GPU when several are "
+    "visible); ray: a Ray cluster, one task per stack of runs.")]
+AddressOpt = Annotated[Optional[str], typer.Option(
+    help="The Ray cluster to join (`ray start --head` prints it; `auto` finds a local one); implies "
+    "--executor ray. Without it, --executor ray joins the cluster `ray start` runs here, or starts one.",
+    show_default=False)]
+CpusPerTaskOpt = Annotated[float, typer.Option(help="CPUs each Ray task declares (and torch threads it uses).")]
+GpusPerTaskOpt = Annotated[Optional[float], typer.Option(
+    help="GPUs each Ray task declares (default: 1 where the cluster has GPUs, else 0; 0.5 packs two per GPU).",
+    show_default=False)]
+
+
 def stack_option(value: str) -> str | int:
     """--stack's value: auto, point, or a positive whole number."""
     if value in ("auto", "point"):
         return value
     if value.isdigit() and int(value) > 0:
         return int(value)
-    from nnbook.errors import ConfigError
-
     raise ConfigError(f"--stack {value}: give auto, point or a number of runs (1 or more)")
+
+
+def asked_placement(executor: Executor, jobs: Optional[int], stack: str | int, threads: Optional[int],
+                    ray: RayOptions) -> Asked:
+    """What the placement options ask (--executor, --jobs, --stack, --threads, Ray's); --address implies Ray."""
+    return Asked(executor=Executor.ray if ray.address else executor, workers=jobs,
+                 stack=stack if isinstance(stack, int) else None, threads=threads, ray=ray)

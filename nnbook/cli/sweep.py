@@ -8,10 +8,13 @@ from typing import Annotated, Optional
 import typer
 
 from nnbook.analysis.plots import plot_grid
-from nnbook.cli.options import DataDirOpt, JobsOpt, RunsDirOpt, SetOpt, StackOpt, stack_option
+from nnbook.cli.options import (AddressOpt, CpusPerTaskOpt, DataDirOpt, ExecutorOpt, GpusPerTaskOpt, JobsOpt,
+                                RunsDirOpt, SetOpt, StackOpt, ThreadsOpt, asked_placement, stack_option)
 from nnbook.errors import NnbookError
+from nnbook.execution.placement import Executor, RayOptions
+from nnbook.execution.stack import Dirs
 from nnbook.sweep.grid import load_sweep
-from nnbook.sweep.run import Executor, run_sweep
+from nnbook.sweep.run import SweepOptions, run_sweep
 from nnbook.ui.sweep_display import SweepDisplay
 
 
@@ -28,20 +31,14 @@ def sweep(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="List the points and the runs still to train, then exit.")] = False,
     fail_fast: Annotated[bool, typer.Option(
-        "--fail-fast", help="Stop at the first failed batch instead of going on with the others.")] = False,
-    executor: Annotated[Executor, typer.Option(
-        help="local: this machine (one point at a time, or one per GPU when several are visible); "
-        "ray: a Ray cluster, one task per batch of runs.")] = Executor.local,
-    address: Annotated[Optional[str], typer.Option(
-        help="The Ray cluster to join (`ray start --head` prints it; `auto` finds a local one); implies "
-        "--executor ray. Without it, --executor ray joins the cluster `ray start` runs here, or starts one.",
-        show_default=False)] = None,
-    cpus_per_task: Annotated[float, typer.Option(help="CPUs each Ray task declares (and torch threads it uses).")] = 1,
-    gpus_per_task: Annotated[Optional[float], typer.Option(
-        help="GPUs each Ray task declares (default: 1 where the cluster has GPUs, else 0; 0.5 packs two per GPU).",
-        show_default=False)] = None,
+        "--fail-fast", help="Stop at the first failed stack instead of going on with the others.")] = False,
+    executor: ExecutorOpt = Executor.local,
+    address: AddressOpt = None,
+    cpus_per_task: CpusPerTaskOpt = 1,
+    gpus_per_task: GpusPerTaskOpt = None,
     jobs: JobsOpt = None,
     stack: StackOpt = "auto",
+    threads: ThreadsOpt = None,
     runs_dir: RunsDirOpt = Path("runs"),
     data_dir: DataDirOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print only the plan, the results and errors.")] = False,
@@ -50,7 +47,7 @@ def sweep(
 
     Each point is the config with the swept keys set, named NAME@KEY=VALUE[,KEY=VALUE] (so `nnbook report`
     groups its runs). Rerunning the same sweep skips the runs already done, so an interrupted sweep
-    resumes; a failed batch is reported and the others go on (unless --fail-fast). At the end, the grid
+    resumes; a failed stack is reported and the others go on (unless --fail-fast). At the end, the grid
     table and a plot of test accuracy against the swept value are printed and written as
     RUNS_DIR/NAME.sweep.md and RUNS_DIR/NAME.sweep.png.
 
@@ -65,12 +62,11 @@ def sweep(
         nnbook sweep configs/ch6_sweep_lmbda_relu.yaml --executor ray --address HEAD_IP:6379
     """
     plan = load_sweep(config, list(set_ or []), list(grid or []), repeats)
-    if address:
-        executor = Executor.ray
-    outcomes = run_sweep(plan, runs_dir, SweepDisplay(quiet=quiet), executor=executor, data_dir=data_dir,
-                         fail_fast=fail_fast, dry_run=dry_run, address=address, cpus_per_task=cpus_per_task,
-                         gpus_per_task=gpus_per_task, draw_grid=plot_grid, workers=jobs, stack=stack_option(stack))
+    stack_size = stack_option(stack)
+    asked = asked_placement(executor, jobs, stack_size, threads, RayOptions(address, cpus_per_task, gpus_per_task))
+    options = SweepOptions(fail_fast=fail_fast, dry_run=dry_run, per_point=stack_size == "point", draw_grid=plot_grid)
+    outcomes = run_sweep(plan, Dirs(runs_dir, data_dir), SweepDisplay(quiet=quiet), asked, options)
     failed = [o for o in outcomes if o.error]
     if failed:
-        raise NnbookError(f"{len(failed)} of {len(outcomes)} batches failed (first: {failed[0].job.label}: "
+        raise NnbookError(f"{len(failed)} of {len(outcomes)} stacks failed (first: {failed[0].stack.label}: "
                           f"{failed[0].error}); run the same command again to retry them")

@@ -7,15 +7,20 @@ from typing import Annotated, Optional
 
 import typer
 
-from nnbook.cli.options import (ConfigArg, DataDirOpt, DeviceOpt, JobsOpt, QuietOpt, ResultsRootOpt, RunsDirOpt,
-                                SeedOpt, SetOpt, StackOpt, config_overrides, stack_option)
+from nnbook.cli.options import (AddressOpt, ConfigArg, CpusPerTaskOpt, DataDirOpt, DeviceOpt, ExecutorOpt,
+                                GpusPerTaskOpt, JobsOpt, QuietOpt, ResultsRootOpt, RunsDirOpt, SeedOpt, SetOpt,
+                                StackOpt, ThreadsOpt, asked_placement, config_overrides, stack_option)
 from nnbook.config import load_config, seeds_of
 from nnbook.errors import ConfigError
+from nnbook.execution.placement import Executor, RayOptions
+from nnbook.execution.stack import Dirs
+from nnbook.execution.train import Displays, Runs, train_runs
 from nnbook.experiments.resume import plan_resume
 from nnbook.runs import layout
 from nnbook.runs.directory import config_file
 from nnbook.ui.dry_run import show_dry_run
 from nnbook.ui.gradients_display import show_gradients
+from nnbook.ui.sweep_display import SweepDisplay
 from nnbook.ui.train_display import TrainDisplay
 
 
@@ -37,11 +42,11 @@ def train(
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Print the resolved config and the model, then exit without training.")] = False,
     quiet: QuietOpt = False,
-    threads: Annotated[Optional[int], typer.Option(
-        min=1, show_default=False,
-        help="CPU threads torch may use (default: one per core). Mini-batch-10 steps are tiny: when other "
-        "programs keep the cores busy, --threads 1 avoids thread contention that can slow training "
-        "many times over.")] = None,
+    threads: ThreadsOpt = None,
+    executor: ExecutorOpt = Executor.local,
+    address: AddressOpt = None,
+    cpus_per_task: CpusPerTaskOpt = 1,
+    gpus_per_task: GpusPerTaskOpt = None,
     resume: Annotated[Optional[Path], typer.Option(
         "--resume", metavar="RUN_DIR", show_default=False,
         help="Continue an interrupted or killed run in its own directory, from its last completed epoch "
@@ -76,9 +81,9 @@ def train(
         if config is not None:
             raise ConfigError(f"give either a CONFIG to train or --resume RUN_DIR, not both (the run's own "
                               f"config is {config_file(resume)}; change it with --set ... --force)")
-        if dry_run or sequential or jobs is not None or stack != "auto":
-            raise ConfigError("--dry-run, --sequential, --jobs and --stack do not apply to --resume (a group "
-                              "resumes as it was trained; resume each group of a --jobs run on its own)")
+        if dry_run or sequential or jobs is not None or stack != "auto" or executor is not Executor.local or address:
+            raise ConfigError("--dry-run, --sequential, --jobs, --stack and --executor do not apply to --resume (a "
+                              "stack resumes as it was trained, here; resume each stack of a --jobs run on its own)")
         resume_run(resume, overrides, force, data_dir, quiet)
         return
     if config is None:
@@ -97,92 +102,15 @@ def train(
         jobs, stack_size = 1, 1
     from nnbook.experiments.experiment import raise_if_diverged  # deferred: torch (--help stays fast)
 
-    results = train_scheduled(cfg, seeds_of(cfg), runs_dir, data_dir, TrainDisplay(quiet=quiet), jobs,
-                              None if stack_size == "auto" else stack_size, threads, quiet, config_source=str(config))
+    asked = asked_placement(executor, jobs, stack_size, threads, RayOptions(address, cpus_per_task, gpus_per_task))
+    results = train_runs(Runs(cfg, seeds_of(cfg), source=str(config)), Dirs(runs_dir, data_dir),
+                         displays(quiet), asked)
     raise_if_diverged(results, cfg)
 
 
-def train_scheduled(cfg, seeds: list[int], runs_dir: Path, data_dir, display, jobs: Optional[int],
-                    stack: Optional[int], threads: Optional[int], quiet: bool, dataset=None,
-                    config_source: str = "config") -> list:
-    """Train these seeds of the config on the schedule chosen for them (experiments/schedule.py):
-    one process with its stacks, shown by `display`, or worker processes, a line per epoch
-    of each and the result table at the end. `dataset`: one already loaded (this process only)."""
-    from nnbook.config import run_config
-    from nnbook.experiments.experiment import train_experiment
-    from nnbook.experiments.schedule import schedule_of_config
-
-    schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack, threads)
-    if len(seeds) > 1:
-        display.print(f"Schedule: {schedule.describe(len(seeds))} ({why})")
-    if schedule.workers == 1:
-        return train_experiment(cfg, runs_dir, display, data_dir=data_dir, config_source=config_source,
-                                dataset=dataset, members=[run_config(cfg, s) for s in seeds], stack=schedule.stack)
-
-    from nnbook.sweep.local import train_on_workers
-    from nnbook.ui.sweep_display import SweepDisplay
-
-    outcomes = train_on_workers(cfg, schedule.workers, schedule.stack, schedule.threads, runs_dir, data_dir,
-                                SweepDisplay(quiet=quiet), seeds)
-    results = results_of(outcomes)
-    TrainDisplay(quiet=quiet).finish(results)
-    raise_if_failed(outcomes)
-    return results
-
-
-def train_configs_scheduled(todo: list, runs_dir: Path, data_dir, jobs: int, stack: Optional[int], quiet: bool,
-                            on_config) -> None:
-    """`nnbook chapter6 --jobs N`: every (config, seeds, stopped groups) of `todo` on one pool of N CPU
-    workers, the seeds cut into the stacks the config's schedule chooses for N workers (or `stack`),
-    each stopped group resumed whole; a worker that frees takes the next stack, of whichever config,
-    longest first. on_config(config, its runs) as each config's last stack ends, after its result table."""
-    from nnbook.experiments.schedule import cores, schedule_of_config
-    from nnbook.sweep.local import train_configs_on_workers
-    from nnbook.training.timing import seconds_per_run  # deferred: torch
-    from nnbook.ui.sweep_display import SweepDisplay
-
-    display = SweepDisplay(quiet=quiet)
-    threads = max(1, cores() // jobs)
-    stacks = []
-    for cfg, seeds, _ in todo:
-        if not seeds:  # only stopped groups to resume: their stacks are as they were
-            stacks.append(1)
-            continue
-        schedule, why = schedule_of_config(cfg, len(seeds), jobs, stack)
-        stacks.append(schedule.stack)
-        display.print(f"Schedule: {cfg.name}: {len(seeds)} run(s) as stacks of at most {schedule.stack} ({why})")
-    try:
-        run_seconds, _ = seconds_per_run([cfg for cfg, _, _ in todo], "cpu")  # as `nnbook list` estimates a run
-        order = "longest first (by a short timing of each config)"
-    except Exception as e:  # noqa: BLE001 - as in schedule_for: a config that cannot train fails in training
-        run_seconds, order = None, f"in the configs' order (not timed: {type(e).__name__})"
-    display.print(f"The {len(todo)} configs' stacks on {jobs} workers of {threads} "
-                  f"thread{'s' if threads > 1 else ''}, {order}, each worker taking the next stack as it frees")
-
-    def done(cfg, outcomes) -> None:
-        results = results_of(outcomes)
-        TrainDisplay(quiet=quiet).finish(results)
-        on_config(cfg, results)
-
-    outcomes = train_configs_on_workers(todo, stacks, jobs, threads, runs_dir, data_dir, display, done, run_seconds)
-    raise_if_failed(outcomes)
-
-
-def results_of(outcomes) -> list:
-    """The runs the workers' outcomes wrote, by seed."""
-    from nnbook.experiments.display import RunResult
-    from nnbook.runs.directory import read_summary
-
-    return sorted((RunResult(p, read_summary(p)) for o in outcomes for p in o.paths), key=lambda r: r.summary.seed)
-
-
-def raise_if_failed(outcomes) -> None:
-    from nnbook.errors import NnbookError
-
-    failed = [o for o in outcomes if o.error]
-    if failed:
-        raise NnbookError(f"{len(failed)} of {len(outcomes)} stacks failed (first: {failed[0].job.label}: "
-                          f"{failed[0].error}); their completed epochs are kept: resume with nnbook train --resume")
+def displays(quiet: bool) -> Displays:
+    """nnbook train's display in this process; a line per stack on workers or Ray."""
+    return Displays(training=lambda: TrainDisplay(quiet=quiet), pool=lambda: SweepDisplay(quiet=quiet))
 
 
 def resume_run(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet: bool) -> None:

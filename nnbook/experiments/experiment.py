@@ -34,12 +34,12 @@ from nnbook.errors import ConfigError, Diverged, Interrupted, NnbookError
 from nnbook.experiments.display import Display, RunResult
 from nnbook.experiments.failures import TrainingFailed, describe_failure, remedy
 from nnbook.experiments.interrupts import ForcedExit, Interrupt, catch_interrupts
-from nnbook.experiments.schedule import split
 from nnbook.experiments.resume import ResumePlan, check_same_data, check_same_device, restored_progress
 from nnbook.nn.net import build_model, torch_dtype
 from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
 from nnbook.runs.directory import Run, check_runs_dir, config_file
 from nnbook.runs.records import Summary, environment
+from nnbook.stacks import in_stacks
 from nnbook.training.devices import resolve_device, to_device
 from nnbook.training.loop import train
 from nnbook.training.monitor import evaluate_test
@@ -62,7 +62,7 @@ def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir:
             env = environment(device)
             members = members or [run_config(config, s) for s in seeds_of(config)]
             check_stackable(config, members)
-            groups = split(members, 1 if sequential else stack or len(members))
+            groups = in_stacks(members, 1 if sequential else stack or len(members))
             display.start(config, n_train, env, len(members), len(groups))
 
             results = []

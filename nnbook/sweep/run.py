@@ -1,71 +1,61 @@
-"""`nnbook sweep`, top to bottom: plan -> train what is left with an executor -> the grid.
+"""`nnbook sweep`, top to bottom: plan -> train what is left where asked -> the grid.
 
 The command passes in the sweep display and the function that draws the grid's
-picture (analysis/plots.plot_grid); the executors report to the display and the
-grid's rows are shown on it, so nothing under sweep/ prints or draws by itself.
+picture (analysis/plots.plot_grid); the placement (execution/) reports to the display and
+the grid's rows are shown on it, so nothing under sweep/ prints or draws by itself.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from nnbook.choices import Choice
-from nnbook.errors import ConfigError
-from nnbook.experiments.schedule import schedule_of_config
+from nnbook.execution.placement import Asked, Executor, placement_of_config
+from nnbook.execution.stack import Dirs, Outcome
+from nnbook.execution.train import train_stacks
 from nnbook.sweep.grid import Sweep
-from nnbook.sweep.jobs import Outcome
-from nnbook.sweep.local import run_local
 from nnbook.sweep.plan import plan
-from nnbook.sweep.ray_executor import run_ray
 from nnbook.sweep.results import GridFigure, grid_rows, write_grid_report
 
 
-class Executor(Choice):
-    """Where the jobs train: `local`, this machine; `ray`, a Ray cluster (one task per job)."""
+@dataclass(frozen=True)
+class SweepOptions:
+    fail_fast: bool = False  # stop at the first failed stack
+    dry_run: bool = False  # show the plan, train nothing, time nothing
+    per_point: bool = False  # --stack point: one stack per point (its seeds), nothing packed
+    draw_grid: Optional[Callable[[GridFigure, Path], Path]] = None  # the grid's picture (None: no picture)
 
-    local = "local"
-    ray = "ray"
 
-
-def run_sweep(sweep: Sweep, runs_dir: Path, display, executor: Executor | str = Executor.local, data_dir=None,
-              fail_fast: bool = False, dry_run: bool = False, address: Optional[str] = None,
-              cpus_per_task: float = 1, gpus_per_task: Optional[float] = None,
-              draw_grid: Optional[Callable[[GridFigure, Path], Path]] = None, workers: Optional[int] = None,
-              stack: str | int = "auto") -> list[Outcome]:
-    """Plan, train what is left, then show and write the grid (its picture drawn by `draw_grid`).
-    Returns the outcomes of the batches trained now (none for a dry run or a sweep already done).
-    workers (--jobs) and stack (--stack: auto | point | N): how the local executor shares the
-    machine (experiments/schedule.py); auto measures on the CPU and packs everything on a GPU."""
-    try:
-        executor = Executor(executor)
-    except ValueError:
-        raise ConfigError(f"--executor {executor}: choose one of {', '.join(e.value for e in Executor)}") from None
-    runs_dir = Path(runs_dir)
-    schedule, why = None, ""
-    if stack == "point" or executor is Executor.ray:
-        jobs, done = plan(sweep, runs_dir, None if stack in ("auto", "point") else int(stack))
+def run_sweep(sweep: Sweep, dirs: Dirs, display, asked: Asked = Asked(),
+              options: SweepOptions = SweepOptions()) -> list[Outcome]:
+    """Plan, train what is left, then show and write the grid (its picture drawn by `options.draw_grid`).
+    Returns the outcomes of the stacks trained now (none for a dry run or a sweep already done).
+    asked.workers (--jobs) and asked.stack (--stack N; unforced: packed as the placement chooses):
+    how this machine is shared (execution/placement.py); on Ray, a task per point or per --stack N."""
+    runs_dir = Path(dirs.runs_dir)
+    placement, why = None, ""
+    if options.per_point or asked.executor is Executor.ray:
+        stacks, done = plan(sweep, runs_dir, asked.stack)
     else:
-        jobs, done = plan(sweep, runs_dir, None)
-        todo = sum(len(j.members) for j in jobs)
+        stacks, done = plan(sweep, runs_dir, None)
+        todo = sum(len(s.members) for s in stacks)
         if todo:
-            schedule, why = schedule_of_config(jobs[0].point.config, todo, workers,
-                                               None if stack == "auto" else int(stack))
-            jobs, done = plan(sweep, runs_dir, schedule.stack, done)  # the run directories are read once
-    display.plan(sweep, jobs, done, executor.value)
-    if schedule is not None:
-        display.print(f"Schedule: {schedule.describe(sum(len(j.members) for j in jobs))} ({why})")
-    if dry_run:
-        display.plan_table(sweep, jobs, done)
+            placement, why = placement_of_config(stacks[0].point.config, todo, asked, measure=not options.dry_run)
+            stacks, done = plan(sweep, runs_dir, placement.stack, done)  # the run directories are read once
+    display.plan(sweep, stacks, done, asked.executor.value)
+    if placement is not None:
+        display.print(f"Placement: {placement.describe(sum(len(s.members) for s in stacks))} ({why})")
+    if options.dry_run:
+        display.plan_table(sweep, stacks, done)
         display.print("Dry run: nothing trained.")
         return []
-    outcomes: list[Outcome] = []
-    if jobs and executor is Executor.local:
-        outcomes = run_local(jobs, runs_dir, data_dir, display, fail_fast,
-                             cpu_workers=schedule.workers if schedule else 1, threads=schedule.threads if schedule else None)
-    elif jobs:
-        outcomes = run_ray(jobs, runs_dir, data_dir, display, fail_fast, address, cpus_per_task, gpus_per_task)
-    results, table, plot = write_grid_report(sweep, runs_dir, draw_grid)
+    if placement is not None:
+        asked = replace(asked, workers=placement.workers, threads=placement.threads)
+    elif asked.executor is Executor.local:
+        asked = replace(asked, workers=None)  # --stack point: a point at a time, in this process
+    outcomes = train_stacks(stacks, dirs, display, asked, options.fail_fast)
+    results, table, plot = write_grid_report(sweep, runs_dir, options.draw_grid)
     display.grid(sweep, *grid_rows(sweep, results))
     display.print(f"Grid table: {table}" + (f"; plot: {plot}" if plot else ""))
     return outcomes

@@ -1,6 +1,6 @@
-"""What `nnbook sweep` shows: the plan, a line per finished batch of runs, and the grid.
+"""What `nnbook sweep` shows: the plan, a line per finished stack of runs, and the grid.
 
-It is given everything it shows (the sweep, its jobs, their outcomes with the runs'
+It is given everything it shows (the sweep, its stacks, their outcomes with the runs'
 summaries, the grid's rows): it never reads files, and imports nothing of sweep/ or
 runs/. Never imports torch."""
 
@@ -17,9 +17,9 @@ from nnbook.ui.train_display import TrainDisplay
 
 
 class SweepDisplay:
-    """What `nnbook sweep` shows: the plan, a line per finished batch of runs (with a
+    """What `nnbook sweep` shows: the plan, a line per finished stack of runs (with a
     live done / running / failed count when several train at once), and the grid.
-    `quiet` silences the training of each batch, never the plan, results or grid."""
+    `quiet` silences the training of each stack, never the plan, results or grid."""
 
     def __init__(self, console: Optional[Console] = None, quiet: bool = False):
         self.console = output_console(console)
@@ -32,15 +32,15 @@ class SweepDisplay:
     def print(self, *args, **kwargs) -> None:
         print_whole(self.console, *args, **kwargs)
 
-    def plan(self, sweep, jobs, done: dict, executor: str) -> None:
-        todo = sum(len(j.seeds) for j in jobs)
+    def plan(self, sweep, stacks, done: dict, executor: str) -> None:
+        todo = sum(len(s.seeds) for s in stacks)
         repeats = {len(p.seeds) for p in sweep.points}
         self.print(f"[bold]{sweep.name}[/]: sweep over {', '.join(sweep.keys)} — {len(sweep.points)} points × "
                    f"{'/'.join(map(str, sorted(repeats)))} repeat{'s' if max(repeats) > 1 else ''} = {sweep.n_runs} runs; "
-                   f"{len(done)} already done, {todo} to train in {len(jobs)} batch{'es' if len(jobs) != 1 else ''}"
-                   + (f" ({executor} executor)" if jobs else ""))
+                   f"{len(done)} already done, {todo} to train in {len(stacks)} stack{'s' if len(stacks) != 1 else ''}"
+                   + (f" ({executor} executor)" if stacks else ""))
 
-    def plan_table(self, sweep, jobs, done: dict) -> None:
+    def plan_table(self, sweep, stacks, done: dict) -> None:
         table = Table(title_justify="left")
         table.add_column("#", justify="right")
         for key in sweep.keys:
@@ -49,8 +49,8 @@ class SweepDisplay:
         table.add_column("seeds", justify="right")
         table.add_column("to train")
         todo = {}
-        for job in jobs:
-            for point, seed in job.members:
+        for stack in stacks:
+            for point, seed in stack.members:
                 todo.setdefault(point.name, []).append(seed)
         for i, point in enumerate(sweep.points, 1):
             left = todo.get(point.name, [])
@@ -62,31 +62,31 @@ class SweepDisplay:
                           ",".join(map(str, point.seeds)), state)
         self.print(table)
 
-    def job_header(self, i: int, n: int, job) -> None:
+    def stack_header(self, i: int, n: int, stack) -> None:
         if not self.quiet:
-            self.print(f"\n[bold][{i}/{n}][/] {job.label}")
+            self.print(f"\n[bold][{i}/{n}][/] {stack.label}")
 
     def training(self) -> TrainDisplay:
-        """The display of one job trained in this process: as `nnbook train` shows it."""
+        """The display of one stack trained in this process: as `nnbook train` shows it."""
         return TrainDisplay(console=self.console, quiet=self.quiet)
 
-    def begin_stream(self, n_jobs: int) -> None:
+    def begin_stream(self, n_stacks: int) -> None:
         if self.console.is_terminal:
             self._bar = Progress(TextColumn("[bold]{task.description}[/]"), BarColumn(), MofNCompleteColumn(),
                                  TextColumn("{task.fields[status]}"), TimeElapsedColumn(),
                                  console=self.console, transient=True)
             self._bar.start()
-            self._task = self._bar.add_task("sweep", total=n_jobs, status="")
+            self._task = self._bar.add_task("sweep", total=n_stacks, status="")
 
-    def started(self, job) -> None:
+    def started(self, stack) -> None:
         if self._bar is None and not self.quiet:
-            self.print(f"[dim]started[/] {job.label}")
+            self.print(f"[dim]started[/] {stack.label}")
 
     def finished(self, outcome, running: Optional[int] = None, queued: Optional[int] = None) -> None:
         self.done += outcome.error is None
         self.failed += outcome.error is not None
         where = f" [dim]on {outcome.where}[/]" if outcome.where else ""
-        label = outcome.job.label
+        label = outcome.stack.label
         if outcome.error:
             self.print(f"[red]✗ failed[/] {label}{where}: {outcome.error}")
         else:

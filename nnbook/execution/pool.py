@@ -1,10 +1,10 @@
-"""The local executor on several devices (GPUs, or CPU workers): a pool of worker processes, one per
-device, one job each.
+"""The placement on worker processes of this machine (CPU workers, or one per GPU): a pool of
+worker processes, one per device, one stack each.
 
-Each job in flight is a fresh interpreter (spawn: forking a process that may hold
-CUDA state is unsafe) that trains its job silently on its own device and sends
-back the job's outcome; the driver streams the jobs (jobs.stream_jobs) and the
-sweep display shows a line per finished job.
+Each stack in flight is a fresh interpreter (spawn: forking a process that may hold
+CUDA state is unsafe) that trains its stack silently on its own device and sends
+back the stack's outcome; the driver streams the stacks (stack.stream_stacks) and the
+sweep display shows a line per finished stack.
 
 The workers are the driver's alone to stop, so that none is ever left behind:
   - each runs in its own process group, so a Ctrl-C at the terminal reaches the
@@ -31,28 +31,27 @@ from pathlib import Path
 from typing import Optional
 
 from nnbook.errors import Interrupted
-from nnbook.experiments.schedule import cores
 from nnbook.experiments.display import Silent
 from nnbook.experiments.failures import describe_failure
 from nnbook.experiments.interrupts import EXIT_CODES, ForcedExit, Interrupt, catch_interrupts
-from nnbook.sweep.jobs import INTERRUPTED_SWEEP, Outcome, resume_job, stream_jobs, train_job
-from nnbook.sweep.plan import Job
+from nnbook.execution.placement import cores
+from nnbook.execution.stack import INTERRUPTED_SWEEP, Dirs, Outcome, Stack, resume_stack, stream_stacks, train_stack
 
 GRACE = 10.0  # seconds a worker has to stop after a second signal before it is killed
 
 
-def run_on_devices(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast: bool,
-                   devices: list[str], threads: Optional[int] = None) -> list[Outcome]:
-    """Train the jobs, one worker per device at a time (a device may be named more than once:
+def run_on_devices(stacks: list[Stack], dirs: Dirs, display, devices: list[str], threads: Optional[int] = None,
+                   fail_fast: bool = False) -> list[Outcome]:
+    """Train the stacks, one worker per device at a time (a device may be named more than once:
     CPU workers); see the module's docstring for signals. threads: torch threads per worker
     (default: the cores shared evenly)."""
-    workers = Workers(runs_dir, data_dir, devices, threads, display)
+    workers = Workers(dirs, devices, threads, display)
     with catch_interrupts() as interrupts:
         outcomes: list[Outcome] = []
         try:
-            outcomes = stream_jobs(jobs, lambda: len(devices), lambda job: workers.submit(job, interrupts),
+            outcomes = stream_stacks(stacks, lambda: len(devices), lambda stack: workers.submit(stack, interrupts),
                                    workers.wait_one, workers.collect, lambda handles: None, display, fail_fast)
-        except (Interrupted, KeyboardInterrupt):  # the first signal (stream_jobs makes it Interrupted)
+        except (Interrupted, KeyboardInterrupt):  # the first signal (stream_stacks makes it Interrupted)
             if interrupts.received is None:
                 raise
         finally:
@@ -65,23 +64,22 @@ def run_on_devices(jobs: list[Job], runs_dir: Path, data_dir, display, fail_fast
 class Workers:
     """The worker processes, each with the pipe its outcome comes back on."""
 
-    def __init__(self, runs_dir: Path, data_dir, devices: list[str], threads: Optional[int] = None, display=None):
+    def __init__(self, dirs: Dirs, devices: list[str], threads: Optional[int] = None, display=None):
         self.context = multiprocessing.get_context("spawn")
         # (slot, device): a device may be named more than once (CPU workers); the slot tells them apart
         self.free = list(enumerate(devices, 1))
         self.display = display  # gets each worker's epochs (`worker_progress`), when it has that method
         self.outcomes: dict = {}  # worker -> its final message, once read
         self.threads = threads or max(1, cores() // len(devices))  # never oversubscribe the cores
-        self.runs_dir, self.data_dir = str(runs_dir), data_dir
+        self.dirs = dirs
         self.started: list = []  # every worker process, to wait for at the end
         self.pipes: dict = {}  # worker -> (the end its outcome arrives on, its device), until collected
 
-    def submit(self, job: Job, interrupts):
+    def submit(self, stack: Stack, interrupts):
         slot, device = self.free.pop(0)
         receive, send = self.context.Pipe(duplex=False)
         worker = self.context.Process(target=work, name=f"nnbook-worker-{slot}", daemon=True,
-                                      args=(send, job.config, job.configs, self.runs_dir, self.data_dir, device,
-                                            self.threads, job.resume))
+                                      args=(send, stack, self.dirs, device, self.threads))
         with interrupts.protected():  # a signal now waits until the worker is known, so it is passed on
             worker.start()
             self.started.append(worker)
@@ -110,7 +108,7 @@ class Workers:
         slot, device = self.pipes[worker][1]
         return f"worker {slot}" if device == "cpu" else device
 
-    def collect(self, worker, job: Job) -> Outcome:
+    def collect(self, worker, stack: Stack) -> Outcome:
         where = self.where(worker)
         receive, (slot, device) = self.pipes.pop(worker)
         kind, value = self.outcomes.pop(worker, ("crashed", None))
@@ -119,8 +117,8 @@ class Workers:
         self.free.append((slot, device))
         if kind == "done":
             paths, error = value
-            return Outcome.of(job, paths, error, where=where)
-        return Outcome(job, [], value or f"{where} ended without a result ({exit_text(worker)})", where=where)
+            return Outcome.of(stack, paths, error, where=where)
+        return Outcome(stack, [], value or f"{where} ended without a result ({exit_text(worker)})", where=where)
 
     def signal(self, signum: int) -> None:
         for worker in self.started:
@@ -169,9 +167,8 @@ def exit_text(worker) -> str:
     return f"exit code {code}"
 
 
-def work(results, config, members, runs_dir: str, data_dir, device: str, threads: int,
-         resume: Optional[Path] = None) -> None:
-    """A worker process: train one job on `device` (or `resume` a stopped group, on the device it was
+def work(results, stack: Stack, dirs: Dirs, device: str, threads: int) -> None:
+    """A worker process: train one stack on `device` (or resume a stopped stack, on the device it was
     trained on) and send ("done", (paths, error)) back, or ("stopped" | "crashed", why)."""
     try:
         os.setpgid(0, 0)  # its own process group: a Ctrl-C at the terminal reaches the driver only
@@ -186,15 +183,15 @@ def work(results, config, members, runs_dir: str, data_dir, device: str, threads
 
     torch.set_num_threads(threads)
     try:
-        if resume is not None:
-            outcome = ("done", resume_job(Path(resume), data_dir, Relay(results)))
+        if stack.resume is not None:
+            outcome = ("done", resume_stack(Path(stack.resume), dirs, Relay(results)))
         else:
-            on_device = [m.model_copy(update={"device": device}) for m in members]
-            outcome = ("done", train_job(config.model_copy(update={"device": device}), Path(runs_dir), data_dir,
-                                         Relay(results), on_device))
+            on_device = [m.model_copy(update={"device": device}) for m in stack.configs]
+            outcome = ("done", train_stack(stack.config.model_copy(update={"device": device}), dirs,
+                                           Relay(results), on_device))
     except (Interrupted, KeyboardInterrupt, ForcedExit) as e:
         outcome = ("stopped", str(e) or type(e).__name__)
-    except BaseException as e:  # noqa: BLE001 - whatever it was, the driver reports it as this job's failure
+    except BaseException as e:  # noqa: BLE001 - whatever it was, the driver reports it as this stack's failure
         outcome = ("crashed", describe_failure(e))
     try:
         results.send(outcome)

@@ -1,4 +1,4 @@
-"""How K runs share the machine: the schedule, chosen from measurements, not by rule.
+"""How K runs share this machine: the placement, chosen from measurements, not by rule.
 
 K runs of one architecture can train as one stack (a StackedNet: K members, a few
 large ops per step), as worker processes (one per core, each with its own threads),
@@ -6,17 +6,17 @@ or both: W workers, each training its share of the runs in stacks of at most S
 members. Which is fastest depends on the net, K and the machine: on a 2-core CPU a
 stack of 4 costs 2.1 runs' time, a stack of 3 nearly as much, and a process per
 core cannot split a third run over two cores. So nnbook times one step of each
-candidate stack size at each thread count it would use (training/timing.py) and
-takes the schedule with the shortest estimated wall time:
+candidate stack size at each thread count it would use (execution/timing.py) and
+takes the placement with the shortest estimated wall time:
 
-  - the runs are cut into jobs of at most S members, the larger first;
-  - W workers take the jobs in turn, each job costing (steps) x (its stack's step
+  - the runs are cut into stacks of at most S members, the larger first (nnbook/stacks.py);
+  - W workers take the stacks in turn, each stack costing (steps) x (its stack's step
     time at the worker's threads); the estimate is the last worker's finish.
 
 Workers side by side contend a little for memory bandwidth (two single-thread
 runs side by side: 1.05x one alone, measured), which the estimate ignores.
 
-The arithmetic is torch-free; `schedule_for` measures (training/timing.py, imported
+The arithmetic is torch-free; `placement_for` measures (execution/timing.py, imported
 only when it has to time something).
 """
 
@@ -26,9 +26,11 @@ import heapq
 import math
 import os
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
+from nnbook.choices import Choice
 from nnbook.errors import ConfigError
+from nnbook.stacks import stack_sizes
 
 MAX_STACK = 8  # stacks larger than this are not timed on the CPU (their cost per run stops falling)
 # Training shorter than this (one run's steps at full speed, times K) is not worth a measurement
@@ -37,18 +39,47 @@ WORTH_MEASURING = 120.0
 MIN_STEPS = 20_000  # fewer steps in all than this (well under a minute) is short without timing anything
 
 
+class Executor(Choice):
+    """Where the stacks train: `local`, this machine (this process or its worker processes);
+    `ray`, a Ray cluster (one task per stack)."""
+
+    local = "local"
+    ray = "ray"
+
+
 @dataclass(frozen=True)
-class Schedule:
+class RayOptions:
+    address: Optional[str] = None  # the cluster to join (None: Ray's default, or a new local one)
+    cpus_per_task: float = 1  # CPUs each task declares, and the torch threads it uses
+    gpus_per_task: Optional[float] = None  # None: 1 where the cluster has GPUs and the config may use them
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the command line asked of the placement; None: nnbook chooses."""
+
+    executor: Executor = Executor.local
+    workers: Optional[int] = None  # --jobs: worker processes on this machine
+    stack: Optional[int] = None  # --stack N: the most members one stack trains
+    threads: Optional[int] = None  # --threads: torch threads per process
+    ray: RayOptions = RayOptions()
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where K runs train on this machine: `workers` processes at once (1: this process), each
+    training stacks of at most `stack` members with `threads` torch threads."""
+
     workers: int  # processes training at once (1: this process)
     stack: int  # the most members one stack trains
     threads: int  # torch threads per worker
 
-    def jobs(self, n: int) -> list[int]:
-        """The stack sizes of n runs' jobs: as even as `stack` allows, the larger first."""
-        return job_sizes(n, self.stack)
+    def stack_sizes(self, n: int) -> list[int]:
+        """The sizes of n runs' stacks: as even as `stack` allows, the larger first."""
+        return stack_sizes(n, self.stack)
 
     def describe(self, n: int) -> str:
-        sizes = self.jobs(n)
+        sizes = self.stack_sizes(n)
         stacks = ", ".join(str(s) for s in sizes)
         if self.workers == 1:
             where = f"in this process ({self.threads} thread{'s' if self.threads != 1 else ''})"
@@ -57,49 +88,32 @@ class Schedule:
         return f"{n} run{'s' if n != 1 else ''} as stack{'s' if len(sizes) > 1 else ''} of {stacks} {where}"
 
 
-def job_sizes(n: int, stack: int) -> list[int]:
-    """n runs cut into ceil(n/stack) jobs of sizes differing by at most one, the larger first (none for none)."""
-    if n <= 0:
-        return []
-    count = math.ceil(n / max(1, stack))
-    base, extra = divmod(n, count)
-    return [base + 1] * extra + [base] * (count - extra)
-
-
-def split(items: list, stack: int) -> list[list]:
-    """items cut, in order, into the pieces `job_sizes` gives: what every schedule's stacks are."""
-    pieces, start = [], 0
-    for size in job_sizes(len(items), stack):
-        pieces.append(items[start:start + size])
-        start += size
-    return pieces
-
-
-def makespan(sizes: list[int], workers: int, job_seconds: Callable[[int], float]) -> float:
-    """When the last of `workers` finishes, each taking the next job (in order) when free."""
+def makespan(sizes: list[int], workers: int, stack_seconds: Callable[[int], float]) -> float:
+    """When the last of `workers` finishes, each taking the next stack (in order) when free."""
     free = [0.0] * workers
     for size in sizes:
         start = heapq.heappop(free)
-        heapq.heappush(free, start + job_seconds(size))
+        heapq.heappush(free, start + stack_seconds(size))
     return max(free)
 
 
-def candidates(n: int, cores: int, max_stack: int = MAX_STACK) -> list[Schedule]:
-    """Every schedule worth timing for n runs on `cores` cores: 1..min(n, cores) workers
+def candidates(n: int, cores: int, max_stack: int = MAX_STACK) -> list[Placement]:
+    """Every placement worth timing for n runs on `cores` cores: 1..min(n, cores) workers
     sharing the cores evenly, each with stacks of 1..min(its share, max_stack) members."""
     out = []
     for workers in range(1, min(n, cores) + 1):
         threads = max(1, cores // workers)
         share = math.ceil(n / workers)
-        out += [Schedule(workers, stack, threads) for stack in range(1, min(share, max_stack) + 1)]
+        out += [Placement(workers, stack, threads) for stack in range(1, min(share, max_stack) + 1)]
     return out
 
 
 def choose(n: int, cores: int, per_step: Callable[[int, int], float],
-           max_stack: int = MAX_STACK) -> tuple[Schedule, dict[Schedule, float]]:
+           max_stack: int = MAX_STACK) -> tuple[Placement, dict[Placement, float]]:
     """The candidate with the least estimated wall time for n runs, and every candidate's
     estimate (in steps' time). per_step(stack, threads): seconds of one step of a stack that size."""
     return choose_among(candidates(n, cores, max_stack), n, per_step)
+
 
 def cores() -> int:
     """The cores this process may run on."""
@@ -109,6 +123,11 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+def default_threads() -> int:
+    """Torch threads for a process when --threads is not given: one per core this process may use."""
+    return cores()
+
+
 def check_workers_device(workers: int | None, device) -> None:
     """Several workers train on the CPU only: asked for on another device, a one-line ConfigError."""
     if workers is not None and workers > 1 and device.type != "cpu":
@@ -116,53 +135,57 @@ def check_workers_device(workers: int | None, device) -> None:
                           "leave --jobs out, or add --device cpu")
 
 
-def schedule_for(config, n: int, steps: int, device, workers: int | None = None, stack: int | None = None,
-                 threads: int | None = None) -> tuple[Schedule, str]:
+def placement_for(config, n: int, steps: int, device, asked: Asked = Asked(),
+                  measure: bool = True) -> tuple[Placement, str]:
     """How to train n runs of `config` (each `steps` SGD steps) on `device`, and why, in words.
-    `workers` / `stack`: what the user forced (--jobs, --stack); the rest is measured on the CPU.
-    threads: the thread count asked for (--threads), else one per core."""
-    total = threads or cores()
+    `asked.workers` / `asked.stack`: what the user forced (--jobs, --stack); the rest is measured on
+    the CPU (not with `measure` False: a dry run times nothing). asked.threads: the thread count asked
+    for (--threads), else `default_threads()`."""
+    workers, stack = asked.workers, asked.stack
+    total = asked.threads or default_threads()
     check_workers_device(workers, device)
     if n == 1:
-        return Schedule(1, 1, total), "one run"
+        return Placement(1, 1, total), "one run"
     if device.type != "cpu":  # a GPU: one stack of everything keeps it busy
-        return Schedule(1, stack or n, total), "one stack on the GPU" if not stack else "--stack"
+        return Placement(1, stack or n, total), "one stack on the GPU" if not stack else "--stack"
     if workers is not None and stack is not None:
-        return Schedule(workers, stack, max(1, total // workers)), "--jobs and --stack"
+        return Placement(workers, stack, max(1, total // workers)), "--jobs and --stack"
     w = workers or 1
-    asked = Schedule(w, stack or math.ceil(n / w), max(1, total // w))  # each worker one stack of its share
+    as_asked = Placement(w, stack or math.ceil(n / w), max(1, total // w))  # each worker one stack of its share
     options = [c for c in candidates(n, total)
                if (workers is None or c.workers == workers) and (stack is None or c.stack == stack)]
     if len(options) <= 1:  # e.g. --stack larger than MAX_STACK: nothing to compare, take it as asked
-        return (options or [asked])[0], "as asked"
+        return (options or [as_asked])[0], "as asked"
     if steps * n < MIN_STEPS:
-        return asked, "short: not measured"
-    from nnbook.training.timing import stack_step_seconds  # deferred: torch
+        return as_asked, "short: not measured"
+    if not measure:
+        return as_asked, "not measured in a dry run"
+    from nnbook.execution.timing import stack_step_seconds  # deferred: torch
 
     per_step = stack_step_seconds(config, device)
     try:
         if per_step(1, total) * steps * n < WORTH_MEASURING:
-            return asked, "short: not measured"
+            return as_asked, "short: not measured"
         best, estimates = choose_among(options, n, per_step)
     except Exception as e:  # noqa: BLE001 - a config that cannot train fails in training, with its own message
-        return asked, f"not measured: {type(e).__name__}"
+        return as_asked, f"not measured: {type(e).__name__}"
     per_epoch = estimates[best] * steps / config.epochs
     return best, (f"chosen by timing {len(per_step.measured)} stack sizes: about {per_epoch:.3g} s of steps "
                   f"per epoch for all {n}")
 
 
-def choose_among(options: list[Schedule], n: int,
-                 per_step: Callable[[int, int], float]) -> tuple[Schedule, dict[Schedule, float]]:
+def choose_among(options: list[Placement], n: int,
+                 per_step: Callable[[int, int], float]) -> tuple[Placement, dict[Placement, float]]:
     """`choose`, over a given list of candidates."""
     per_step = pruned(per_step, options)
-    estimates = {s: makespan(s.jobs(n), s.workers, lambda size, s=s: per_step(size, s.threads)) for s in options}
+    estimates = {s: makespan(s.stack_sizes(n), s.workers, lambda size, s=s: per_step(size, s.threads)) for s in options}
     # Ties (within 2%) go to fewer processes, then to larger stacks: less memory, fewer files open.
     best = min(estimates.values())
     near = [s for s, t in estimates.items() if t <= best * 1.02]
     return min(near, key=lambda s: (s.workers, -s.stack)), estimates
 
 
-def pruned(per_step: Callable[[int, int], float], options: list[Schedule]) -> Callable[[int, int], float]:
+def pruned(per_step: Callable[[int, int], float], options: list[Placement]) -> Callable[[int, int], float]:
     """per_step, timing stack sizes upwards at each thread count only while the cost per run
     still falls: after two sizes without a new best, a larger stack is taken to cost the best
     per-run cost times its size (it is not measured, so choosing takes seconds, not minutes)."""
@@ -182,13 +205,12 @@ def pruned(per_step: Callable[[int, int], float], options: list[Schedule]) -> Ca
     return lambda k, threads: table[(k, threads)] if (k, threads) in table else per_step(k, threads)
 
 
-def schedule_of_config(config, n: int, workers: int | None = None, stack: int | None = None,
-                       threads: int | None = None) -> tuple[Schedule, str]:
-    """`schedule_for` n runs of `config` on the device it names (auto: a GPU if there is one)."""
-    if n <= 1 and workers is None:
-        return Schedule(1, 1, threads or cores()), "one run"
-    from nnbook.training.devices import resolve_device  # deferred: torch
-    from nnbook.training.timing import training_images
+def placement_of_config(config, n: int, asked: Asked = Asked(), measure: bool = True) -> tuple[Placement, str]:
+    """`placement_for` n runs of `config` on the device it names (auto: a GPU if there is one)."""
+    if n <= 1 and asked.workers is None:
+        return Placement(1, 1, asked.threads or default_threads()), "one run"
+    from nnbook.execution.timing import training_images  # deferred: torch
+    from nnbook.training.devices import resolve_device
 
     steps = config.epochs * (training_images(config) // config.mini_batch_size)
-    return schedule_for(config, n, steps, resolve_device(config.device), workers, stack, threads)
+    return placement_for(config, n, steps, resolve_device(config.device), asked, measure)

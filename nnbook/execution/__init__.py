@@ -1,0 +1,1 @@
+"""The execution layer: a set of runs trained where asked (train.py is the door)."""
