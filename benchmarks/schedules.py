@@ -139,11 +139,12 @@ def auto_choice(config_path: str, k: int) -> str:
     import torch
 
     from nnbook.config import load_config
-    from nnbook.execution.placement import placement_for
+    from nnbook.execution.placement import Asked, placement_for
+    from nnbook.execution.timing import stack_step_seconds
 
     config = load_config(config_path, ["device=cpu"])
     steps = config.epochs * (50_000 // config.mini_batch_size)
-    schedule, why = placement_for(config, k, steps, torch.device("cpu"))
+    schedule, why = placement_for(config, k, steps, torch.device("cpu"), Asked(), stack_step_seconds)
     return f"--jobs {schedule.workers} --stack {schedule.stack} ({schedule.describe(k)}; {why})"
 
 

@@ -23,6 +23,9 @@ FAILED = "failed"  # by an error (a full disk, out of memory, ...), named in `er
 # to take summary.json). Resumable like `interrupted` (runs/directory.read_summary says it).
 STOPPED = "stopped"
 FINISHED = (COMPLETED, EARLY_STOPPED)  # a result that ensembles and reports use
+# Nothing left to train: finished, or diverged (a result too: that eta or lmbda is too large, and
+# training it again would diverge again). A sweep and chapter 6 skip such runs; resume has nothing to do.
+NOTHING_LEFT = FINISHED + (DIVERGED,)
 
 
 R = TypeVar("R", bound="JsonRecord")

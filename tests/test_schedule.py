@@ -94,15 +94,44 @@ def test_forced_or_short_placements_are_not_measured():
         placement_for(config, 4, 100, torch.device("cuda"), Asked(workers=2))
 
 
+def test_by_default_each_training_process_has_one_thread(monkeypatch):
+    """Unforced, a process trains on one thread (or OMP_NUM_THREADS), several runs as workers of one
+    thread each, never more workers than cores; --threads is a budget the workers share."""
+    config = validate({"name": "t", "layers": [{"type": "softmax"}], "epochs": 1, "eta": 0.1}, source="test")
+    cpu = torch.device("cpu")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert placement_for(config, 1, 10**6, cpu)[0] == Placement(1, 1, 1)
+    assert placement_for(config, 4, 100, cpu)[0] == Placement(1, 4, 1)  # short: one stack, one thread
+    assert placement_for(config, 3, 100, cpu, Asked(workers=2))[0] == Placement(2, 2, 1)
+    assert {c.threads for c in candidates(4, 2, per_worker=1)} == {1}
+    assert {c.workers for c in candidates(4, 2, per_worker=1)} == {1, 2}
+    assert placement_for(config, 3, 100, cpu, Asked(workers=2, threads=4))[0] == Placement(2, 2, 2)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert placement_for(config, 1, 10**6, cpu)[0] == Placement(1, 1, 3)
+
+
+def test_a_dry_run_times_nothing_and_loads_no_torch(tmp_path):
+    """`sweep --dry-run` of a sweep long enough to be worth timing: the placement is the one asked
+    (each worker one stack of its share), said to be untimed, and torch is never imported."""
+    program = ("import sys; from nnbook.cli import run; "
+               f"code = run(['sweep', {str(CONFIGS / 'ch6_sweep_lmbda_relu.yaml')!r}, '--dry-run', '--threads', '2', "
+               f"'--runs-dir', {str(tmp_path)!r}]); print('torch loaded:', 'torch' in sys.modules); sys.exit(code)")
+    result = subprocess.run([sys.executable, "-c", program], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "Placement: 27 runs as stack of 27 in this process (2 threads) (not timed in a dry run" in result.stdout
+    assert "torch loaded: False" in result.stdout
+    assert not any(tmp_path.iterdir())  # and nothing written
+
+
 def test_a_chapters_stacks_go_to_the_workers_longest_first():
     """`chapter6 --jobs`: every config's stacks, and its stopped groups, in one queue, longest first (a
     stack of k counts as k runs, a stopped group as its epochs left), so no long stack starts last
     while the other workers have nothing left; without estimates, in the configs' order."""
     from nnbook.config import load_config
-    from nnbook.experiments.chapter6 import StoppedGroup
+    from nnbook.experiments.chapter6 import StoppedStack
     from nnbook.execution.local import stacks_of
 
-    stopped = StoppedGroup(Path("runs/ch6_conv_only-20261202-000000"), [0, 1], 45)  # 15 of 60 epochs left
+    stopped = StoppedStack(Path("runs/ch6_conv_only-20261202-000000"), [0, 1], 45)  # 15 of 60 epochs left
     todo = [(load_config(CONFIGS / f"{name}.yaml"), seeds, groups)
             for name, seeds, groups in [("ch6_shallow", [0, 1, 2], []), ("ch6_conv_only", [2], [stopped]),
                                         ("ch6_relu_dropout", [0, 1, 2, 3, 4], [])]]

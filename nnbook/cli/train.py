@@ -12,9 +12,9 @@ from nnbook.cli.options import (AddressOpt, ConfigArg, CpusPerTaskOpt, DataDirOp
                                 StackOpt, ThreadsOpt, asked_placement, config_overrides, stack_option)
 from nnbook.config import load_config, seeds_of
 from nnbook.errors import ConfigError
-from nnbook.execution.placement import Executor, RayOptions
+from nnbook.execution.placement import Executor, RayOptions, default_threads
 from nnbook.execution.stack import Dirs
-from nnbook.execution.train import Displays, Runs, train_runs
+from nnbook.execution.train import Displays, Runs, train_runs, use_threads
 from nnbook.experiments.resume import plan_resume
 from nnbook.runs import layout
 from nnbook.runs.directory import config_file
@@ -73,10 +73,6 @@ def train(
     Ctrl-C (or SIGTERM) stops a run cleanly, keeping every completed epoch; a second Ctrl-C stops at once.
     """
     overrides = config_overrides(set_, seed=seed, device=device, repeats=repeats)
-    if threads is not None and not dry_run:
-        import torch  # deferred: --help and config errors answer without loading torch
-
-        torch.set_num_threads(threads)  # recorded in each run's summary.json
     if resume is not None:
         if config is not None:
             raise ConfigError(f"give either a CONFIG to train or --resume RUN_DIR, not both (the run's own "
@@ -84,6 +80,7 @@ def train(
         if dry_run or sequential or jobs is not None or stack != "auto" or executor is not Executor.local or address:
             raise ConfigError("--dry-run, --sequential, --jobs, --stack and --executor do not apply to --resume (a "
                               "stack resumes as it was trained, here; resume each stack of a --jobs run on its own)")
+        use_threads(threads or default_threads())  # nnbook's default, as training has, unless --threads says
         resume_run(resume, overrides, force, data_dir, quiet)
         return
     if config is None:

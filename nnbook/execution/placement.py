@@ -16,8 +16,8 @@ takes the placement with the shortest estimated wall time:
 Workers side by side contend a little for memory bandwidth (two single-thread
 runs side by side: 1.05x one alone, measured), which the estimate ignores.
 
-The arithmetic is torch-free; `placement_for` measures (execution/timing.py, imported
-only when it has to time something).
+Torch-free: `placement_for` is given the timer (execution/timing.stack_step_seconds) by
+execution/train.placement_of_config, which a dry run calls without one, so it times nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +37,18 @@ MAX_STACK = 8  # stacks larger than this are not timed on the CPU (their cost pe
 # of several seconds: it trains as asked, or, with nothing forced, as one stack in this process.
 WORTH_MEASURING = 120.0
 MIN_STEPS = 20_000  # fewer steps in all than this (well under a minute) is short without timing anything
+TRAINING_IMAGES = {"mnist": 50_000, "mnist_expanded": 250_000}
+
+
+def training_images(config) -> int:
+    """The training images of one epoch of `config`."""
+    n = TRAINING_IMAGES.get(config.data, 50_000)  # a file of the user's: counted as the book's size
+    return min(config.train_limit or n, n)
+
+
+def steps_of(config) -> int:
+    """The SGD steps of one run of `config`, all its epochs."""
+    return config.epochs * (training_images(config) // config.mini_batch_size)
 
 
 class Executor(Choice):
@@ -97,12 +109,13 @@ def makespan(sizes: list[int], workers: int, stack_seconds: Callable[[int], floa
     return max(free)
 
 
-def candidates(n: int, cores: int, max_stack: int = MAX_STACK) -> list[Placement]:
+def candidates(n: int, cores: int, max_stack: int = MAX_STACK, per_worker: Optional[int] = None) -> list[Placement]:
     """Every placement worth timing for n runs on `cores` cores: 1..min(n, cores) workers
-    sharing the cores evenly, each with stacks of 1..min(its share, max_stack) members."""
+    sharing the cores evenly (or each with `per_worker` threads), each with stacks of
+    1..min(its share, max_stack) members."""
     out = []
     for workers in range(1, min(n, cores) + 1):
-        threads = max(1, cores // workers)
+        threads = per_worker or max(1, cores // workers)
         share = math.ceil(n / workers)
         out += [Placement(workers, stack, threads) for stack in range(1, min(share, max_stack) + 1)]
     return out
@@ -123,9 +136,23 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
+# Torch threads per training process when --threads is not given: one (or OMP_NUM_THREADS, where the
+# environment sets it), with several runs spread over the cores as workers of a thread each. A
+# mini-batch-10 step is a chain of tiny ops, and with more threads than free cores every op waits for
+# a descheduled thread: one epoch of ch6_dbl_conv_relu on 2,000 images on this 2-core machine with
+# other programs running (load average 17) took 12.7-13.7 s on one thread against 51.6-54.3 s on two
+# (torch's default, one per core), 4x slower; the issue that asked for this measured up to 13x under
+# heavier load. On a quiet 2-core machine two threads are 1.2-1.4x faster for one run (timing.py);
+# that is what --threads 2 gives back where the cores are known to be free.
+THREADS_PER_PROCESS = 1
+
+
 def default_threads() -> int:
-    """Torch threads for a process when --threads is not given: one per core this process may use."""
-    return cores()
+    """Torch threads for a training process when --threads is not given (THREADS_PER_PROCESS)."""
+    try:
+        return max(1, int(os.environ["OMP_NUM_THREADS"]))
+    except (KeyError, ValueError):
+        return THREADS_PER_PROCESS
 
 
 def check_workers_device(workers: int | None, device) -> None:
@@ -136,33 +163,34 @@ def check_workers_device(workers: int | None, device) -> None:
 
 
 def placement_for(config, n: int, steps: int, device, asked: Asked = Asked(),
-                  measure: bool = True) -> tuple[Placement, str]:
+                  timer: Optional[Callable] = None) -> tuple[Placement, str]:
     """How to train n runs of `config` (each `steps` SGD steps) on `device`, and why, in words.
     `asked.workers` / `asked.stack`: what the user forced (--jobs, --stack); the rest is measured on
-    the CPU (not with `measure` False: a dry run times nothing). asked.threads: the thread count asked
-    for (--threads), else `default_threads()`."""
+    the CPU by `timer(config, device)` (timing.stack_step_seconds: per_step(k, threads)). device
+    None: not known, as in a dry run, which times nothing. asked.threads: the threads asked for
+    (--threads), shared by the workers; else each worker has `default_threads()`, at most one a core."""
     workers, stack = asked.workers, asked.stack
-    total = asked.threads or default_threads()
-    check_workers_device(workers, device)
+    # --threads is the budget the workers share; by default every core, a worker default_threads() each
+    total, each = (asked.threads, None) if asked.threads else (cores(), default_threads())
+    if device is not None:
+        check_workers_device(workers, device)
     if n == 1:
-        return Placement(1, 1, total), "one run"
-    if device.type != "cpu":  # a GPU: one stack of everything keeps it busy
-        return Placement(1, stack or n, total), "one stack on the GPU" if not stack else "--stack"
+        return Placement(1, 1, each or total), "one run"
+    if device is not None and device.type != "cpu":  # a GPU: one stack of everything keeps it busy
+        return Placement(1, stack or n, each or total), "one stack on the GPU" if not stack else "--stack"
     if workers is not None and stack is not None:
-        return Placement(workers, stack, max(1, total // workers)), "--jobs and --stack"
+        return Placement(workers, stack, each or max(1, total // workers)), "--jobs and --stack"
     w = workers or 1
-    as_asked = Placement(w, stack or math.ceil(n / w), max(1, total // w))  # each worker one stack of its share
-    options = [c for c in candidates(n, total)
+    as_asked = Placement(w, stack or math.ceil(n / w), each or max(1, total // w))  # a stack of its share each
+    options = [c for c in candidates(n, total, per_worker=each)
                if (workers is None or c.workers == workers) and (stack is None or c.stack == stack)]
     if len(options) <= 1:  # e.g. --stack larger than MAX_STACK: nothing to compare, take it as asked
         return (options or [as_asked])[0], "as asked"
     if steps * n < MIN_STEPS:
         return as_asked, "short: not measured"
-    if not measure:
-        return as_asked, "not measured in a dry run"
-    from nnbook.execution.timing import stack_step_seconds  # deferred: torch
-
-    per_step = stack_step_seconds(config, device)
+    if device is None or timer is None:
+        return as_asked, "not timed in a dry run: training times a few steps first"
+    per_step = timer(config, device)
     try:
         if per_step(1, total) * steps * n < WORTH_MEASURING:
             return as_asked, "short: not measured"
@@ -203,14 +231,3 @@ def pruned(per_step: Callable[[int, int], float], options: list[Placement]) -> C
             elif k > 1:
                 misses += 1
     return lambda k, threads: table[(k, threads)] if (k, threads) in table else per_step(k, threads)
-
-
-def placement_of_config(config, n: int, asked: Asked = Asked(), measure: bool = True) -> tuple[Placement, str]:
-    """`placement_for` n runs of `config` on the device it names (auto: a GPU if there is one)."""
-    if n <= 1 and asked.workers is None:
-        return Placement(1, 1, asked.threads or default_threads()), "one run"
-    from nnbook.execution.timing import training_images  # deferred: torch
-    from nnbook.training.devices import resolve_device
-
-    steps = config.epochs * (training_images(config) // config.mini_batch_size)
-    return placement_for(config, n, steps, resolve_device(config.device), asked, measure)

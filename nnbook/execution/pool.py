@@ -34,7 +34,7 @@ from nnbook.errors import Interrupted
 from nnbook.experiments.display import Silent
 from nnbook.experiments.failures import describe_failure
 from nnbook.experiments.interrupts import EXIT_CODES, ForcedExit, Interrupt, catch_interrupts
-from nnbook.execution.placement import cores
+from nnbook.execution.placement import default_threads
 from nnbook.execution.stack import INTERRUPTED_SWEEP, Dirs, Outcome, Stack, resume_stack, stream_stacks, train_stack
 
 GRACE = 10.0  # seconds a worker has to stop after a second signal before it is killed
@@ -44,7 +44,7 @@ def run_on_devices(stacks: list[Stack], dirs: Dirs, display, devices: list[str],
                    fail_fast: bool = False) -> list[Outcome]:
     """Train the stacks, one worker per device at a time (a device may be named more than once:
     CPU workers); see the module's docstring for signals. threads: torch threads per worker
-    (default: the cores shared evenly)."""
+    (default: default_threads() each)."""
     workers = Workers(dirs, devices, threads, display)
     with catch_interrupts() as interrupts:
         outcomes: list[Outcome] = []
@@ -70,7 +70,7 @@ class Workers:
         self.free = list(enumerate(devices, 1))
         self.display = display  # gets each worker's epochs (`worker_progress`), when it has that method
         self.outcomes: dict = {}  # worker -> its final message, once read
-        self.threads = threads or max(1, cores() // len(devices))  # never oversubscribe the cores
+        self.threads = threads or default_threads()  # a thread each: never more threads than cores
         self.dirs = dirs
         self.started: list = []  # every worker process, to wait for at the end
         self.pipes: dict = {}  # worker -> (the end its outcome arrives on, its device), until collected

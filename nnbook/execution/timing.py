@@ -20,6 +20,7 @@ import torch
 
 from nnbook.config import Config
 from nnbook.data import augment
+from nnbook.execution.placement import training_images
 from nnbook.nn.costs import one_hot
 from nnbook.nn.net import build_model, torch_dtype
 from nnbook.nn.sgd import l2_decay
@@ -29,17 +30,11 @@ from nnbook.training.batches import mini_batches
 from nnbook.training.devices import resolve_device
 from nnbook.training.monitor import accuracy
 
-TRAINING_IMAGES = {"mnist": 50_000, "mnist_expanded": 250_000}
 EVALUATED_PER_EPOCH = 20_000  # validation every epoch, test at a new best
 TIMED_STEPS, REPEATS = 20, 3  # steps per timing; timings, of which the median counts
 PROBE_STEPS = 8  # steps per timing when choosing a placement for many runs (5 timings, the median counts)
 EVAL_IMAGES = 2_000
 AUGMENT_IMAGES = 2_000
-
-
-def training_images(config: Config) -> int:
-    n = TRAINING_IMAGES.get(config.data, 50_000)  # a file of the user's: counted as the book's size
-    return min(config.train_limit or n, n)
 
 
 def _timed(fn, repeats: int, sync=lambda: None) -> float:

@@ -22,7 +22,7 @@ from typing import Callable, Optional
 from nnbook.config import Config, run_config
 from nnbook.errors import Interrupted, NnbookError
 from nnbook.execution.local import ConfigsDone, resume_hints, run_local, stacks_of
-from nnbook.execution.placement import Asked, Executor, default_threads, placement_of_config
+from nnbook.execution.placement import Asked, Executor, Placement, default_threads, placement_for, steps_of
 from nnbook.execution.pool import run_on_devices
 from nnbook.execution.ray_cluster import run_ray
 from nnbook.execution.stack import Dirs, Outcome, Stack
@@ -66,6 +66,7 @@ def train_runs(runs: Runs, dirs: Dirs, displays: Displays, asked: Asked = Asked(
     if placement.workers == 1:
         from nnbook.experiments.experiment import train_experiment  # deferred: torch (--help stays fast)
 
+        use_threads(placement.threads)
         return train_experiment(config, dirs.runs_dir, display, data_dir=dirs.data_dir,
                                 config_source=runs.source or config.name, dataset=dataset,
                                 members=[run_config(config, s) for s in seeds], stack=placement.stack)
@@ -93,7 +94,7 @@ def train_all(todo: list[Runs], dirs: Dirs, displays: Displays, asked: Asked,
     ray = asked.executor is Executor.ray
     workers = asked.workers or 1
     most = [stack_limit(runs, asked, display) for runs in todo]
-    threads = asked.threads or max(1, default_threads() // workers)
+    threads = max(1, asked.threads // workers) if asked.threads else default_threads()
     try:
         from nnbook.execution.timing import seconds_per_run  # deferred: torch
 
@@ -125,6 +126,20 @@ def train_all(todo: list[Runs], dirs: Dirs, displays: Displays, asked: Asked,
     return trained
 
 
+def placement_of_config(config: Config, n: int, asked: Asked = Asked(),
+                        dry_run: bool = False) -> tuple[Placement, str]:
+    """`placement_for` n runs of `config` on the device it names (auto: a GPU if there is one), timed
+    there; a dry run neither times nor loads torch (the device is not known then)."""
+    if n <= 1 and asked.workers is None:
+        return Placement(1, 1, asked.threads or default_threads()), "one run"
+    if dry_run:
+        return placement_for(config, n, steps_of(config), None, asked)
+    from nnbook.execution.timing import stack_step_seconds  # deferred: torch
+    from nnbook.training.devices import resolve_device
+
+    return placement_for(config, n, steps_of(config), resolve_device(config.device), asked, stack_step_seconds)
+
+
 def stack_limit(runs: Runs, asked: Asked, display) -> int:
     """The most members of a stack of `runs`' seeds in `train_all`, said on `display`."""
     if not runs.seeds:  # only stopped stacks to resume: their stacks are as they were
@@ -146,7 +161,17 @@ def train_stacks(stacks: list[Stack], dirs: Dirs, display, asked: Asked, fail_fa
     if asked.executor is Executor.ray:
         return run_ray(stacks, dirs, display, asked.ray, fail_fast)
     workers = asked.workers or 1
-    return run_local(stacks, dirs, display, fail_fast, ["cpu"] * workers if workers > 1 else None, asked.threads)
+    threads = asked.threads or default_threads()
+    if workers == 1:
+        use_threads(threads)  # the stacks that train in this process (a worker sets its own)
+    return run_local(stacks, dirs, display, fail_fast, ["cpu"] * workers if workers > 1 else None, threads)
+
+
+def use_threads(threads: int) -> None:
+    """Train in this process on `threads` torch threads (recorded in each run's summary.json)."""
+    import torch  # deferred: only what trains here loads it
+
+    torch.set_num_threads(threads)
 
 
 def results_of(outcomes: list[Outcome]) -> list[RunResult]:

@@ -44,7 +44,8 @@ from nnbook.errors import ConfigError
 from nnbook.experiments.display import Display, RunResult, Silent
 from nnbook.experiments.experiment import resume_experiment, train_experiment
 from nnbook.experiments.resume import plan_resume
-from nnbook.records import DIVERGED, FINISHED
+from nnbook.config.identity import identity
+from nnbook.records import NOTHING_LEFT
 from nnbook.runs import directory, layout
 from nnbook.runs.files import atomic_text
 from nnbook.runs.records import Summary
@@ -63,17 +64,17 @@ def scaled_epochs(epochs: int, scale: float) -> int:
 # train_seeds(config, seeds, runs_dir, dataset, display) -> the runs: trains those seeds of the config.
 SeedTrainer = Callable[..., list[RunResult]]
 # train_all([(config, seeds, stopped), ...], runs_dir, on_config): trains every config's seeds and resumes
-# its stopped groups (StoppedGroup) at once (workers shared by all configs), calling on_config(config, its
+# its stopped groups (StoppedStack) at once (workers shared by all configs), calling on_config(config, its
 # runs) as each config's last run ends.
 ChapterTrainer = Callable[..., None]
 
 
-class StoppedGroup(NamedTuple):
-    """A group of runs trained together and stopped before its end: resumed whole, from its leader."""
+class StoppedStack(NamedTuple):
+    """A stack of runs trained together and stopped before its end: resumed whole, from its leader."""
 
     leader: Path
     seeds: list[int]
-    epochs_completed: int  # by the group (the least of its runs')
+    epochs_completed: int  # by the stack (the least of its runs')
 
 
 def train_in_one_stack(config, seeds: list[int], runs_dir: Path, dataset, display: Display,
@@ -174,7 +175,7 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
     return report
 
 
-def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[StoppedGroup], list[int]]:
+def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[StoppedStack], list[int]]:
     """What earlier invocations left of `config` in `runs_dir`: its finished runs, the groups to
     resume, and the seeds not started. Runs trained with other settings (or seeds beyond
     `repeats`) are a ConfigError naming them."""
@@ -187,14 +188,14 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[StoppedGro
             groups.setdefault(tuple(summary.group or [path.name]), []).append(RunResult(path, summary))
     asked_seeds = seeds_of(config)
     finished: list[RunResult] = []
-    stopped: list[StoppedGroup] = []
+    stopped: list[StoppedStack] = []
     seen: set[int] = set()
     for runs in groups.values():
         paths, summaries = [r.path for r in runs], [r.summary for r in runs]
-        # What the runs compute must be what is asked; where they train may change (resume checks it).
-        trained = directory.read_config(paths[0]).model_dump(exclude={"device"})
-        asked = config.model_copy(update={"seed": trained["seed"], "repeats": 1}).model_dump(exclude={"device"})
-        differ = [f"{k}: {v} -> {asked[k]}" for k, v in trained.items() if asked[k] != v]
+        # What the runs compute must be what is asked (config/identity.py); where they train may change
+        # (resume checks it), and the seeds are compared below.
+        trained, asked = identity(directory.read_config(paths[0])), identity(config)
+        differ = [f"{k}: {v} -> {asked.get(k)}" for k, v in trained.items() if asked.get(k) != v]
         extra = [s.seed for s in summaries if s.seed not in asked_seeds or s.seed in seen]
         if extra:
             differ.append(f"repeats: seed {extra[0]} is not one of the {config.repeats} asked")
@@ -202,10 +203,10 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[StoppedGro
             raise ConfigError(f"{paths[0].parent} holds runs of {config.name} trained with other settings "
                               f"({'; '.join(differ)}); continue with the same options or choose a new --out")
         seen.update(s.seed for s in summaries)
-        if all(s.status in FINISHED or s.status == DIVERGED for s in summaries):  # nothing left to train
+        if all(s.status in NOTHING_LEFT for s in summaries):
             finished += runs
         else:
-            stopped.append(StoppedGroup(paths[0], sorted(s.seed for s in summaries),
+            stopped.append(StoppedStack(paths[0], sorted(s.seed for s in summaries),
                                         min(s.epochs_completed or 0 for s in summaries)))
     return finished, stopped, [s for s in asked_seeds if s not in seen]
 

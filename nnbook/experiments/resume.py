@@ -32,8 +32,9 @@ from pathlib import Path
 from typing import Any, Optional
 
 from nnbook.config import Config, dump_config
+from nnbook.config.identity import NOT_IDENTITY
 from nnbook.errors import ConfigError, NnbookError
-from nnbook.records import DIVERGED, FINISHED, RUNNING, EpochRecord
+from nnbook.records import DIVERGED, FINISHED, NOTHING_LEFT, RUNNING, EpochRecord
 from nnbook.runs.directory import CONFIG, SUMMARY, Run, config_file, is_run_dir, read_config
 from nnbook.training.checkpoint import (MemberCheckpoint, at_epoch, member_checkpoints, metrics_of, restore_progress,
                                         trained_config)
@@ -42,8 +43,11 @@ from nnbook.training.progress import Progress
 # Keys that cannot change on resume, even with --force: the saved weights have
 # the old layers' shapes, and a run's seed and repeat count are what it is.
 FIXED = ("layers", "seed", "repeats", "dtype")
-# Where a run trains, not what it computes; a change of device type is checked on its own.
-NOT_COMPARED = ("device",)
+# What a resume does not list as a change: what is not the experiment's identity (config/identity.py),
+# except what resume must still see: the FIXED keys (a new seed or repeats is refused) and the name
+# (a renamed config is a change that --force accepts and records). That leaves where the run trains;
+# a change of device type is checked on its own (check_same_device).
+NOT_COMPARED = tuple(k for k in NOT_IDENTITY if k not in FIXED + ("name",))
 
 
 @dataclass
@@ -90,7 +94,7 @@ def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: boo
         for run in runs:
             run.unlock()  # nothing will be written
         return ResumePlan(None, runs, [], 0, None, finished=finished_message(runs))
-    if all(s in FINISHED or s == DIVERGED for s in statuses):
+    if all(s in NOTHING_LEFT for s in statuses):
         diverged = next(run for run in runs if run.summary.status == DIVERGED)
         eta = read_config(diverged.path).eta
         raise NnbookError(f"{diverged.path} diverged in epoch {diverged.summary.diverged_in_epoch or '?'} "

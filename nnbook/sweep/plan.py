@@ -18,23 +18,15 @@ import itertools
 from pathlib import Path
 from typing import Optional
 
-from nnbook.config import Config, stack_key
+from nnbook.config import stack_key
+from nnbook.config.identity import identity
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.execution.stack import Stack
 from nnbook.runs.directory import is_run_dir, read_config, read_summary
-from nnbook.records import DIVERGED, FINISHED
+from nnbook.records import NOTHING_LEFT
 from nnbook.stacks import in_stacks
 from nnbook.sweep.grid import Point, Sweep
 
-# A diverged run is a result too (that point's eta or lmbda is too large); training
-# it again would diverge again, so a rerun skips it as it skips finished runs.
-DONE = FINISHED + (DIVERGED,)
-
-
-def experiment_of(config: Config) -> dict:
-    """What a run was asked to do: its resolved config without `device` (where it
-    trained does not change the experiment, and a Ray worker may pick another)."""
-    return config.model_copy(update={"repeats": 1}).model_dump(mode="json", exclude={"device"})
 
 
 def done_runs(sweep: Sweep, runs_dir: Path) -> dict[tuple[str, int], Path]:
@@ -49,10 +41,10 @@ def done_runs(sweep: Sweep, runs_dir: Path) -> dict[tuple[str, int], Path]:
         try:
             summary = read_summary(path)
             point = points.get(summary.name)
-            if point is None or summary.status not in DONE:
+            if point is None or summary.status not in NOTHING_LEFT:
                 continue
-            asked = experiment_of(point.config.model_copy(update={"seed": summary.seed}))
-            if experiment_of(read_config(path)) == asked:
+            # the point's name and this seed matched above; the rest is the experiment (config/identity.py)
+            if identity(read_config(path)) == identity(point.config):
                 found[(point.name, summary.seed)] = path
         except (OSError, ValueError, TypeError, AttributeError, NnbookError):
             continue  # unreadable, or an older schema: not a match, so it is trained again

@@ -11,9 +11,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
-from nnbook.execution.placement import Asked, Executor, placement_of_config
+from nnbook.execution.placement import Asked, Executor
 from nnbook.execution.stack import Dirs, Outcome
-from nnbook.execution.train import train_stacks
+from nnbook.execution.train import placement_of_config, train_stacks
 from nnbook.sweep.grid import Sweep
 from nnbook.sweep.plan import plan
 from nnbook.sweep.results import GridFigure, grid_rows, write_grid_report
@@ -41,7 +41,7 @@ def run_sweep(sweep: Sweep, dirs: Dirs, display, asked: Asked = Asked(),
         stacks, done = plan(sweep, runs_dir, None)
         todo = sum(len(s.members) for s in stacks)
         if todo:
-            placement, why = placement_of_config(stacks[0].point.config, todo, asked, measure=not options.dry_run)
+            placement, why = placement_of_config(stacks[0].point.config, todo, asked, options.dry_run)
             stacks, done = plan(sweep, runs_dir, placement.stack, done)  # the run directories are read once
     display.plan(sweep, stacks, done, asked.executor.value)
     if placement is not None:

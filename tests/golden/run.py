@@ -27,10 +27,14 @@ def write_slice(path: Path) -> Path:
 def train_case(name: str, runs_dir: Path, data: Path) -> list[dict]:
     """Per run of the case, in seed order: its summary's result and its epochs' metrics.
     `data`: the slice (write_slice)."""
+    import torch
+
     from nnbook.cli import app
 
     config, overrides = CASES[name]
-    args = ["train", str(CONFIGS / config), "--runs-dir", str(runs_dir), "--device", "cpu", "--quiet"]
+    # On the threads torch has here (tests/conftest.py): nnbook's own default would be one thread.
+    args = ["train", str(CONFIGS / config), "--runs-dir", str(runs_dir), "--device", "cpu", "--quiet",
+            "--threads", str(torch.get_num_threads())]
     for o in [f"data={data}", *COMMON, *overrides]:
         args += ["--set", o]
     result = CliRunner().invoke(app, args)
