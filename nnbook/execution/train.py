@@ -86,7 +86,8 @@ def train_runs(runs: Runs, dirs: Dirs, displays: Displays, asked: Asked = Asked(
 def train_all(todo: list[Runs], dirs: Dirs, displays: Displays, asked: Asked,
               on_config: Optional[Callable[[Config, list[RunResult]], None]] = None) -> list[RunResult]:
     """Every config's seeds and stopped stacks of `todo` on one pool of `asked.workers` CPU workers, or
-    on a Ray cluster (a task per stack): the seeds cut into the stacks each config's placement chooses
+    on a Ray cluster (a task per stack; a stopped stack, whose files are here, resumes on a worker of
+    this machine first): the seeds cut into the stacks each config's placement chooses
     (Ray: one stack of its seeds; or `asked.stack`), each stopped stack resumed whole; a worker that
     frees takes the next stack, of whichever config, longest first. on_config(config, its runs) as
     each config's last stack ends, after its result table. Returns every run trained."""
@@ -115,11 +116,17 @@ def train_all(todo: list[Runs], dirs: Dirs, displays: Displays, asked: Asked,
             on_config(config, results)
 
     queue = stacks_of([(runs.config, runs.seeds, runs.stopped) for runs in todo], most, run_seconds)
+    shown = ConfigsDone(display, queue, done)
     try:
         if ray:
-            outcomes = run_ray(queue, dirs, ConfigsDone(display, queue, done), asked.ray)
+            # A stopped stack's files are here: it resumes on a worker process of this machine,
+            # then the rest goes to the cluster.
+            stopped = [stack for stack in queue if stack.resume is not None]
+            outcomes = run_on_devices(stopped, dirs, shown, ["cpu"], threads) if stopped else []
+            fresh = [stack for stack in queue if stack.resume is None]
+            outcomes += run_ray(fresh, dirs, shown, asked.ray) if fresh else []
         else:
-            outcomes = run_on_devices(queue, dirs, ConfigsDone(display, queue, done), ["cpu"] * workers, threads)
+            outcomes = run_on_devices(queue, dirs, shown, ["cpu"] * workers, threads)
     except Interrupted as stop:
         raise Interrupted(RERUN_TO_CONTINUE, stop.exit_code) from None
     raise_if_failed(outcomes)
