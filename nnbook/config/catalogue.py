@@ -3,7 +3,7 @@ without opening YAML files.
 
 One `Entry` per config in a configs directory: its chapter, name, the network in one
 line, data, epochs, runs, the book's figure with the statistic it is, and a rough
-time per run (training/timing.py, when asked). Sweep configs are listed with their number
+time per run (execution/timing.py, when asked). Sweep configs are listed with their number
 of points. Reads configs only; trains nothing.
 """
 

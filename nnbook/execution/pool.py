@@ -47,10 +47,10 @@ def run_on_devices(stacks: list[Stack], dirs: Dirs, display, devices: list[str],
     (default: default_threads() each)."""
     workers = Workers(dirs, devices, threads, display)
     with catch_interrupts() as interrupts:
+        workers.interrupts = interrupts
         outcomes: list[Outcome] = []
         try:
-            outcomes = stream_stacks(stacks, lambda: len(devices), lambda stack: workers.submit(stack, interrupts),
-                                   workers.wait_one, workers.collect, lambda handles: None, display, fail_fast)
+            outcomes = stream_stacks(stacks, workers, display, fail_fast)
         except (Interrupted, KeyboardInterrupt):  # the first signal (stream_stacks makes it Interrupted)
             if interrupts.received is None:
                 raise
@@ -67,7 +67,9 @@ class Workers:
     def __init__(self, dirs: Dirs, devices: list[str], threads: Optional[int] = None, display=None):
         self.context = multiprocessing.get_context("spawn")
         # (slot, device): a device may be named more than once (CPU workers); the slot tells them apart
+        self.devices = devices
         self.free = list(enumerate(devices, 1))
+        self.interrupts = None  # the driver's signal handlers (catch_interrupts), while it streams
         self.display = display  # gets each worker's epochs (`worker_progress`), when it has that method
         self.outcomes: dict = {}  # worker -> its final message, once read
         self.threads = threads or default_threads()  # a thread each: never more threads than cores
@@ -75,12 +77,18 @@ class Workers:
         self.started: list = []  # every worker process, to wait for at the end
         self.pipes: dict = {}  # worker -> (the end its outcome arrives on, its device), until collected
 
-    def submit(self, stack: Stack, interrupts):
+    def capacity(self) -> int:
+        return len(self.devices)
+
+    def cancel(self, handles) -> None:
+        pass  # a worker stops only on a signal (wind_down); --fail-fast lets those running finish
+
+    def submit(self, stack: Stack):
         slot, device = self.free.pop(0)
         receive, send = self.context.Pipe(duplex=False)
         worker = self.context.Process(target=work, name=f"nnbook-worker-{slot}", daemon=True,
                                       args=(send, stack, self.dirs, device, self.threads))
-        with interrupts.protected():  # a signal now waits until the worker is known, so it is passed on
+        with self.interrupts.protected():  # a signal now waits until the worker is known, so it is passed on
             worker.start()
             self.started.append(worker)
             self.pipes[worker] = (receive, (slot, device))

@@ -24,6 +24,7 @@ import os
 import socket
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Optional
 
 from nnbook.errors import ConfigError, NnbookError
@@ -131,7 +132,8 @@ def run_ray(stacks: list[Stack], dirs: Dirs, display, options: RayOptions = RayO
             for ref in refs:
                 ray.cancel(ref, force=True)
 
-        return stream_stacks(stacks, capacity, submit, wait_one, collect, cancel, display, fail_fast)
+        slots = SimpleNamespace(capacity=capacity, submit=submit, wait_one=wait_one, collect=collect, cancel=cancel)
+        return stream_stacks(stacks, slots, display, fail_fast)
     finally:
         if started_here:
             ray.shutdown()

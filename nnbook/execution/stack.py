@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, NamedTuple, Optional, Protocol
 
 from nnbook.config import Config, run_config
 from nnbook.errors import Interrupted
@@ -164,9 +164,19 @@ def resume_stack(leader: Path, dirs: Dirs, display) -> tuple[list[Path], Optiona
     return [r.path for r in results], None
 
 
-def stream_stacks(stacks: list[Stack], capacity: Callable[[], int], submit: Callable, wait_one: Callable,
-                  collect: Callable, cancel: Callable, display, fail_fast: bool) -> list[Outcome]:
-    """Keep up to `capacity()` stacks in flight, report each as it finishes. Only as many
+class Slots(Protocol):
+    """Where several stacks train at once (pool.py's worker processes, a Ray cluster): how many can
+    (`capacity`, asked again as nodes come and go), and a handle per stack in flight."""
+
+    def capacity(self) -> int: ...
+    def submit(self, stack: Stack) -> Any: ...  # start it; its handle
+    def wait_one(self, handles: list) -> Any: ...  # the next handle to finish
+    def collect(self, handle, stack: Stack) -> Outcome: ...
+    def cancel(self, handles: list) -> None: ...  # stop those still in flight
+
+
+def stream_stacks(stacks: list[Stack], slots: Slots, display, fail_fast: bool) -> list[Outcome]:
+    """Keep up to `slots.capacity()` stacks in flight, report each as it finishes. Only as many
     are submitted as can run, so 'running' is true and `--fail-fast` leaves the rest unstarted.
     A signal (KeyboardInterrupt) cancels what runs and becomes `Interrupted`."""
     queue = list(stacks)
@@ -175,19 +185,19 @@ def stream_stacks(stacks: list[Stack], capacity: Callable[[], int], submit: Call
     display.begin_stream(len(stacks))
     try:
         while queue or running:
-            while queue and len(running) < max(1, capacity()):
+            while queue and len(running) < max(1, slots.capacity()):
                 stack = queue.pop(0)
-                running[submit(stack)] = stack
+                running[slots.submit(stack)] = stack
                 display.started(stack)
-            handle = wait_one(list(running))
-            outcome = collect(handle, running.pop(handle))
+            handle = slots.wait_one(list(running))
+            outcome = slots.collect(handle, running.pop(handle))
             outcomes.append(outcome)
             display.finished(outcome, running=len(running), queued=len(queue))
             if outcome.error and fail_fast:
-                cancel(list(running))
+                slots.cancel(list(running))
                 break
     except KeyboardInterrupt as stop:
-        cancel(list(running))
+        slots.cancel(list(running))
         raise Interrupted(INTERRUPTED_SWEEP, getattr(stop, "exit_code", 130)) from None
     finally:
         display.end_stream()

@@ -13,12 +13,12 @@ while each config trains is the display the command gives (`new_display`).
 
 Run again on the same OUT, the chapter continues where it stopped (`prior_runs`):
 a config's runs that finished there are not trained again, those that stopped
-(Ctrl-C, a failure, a machine that went down) are resumed group by group exactly as
+(Ctrl-C, a failure, a machine that went down) are resumed stack by stack exactly as
 `nnbook train --resume` would, and the seeds never started are trained. How a
-config's seeds train (one stack, or workers: experiments/schedule.py) is the
+config's seeds train (one stack, or workers: execution/placement.py) is the
 `train_seeds` the command passes in; by default one stack in this process. Or,
-with `train_all` (`nnbook chapter6 --jobs N`), every config's seeds and stopped groups
-go to one pool of workers together, so a worker that is done with one config's runs
+with `train_all` (`nnbook chapter6 --jobs N`, or a Ray cluster), every config's seeds and
+stopped stacks go to one pool of workers together, so a worker that is done with one config's runs
 starts the next config's (longest first). The report is rewritten after every config,
 so hours of training always have one. Runs of a config trained there with other
 settings (epochs, training images, repeats) are a usage error: use a new OUT.
@@ -64,7 +64,7 @@ def scaled_epochs(epochs: int, scale: float) -> int:
 # train_seeds(config, seeds, runs_dir, dataset, display) -> the runs: trains those seeds of the config.
 SeedTrainer = Callable[..., list[RunResult]]
 # train_all([(config, seeds, stopped), ...], runs_dir, on_config): trains every config's seeds and resumes
-# its stopped groups (StoppedStack) at once (workers shared by all configs), calling on_config(config, its
+# its stopped stacks (StoppedStack) at once (workers shared by all configs), calling on_config(config, its
 # runs) as each config's last run ends.
 ChapterTrainer = Callable[..., None]
 
@@ -129,15 +129,15 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
         runs = list(finished)
         if finished:
             say(f"== {name}: {len(finished)} finished run(s) in {runs_dir}; not trained again")
-        for group in stopped:
-            say(f"== {name}: resuming {group.leader} (after epoch {group.epochs_completed} of {config.epochs})")
+        for old in stopped:
+            say(f"== {name}: resuming {old.leader} (after epoch {old.epochs_completed} of {config.epochs})")
         if missing:
             say(f"== {name}: {len(missing)} run(s), {config.epochs} epoch(s)")
-        if train_all is not None and (stopped or missing):  # the stopped groups too, on the workers
+        if train_all is not None and (stopped or missing):  # the stopped stacks too, on the workers
             queued.append((config, missing, stopped, runs))
             continue
-        for group in stopped:
-            runs += resume_experiment(plan_resume(group.leader), new_display(), data_dir=data_dir)
+        for old in stopped:
+            runs += resume_experiment(plan_resume(old.leader), new_display(), data_dir=data_dir)
         if missing:
             if config.data not in datasets:  # data: mnist_expanded is made here on first use, under its lock
                 datasets[config.data] = mnist.load(config.data, data_dir, source=name)
@@ -176,21 +176,21 @@ def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_
 
 
 def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[StoppedStack], list[int]]:
-    """What earlier invocations left of `config` in `runs_dir`: its finished runs, the groups to
+    """What earlier invocations left of `config` in `runs_dir`: its finished runs, the stacks to
     resume, and the seeds not started. Runs trained with other settings (or seeds beyond
     `repeats`) are a ConfigError naming them."""
-    groups: dict[tuple, list[RunResult]] = {}  # each run's summary read once
+    stacks: dict[tuple, list[RunResult]] = {}  # each run's summary read once
     for path in sorted(runs_dir.glob(f"{config.name}-*")) if runs_dir.is_dir() else []:
         if not directory.is_run_dir(path):
             continue
         summary = directory.read_summary(path)
         if summary.name == config.name:  # not ch6_expanded_fc300's runs for ch6_expanded
-            groups.setdefault(tuple(summary.group or [path.name]), []).append(RunResult(path, summary))
+            stacks.setdefault(tuple(summary.group or [path.name]), []).append(RunResult(path, summary))
     asked_seeds = seeds_of(config)
     finished: list[RunResult] = []
     stopped: list[StoppedStack] = []
     seen: set[int] = set()
-    for runs in groups.values():
+    for runs in stacks.values():
         paths, summaries = [r.path for r in runs], [r.summary for r in runs]
         # What the runs compute must be what is asked (config/identity.py); where they train may change
         # (resume checks it), and the seeds are compared below.

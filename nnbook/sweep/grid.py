@@ -13,7 +13,7 @@ trains `repeats` runs (seeds seed, seed+1, ...) into ordinary run directories.
 
 This module owns the grid, its points and their names, and reading a sweep
 config. What is already done and what is left is plan.py's; training the jobs
-is the executors' (local.py, ray_executor.py); the grid table and plot are
+is the placement's (execution/); the grid table and plot are
 results.py's; run.py ties them together for `nnbook sweep`.
 """
 
