@@ -2,10 +2,14 @@
 
 import re
 import shutil
+from pathlib import Path
+
+import pytest
 
 from nnbook.book import FIGURES, STATISTICS
 from nnbook.config.catalogue import catalogue, describe_network
-from nnbook.config import load_config
+from nnbook.config import SHIPPED_DIR, find_config, load_config, shipped_names
+from nnbook.errors import ConfigError
 
 from .cli import CONFIGS
 
@@ -57,5 +61,33 @@ def test_an_unknown_configs_directory_is_one_line(cli, tmp_path):
     for command in (["list"], ["chapter6", "--out", tmp_path / "out"]):
         result = cli(*command, "--configs-dir", tmp_path / "nowhere")
         assert result.returncode == 2 and result.stderr.count("\n") == 1, (command, result.stderr)
-        assert "nowhere: no such directory" in result.stderr and "pass --configs-dir" in result.stderr
+        assert "nowhere: no such directory" in result.stderr and "leave --configs-dir out" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_the_repository_keeps_one_copy_of_the_configs():
+    """configs/ at the top of the checkout is a link to the package's configs, not a second copy."""
+    assert CONFIGS.is_symlink() and CONFIGS.resolve() == SHIPPED_DIR.resolve()
+    assert SHIPPED_DIR.parent.name == "nnbook" and len(shipped_names()) == len(list(CONFIGS.glob("*.yaml"))) > 30
+
+
+def test_a_shipped_config_is_found_by_its_name_from_any_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert find_config("ch6_shallow") == find_config("ch6_shallow.yaml") == SHIPPED_DIR / "ch6_shallow.yaml"
+    assert load_config("ch6_shallow", ["epochs=2"]).name == "ch6_shallow"
+    # A file of that name here is the file meant: a name is looked up only where no file is.
+    (tmp_path / "ch6_shallow").write_text("epochs: 1\n")
+    assert find_config("ch6_shallow") == Path("ch6_shallow")
+    with pytest.raises(ConfigError, match=r"^ch6_shalow: no such config file, nor a shipped config \(did you "
+                       r"mean ch6_shallow\? `nnbook list` shows the \d+ shipped ones\)$"):
+        find_config("ch6_shalow")
+    with pytest.raises(ConfigError, match=r"^elsewhere/ch6_shallow.yaml: no such config file$"):
+        find_config("elsewhere/ch6_shallow.yaml")  # a path into a directory is a path, never a shipped name
+
+
+def test_train_a_shipped_config_by_name_from_another_directory(cli, tmp_path, mnist_slice):
+    result = cli("train", "ch6_shallow", "--set", "epochs=1", "--set", f"data={mnist_slice}",
+                 "--runs-dir", tmp_path / "runs", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    [run] = (tmp_path / "runs").iterdir()
+    assert run.name.startswith("ch6_shallow-") and "completed" in result.stdout

@@ -139,7 +139,9 @@ def chapter6(
     out: Annotated[Optional[Path], typer.Option(
         help="Output directory (default: RUNS_DIR/chapters/chapter6-TIME/).", show_default=False)] = None,
     runs_dir: ResultsRootOpt = Path("runs"),
-    configs_dir: Annotated[Path, typer.Option(help="Where the ch6_*.yaml configs are.")] = Path("configs"),
+    configs_dir: Annotated[Optional[Path], typer.Option(
+        help="Where the ch6_*.yaml configs are (default: the configs shipped with nnbook).",
+        show_default=False)] = None,
     device: DeviceOpt = None,
     jobs: JobsOpt = None,
     stack: StackOpt = "auto",

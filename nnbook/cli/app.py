@@ -29,7 +29,7 @@ except ImportError:  # pragma: no cover - depends on the installed Typer
 app = typer.Typer(
     name="nnbook",
     help="Reproduce the experiments of Nielsen's *Neural Networks and Deep Learning* from YAML configs.\n\n"
-    "Start with:  nnbook train configs/ch6_shallow.yaml --set epochs=1",
+    "Start with:  nnbook list, then nnbook train ch6_shallow --set epochs=1",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",

@@ -16,7 +16,8 @@ from nnbook.ui.catalogue_display import show_catalogue
 def list_experiments(
     chapter: Annotated[Optional[str], typer.Option(
         help="Only this chapter's configs: 1, 3, 5, 6 or beyond.", show_default=False)] = None,
-    configs_dir: Annotated[Path, typer.Option(help="Where the configs are.")] = Path("configs"),
+    configs_dir: Annotated[Optional[Path], typer.Option(
+        help="Where the configs are (default: the configs shipped with nnbook).", show_default=False)] = None,
     timing: Annotated[bool, typer.Option(
         "--timing/--no-timing", help="Measure a rough time per run on this machine's device (a few seconds).")]
     = True,
@@ -31,7 +32,8 @@ def list_experiments(
 
         nnbook list --chapter 6 --no-timing
 
-    Then `nnbook train configs/NAME.yaml` trains one (`nnbook sweep` for the sweep configs).
+    Then `nnbook train NAME` trains one, from any directory (`nnbook sweep NAME` for the sweep configs);
+    in a checkout, `configs/NAME.yaml` is the same file.
     """
     entries = catalogue(configs_dir, chapter)
     measured_on = None

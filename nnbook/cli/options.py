@@ -16,7 +16,8 @@ import typer
 from nnbook.errors import ConfigError
 from nnbook.execution.placement import Asked, Executor, RayOptions
 
-ConfigArg = Annotated[Path, typer.Argument(help="An experiment YAML (see configs/), or a run's config.yaml.",
+ConfigArg = Annotated[Path, typer.Argument(help="An experiment YAML, a run's config.yaml, or the name of a "
+                                           "shipped config (`nnbook list`: e.g. ch6_shallow).",
                                            show_default=False)]
 SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", metavar="KEY=VALUE",

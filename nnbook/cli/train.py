@@ -26,7 +26,8 @@ from nnbook.ui.train_display import TrainDisplay
 
 def train(
     config: Annotated[Optional[Path], typer.Argument(
-        help="An experiment YAML (see configs/), or a run's config.yaml.", show_default=False)] = None,
+        help="An experiment YAML, a run's config.yaml, or the name of a shipped config (`nnbook list`: e.g. "
+        "ch6_shallow).", show_default=False)] = None,
     set_: SetOpt = None,
     runs_dir: RunsDirOpt = Path("runs"),
     seed: SeedOpt = None,
@@ -62,7 +63,7 @@ def train(
 
     Examples:
 
-        nnbook train configs/ch6_shallow.yaml --set epochs=1
+        nnbook train ch6_shallow --set epochs=1
 
         nnbook train configs/ch6_dbl_conv_relu.yaml --set train_limit=1000 --set epochs=2
 

@@ -8,6 +8,7 @@ would be valid. The names below are the package's public face.
 
 from nnbook.config.loading import (apply_override, dump_config, load_config, read_yaml, set_key,
                                    validate)
+from nnbook.config.shipped import SHIPPED_DIR, find_config, shipped_names
 from nnbook.config.repeats import PER_MEMBER, run_config, seeds_of, stack_key
 from nnbook.config.schema import (IMAGE_SIDE, LAYER_TYPES, N_CLASSES, SCHEDULE_TYPES, Augment,
                                   Config, ConvPoolLayer, EarlyStopping, Elastic, FullyConnectedLayer,
@@ -18,4 +19,4 @@ __all__ = ["apply_override", "dump_config", "load_config", "read_yaml", "set_key
            "IMAGE_SIDE", "LAYER_TYPES", "N_CLASSES", "SCHEDULE_TYPES", "Augment", "Config", "ConvPoolLayer",
            "EarlyStopping", "Elastic", "FullyConnectedLayer", "GeometricSchedule", "HalvingSchedule", "Layer",
            "ListSchedule", "Monitor", "Schedule", "SoftmaxLayer", "StepSchedule", "infer_shapes", "n_features",
-           "PER_MEMBER", "run_config", "seeds_of", "stack_key"]
+           "PER_MEMBER", "run_config", "seeds_of", "stack_key", "SHIPPED_DIR", "find_config", "shipped_names"]

@@ -1,7 +1,7 @@
 """`nnbook list`: the shipped experiments at a glance, so a reader can pick one
 without opening YAML files.
 
-One `Entry` per config in a configs directory: its chapter, name, the network in one
+One `Entry` per config in a configs directory (the shipped ones unless told, shipped.py): its chapter, name, the network in one
 line, data, epochs, runs, the book's figure with the statistic it is, and a rough
 time per run (execution/timing.py, when asked). Sweep configs are listed with their number
 of points. Reads configs only; trains nothing.
@@ -17,6 +17,7 @@ from typing import Optional
 from nnbook.book import FIGURES, STATISTICS
 from nnbook.config.loading import read_yaml, validate
 from nnbook.config.schema import Config, ConvPoolLayer, SoftmaxLayer
+from nnbook.config.shipped import SHIPPED_DIR
 from nnbook.errors import ConfigError
 
 
@@ -85,17 +86,21 @@ def load_entry(path: Path) -> Entry:
                  STATISTICS.get(figure.get("statistic"), ""))
 
 
-def check_configs_dir(configs_dir: Path) -> Path:
-    """`configs_dir`, or a one-line error when it is not a directory (a command run outside the checkout)."""
+def check_configs_dir(configs_dir: Optional[Path]) -> Path:
+    """`configs_dir` (None: the configs shipped with nnbook), or a one-line error when it is not a
+    directory."""
+    if configs_dir is None:
+        return SHIPPED_DIR
     configs_dir = Path(configs_dir)
     if not configs_dir.is_dir():
-        raise ConfigError(f"--configs-dir {configs_dir}: no such directory (the shipped configs are in the "
-                          "repository's configs/: run this in the checkout, or pass --configs-dir)")
+        raise ConfigError(f"--configs-dir {configs_dir}: no such directory (leave --configs-dir out for the "
+                          "configs shipped with nnbook)")
     return configs_dir
 
 
-def catalogue(configs_dir: Path, chapter: Optional[str] = None) -> list[Entry]:
-    """Every config in `configs_dir` (of `chapter` only, if given), in the book's order."""
+def catalogue(configs_dir: Optional[Path] = None, chapter: Optional[str] = None) -> list[Entry]:
+    """Every config in `configs_dir` (default: the shipped ones; of `chapter` only, if given), in the
+    book's order."""
     configs_dir = check_configs_dir(configs_dir)
     entries = [load_entry(p) for p in sorted(configs_dir.glob("*.yaml"))]
     if chapter is not None:

@@ -14,12 +14,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from nnbook.config.schema import LAYER_TYPES, SCHEDULE_TYPES, Augment, Config, EarlyStopping, Elastic, Monitor
+from nnbook.config.shipped import find_config
 from nnbook.errors import ConfigError
 
 
 def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
-    """Read, override and validate one experiment file."""
-    path = Path(path)
+    """Read, override and validate one experiment file: a path, or a shipped config's name
+    (`ch6_shallow`, shipped.py)."""
+    path = find_config(path)
     raw = read_yaml(path)
     if "sweep" in raw:
         raise ConfigError(f"{path}: is a sweep config (it has a `sweep:` block); run it with `nnbook sweep {path}`")

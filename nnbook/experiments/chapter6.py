@@ -84,7 +84,7 @@ def train_in_one_stack(config, seeds: list[int], runs_dir: Path, dataset, displa
                             dataset=dataset, members=[run_config(config, s) for s in seeds])
 
 
-def run_chapter6(configs_dir: Path, out: Path, epochs_scale: float = 1.0, train_limit: Optional[int] = None,
+def run_chapter6(configs_dir: Optional[Path], out: Path, epochs_scale: float = 1.0, train_limit: Optional[int] = None,
                  repeats: int = 3, ensemble_size: int = 5, only: Optional[list[str]] = None,
                  device: Optional[str] = None, data_dir=None, new_display: Callable[[], Display] = Silent,
                  say=print, command: str = "", train_seeds: Optional[SeedTrainer] = None,

@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 import yaml
 
-from nnbook.config import Config, apply_override, read_yaml, seeds_of, set_key, validate
+from nnbook.config import Config, apply_override, find_config, read_yaml, seeds_of, set_key, validate
 from nnbook.errors import ConfigError
 
 # Keys a grid may not sweep: the name is the point's, repeats are the point's runs.
@@ -80,7 +80,7 @@ def load_sweep(path: str | Path, overrides: list[str] = (), grid: list[str] = ()
                repeats: Optional[int] = None) -> Sweep:
     """Read a config, its `sweep:` block and `--grid` options; validate every point
     before anything trains, so a bad value at point 9 is found at once."""
-    path = Path(path)
+    path = find_config(path)
     source = str(path)
     raw = read_yaml(path)
     axes = read_grid(raw.pop("sweep", None), source)
