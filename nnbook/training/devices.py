@@ -17,6 +17,10 @@ import torch
 from nnbook.data.book_format import Dataset
 from nnbook.errors import ConfigError
 
+# How to get a CUDA build of torch in place of a CPU-only one (README: "On a GPU machine").
+CUDA_TORCH = ("`pip uninstall -y torch && pip install torch`: PyPI's torch for Linux is built for CUDA; "
+              "other systems and CUDA versions: https://pytorch.org/get-started/locally")
+
 
 @dataclass
 class DeviceData:
@@ -34,9 +38,14 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda"):
+        if torch.version.cuda is None:  # a CPU-only build: no driver or GPU can help, another torch can
+            raise ConfigError(f"device: {name} asked for, but this torch ({torch.__version__}) is a CPU-only "
+                              f"build, which sees no CUDA GPU; install a CUDA build ({CUDA_TORCH}), or use "
+                              "device: auto or cpu")
         if not torch.cuda.is_available():
-            raise ConfigError(f"device: {name} asked for, but this torch ({torch.__version__}) sees no CUDA GPU; "
-                              "use device: auto or cpu")
+            raise ConfigError(f"device: {name} asked for, but this torch ({torch.__version__}, built for CUDA "
+                              f"{torch.version.cuda}) sees no CUDA GPU (`nvidia-smi` shows whether the driver "
+                              "sees one); use device: auto or cpu")
         index = int(name.split(":")[1]) if ":" in name else 0
         if index >= torch.cuda.device_count():
             raise ConfigError(f"device: {name} asked for, but only {torch.cuda.device_count()} CUDA GPU(s) exist")
