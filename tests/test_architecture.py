@@ -3,6 +3,8 @@ a readable size. Read from the source with `ast` (every import, including those 
 functions: an import deferred to dodge a cycle is still a cycle)."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,9 @@ ALLOWED = {
     "execution": {"experiments", "runs", "training", "nn", "data"},
     "sweep": {"execution", "runs"},  # grids, plans and results; trains through execution/ alone
     "ui": {"nn"},  # the dry run describes a model; no display reads files (runs/) or trains
-    "cli": {"ui", "execution", "experiments", "sweep", "analysis", "runs", "training", "data"},
+    # nnbook from Python: trains through experiments/, reads through runs/ and analysis/, shows through ui/
+    "api": {"experiments", "analysis", "runs", "ui"},
+    "cli": {"api", "ui", "execution", "experiments", "sweep", "analysis", "runs", "training", "data"},
 }
 
 
@@ -167,9 +171,20 @@ def test_the_computing_layers_import_no_plotting_library_at_any_depth(layer_name
 def test_the_root_modules_import_no_layer():
     """What every layer may read must not reach back into a layer (which would make it reach
     every layer that layer reaches)."""
-    wrong = [f"{m} imports {t}" for m, ts in graph().items() if layer(m) in ROOT_MODULES | {""}
+    wrong = [f"{m} imports {t}" for m, ts in graph().items() if layer(m) in ROOT_MODULES | {""} and m != "nnbook"
              for t in ts if layer(t) not in ROOT_MODULES | {""}]
     assert not wrong, wrong
+
+
+def test_the_package_gives_the_api_on_first_use_and_imports_nothing_itself():
+    """nnbook/__init__.py names the Python API (nnbook.train, ...) and imports it only when one of
+    those names is first used: `import nnbook`, which every module's import starts with, loads no
+    other module of nnbook and no torch."""
+    probe = ("import sys, nnbook; print(sorted(m for m in sys.modules if m.startswith('nnbook.') or m == 'torch')); "
+             "nnbook.load_runs; print('nnbook.api' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                          cwd=PACKAGE.parent)
+    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout
 
 
 # analysis/ reads run directories (runs/) and data sets (data/mnist.py). The numbers it reports

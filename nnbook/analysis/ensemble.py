@@ -260,16 +260,22 @@ def read_ensemble(path: Path) -> dict:
         raise NnbookError(f"{path}: unreadable {ENSEMBLE_FILE} ({e})") from None
 
 
-def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Optional[Path] = None,
-                 only: Optional[str] = None, data_dir=None, say=print,
-                 root: Path = Path("runs") / layout.ENSEMBLES, weights: Weights | str = Weights.best
-                 ) -> tuple[Path, dict]:
-    """`nnbook ensemble`: choose members, combine, write (to `out`, else a new folder under
-    `root`), and say what was done. nnbook's own output folders among `paths` (a `runs/*`
-    glob) are passed over silently."""
-    method = method_of(method)
-    paths = [p for p in map(Path, paths) if not layout.is_output_folder(p)]
-    weights = Weights(weights)
+@dataclass
+class Vote:
+    """An ensemble of runs, combined: the members, the paths passed over and why, the result."""
+
+    members: list[Member]
+    skipped: list[tuple[Path, str]]
+    result: EnsembleResult
+    test_images: np.ndarray  # (N, 784): the test split the members were evaluated on
+    weights: Weights
+
+
+def vote(paths: list[Path], method: Method | str = Method.vote, weights: Weights | str = Weights.best,
+         only: Optional[str] = None, data_dir=None) -> Vote:
+    """Choose the members among `paths` and combine them (writes nothing): `nnbook ensemble`'s
+    and nnbook.ensemble's one way to an ensemble."""
+    method, weights = method_of(method), weights_of(weights)
     selection = select_members(paths, only, last=weights is Weights.last)
     members = selection.members
     if len(members) < 2:  # the paths given make no ensemble: a usage mistake, in one line naming why
@@ -277,23 +283,42 @@ def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Opt
         raise ConfigError(f"an ensemble needs at least 2 finished runs with test predictions; "
                           f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}"
                           + (f" (skipped {skipped})" if skipped else ""))
-    for path, why in selection.skipped:
-        say(f"skipped {path}: {why}")
     check_same_test_data(members)
     test = find_test_split(members[0].summary, data_dir)
     probabilities = np.stack([m.probabilities for m in members])
     if probabilities.shape[1] != len(test):
         raise NnbookError(f"the runs hold {probabilities.shape[1]} test predictions, the test set has {len(test)}")
-    result = evaluate_ensemble(probabilities, test.y, method)
+    return Vote(members, selection.skipped, evaluate_ensemble(probabilities, test.y, method), test.x, weights)
+
+
+def weights_of(weights: Weights | str) -> Weights:
+    try:
+        return Weights(weights)
+    except ValueError:
+        raise ConfigError(f"--weights {weights!r}: choose one of {', '.join(w.value for w in Weights)}") from None
+
+
+def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Optional[Path] = None,
+                 only: Optional[str] = None, data_dir=None, say=print,
+                 root: Path = Path("runs") / layout.ENSEMBLES, weights: Weights | str = Weights.best
+                 ) -> tuple[Path, dict]:
+    """`nnbook ensemble`: choose members, combine, write (to `out`, else a new folder under
+    `root`), and say what was done. nnbook's own output folders among `paths` (a `runs/*`
+    glob) are passed over silently."""
+    paths = [p for p in map(Path, paths) if not layout.is_output_folder(p)]
+    combined = vote(paths, method, weights, only, data_dir)
+    members, skipped, result = combined.members, combined.skipped, combined.result
+    for path, why in skipped:
+        say(f"skipped {path}: {why}")
     out = Path(out) if out else default_out_dir(members, root)
-    record = write_ensemble(out, members, result, test.x, weights)
+    record = write_ensemble(out, members, result, combined.test_images, combined.weights)
     names = {}
     for m in members:
         names[m.summary.name] = names.get(m.summary.name, 0) + 1
     say(f"combined {len(members)} runs ({', '.join(f'{n} x {k}' for k, n in names.items())}) by "
-        f"{'plurality vote' if method is Method.vote else 'mean probability'} of their "
-        f"{'best-validation' if weights is Weights.best else 'last-epoch'} networks"
-        + (f"; skipped {len(selection.skipped)}" if selection.skipped else ""))
+        f"{'plurality vote' if result.method == Method.vote.value else 'mean probability'} of their "
+        f"{'best-validation' if combined.weights is Weights.best else 'last-epoch'} networks"
+        + (f"; skipped {len(skipped)}" if skipped else ""))
     if len(names) > 1:
         say(f"note: the members come from {len(names)} configs; --only NAME keeps the runs of one")
     return out, record

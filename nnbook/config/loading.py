@@ -18,9 +18,10 @@ from nnbook.config.shipped import find_config
 from nnbook.errors import ConfigError
 
 
-def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
+def load_config(path: str | Path, overrides: list[str] = (), values: Optional[dict[str, Any]] = None) -> Config:
     """Read, override and validate one experiment file: a path, or a shipped config's name
-    (`ch6_shallow`, shipped.py)."""
+    (`ch6_shallow`, shipped.py). `overrides`: `--set KEY=VALUE` text; `values`: {KEY: value}
+    the same from Python (nnbook.train's keyword arguments), applied after them."""
     path = find_config(path)
     raw = read_yaml(path)
     if "sweep" in raw:
@@ -28,6 +29,8 @@ def load_config(path: str | Path, overrides: list[str] = ()) -> Config:
     raw.setdefault("name", path.stem)
     for assignment in overrides:
         apply_override(raw, assignment)
+    for key, value in (values or {}).items():
+        set_key(raw, key, value, origin=f"{key}={value!r}")
     return validate(raw, source=str(path))
 
 
