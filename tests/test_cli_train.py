@@ -9,6 +9,8 @@ import numpy as np
 import torch
 import yaml
 
+from nnbook.config import SHIPPED_DIR
+
 from .cli import CONFIGS, nnbook, read_json, run_dirs
 from .conftest import SLICE
 
@@ -142,7 +144,8 @@ def test_help_teaches(cli, tmp_path):
             resumed = cli(*args)
             assert resumed.returncode == 2 and "no such run directory" in resumed.stderr, resumed.stderr
             continue
-        assert (CONFIGS.parent / args[1]).is_file(), example
+        # a config file of the checkout, or a shipped config's name (found from any directory)
+        assert (CONFIGS.parent / args[1]).is_file() or (SHIPPED_DIR / f"{args[1]}.yaml").is_file(), example
         dry = cli(*args, "--dry-run", "--runs-dir", tmp_path)
         assert dry.returncode == 0, dry.stderr
         resolved = yaml.safe_load(dry.stdout.split("Resolved config", 1)[1].split("\n\n", 1)[0])
