@@ -110,4 +110,8 @@ def test_list_and_train_a_shipped_config_from_any_directory(installed, elsewhere
     assert summary["status"] == "completed" and summary["epochs_completed"] == 1
     assert summary["name"] == "ch6_shallow" and summary["test_accuracy"] is not None
     assert (run_dir / "model.pt").is_file() and (run_dir / "test_predictions.npy").is_file()
+    # and from Python, with the installed package
+    read = run(installed / "bin" / "python", "-c", "import nnbook; [e] = nnbook.load_runs('runs'); "
+               "print(e.name, len(e.runs), e.runs[0].test_accuracy)", cwd=elsewhere)
+    assert read.stdout.split() == ["ch6_shallow", "1", str(summary["test_accuracy"])]
     assert "commit" not in summary  # an installed wheel is no checkout: no commit is claimed
