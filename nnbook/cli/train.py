@@ -7,14 +7,15 @@ from typing import Annotated, Optional
 
 import typer
 
+from nnbook.api.training import train_config
 from nnbook.cli.options import (AddressOpt, ConfigArg, CpusPerTaskOpt, DataDirOpt, DeviceOpt, ExecutorOpt,
                                 GpusPerTaskOpt, JobsOpt, QuietOpt, ResultsRootOpt, RunsDirOpt, SeedOpt, SetOpt,
                                 StackOpt, ThreadsOpt, asked_placement, config_overrides, stack_option)
-from nnbook.config import load_config, seeds_of
+from nnbook.config import load_config
 from nnbook.errors import ConfigError
 from nnbook.execution.placement import Executor, RayOptions, default_threads
 from nnbook.execution.stack import Dirs
-from nnbook.execution.train import Displays, Runs, train_runs, use_threads
+from nnbook.execution.train import Displays, use_threads
 from nnbook.experiments.resume import plan_resume
 from nnbook.runs import layout
 from nnbook.runs.directory import config_file
@@ -101,8 +102,7 @@ def train(
     from nnbook.experiments.experiment import raise_if_diverged  # deferred: torch (--help stays fast)
 
     asked = asked_placement(executor, jobs, stack_size, threads, RayOptions(address, cpus_per_task, gpus_per_task))
-    results = train_runs(Runs(cfg, seeds_of(cfg), source=str(config)), Dirs(runs_dir, data_dir),
-                         displays(quiet), asked)
+    results = train_config(cfg, str(config), Dirs(runs_dir, data_dir), displays(quiet), asked)  # as nnbook.train
     raise_if_diverged(results, cfg)
 
 
