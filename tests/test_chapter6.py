@@ -111,7 +111,7 @@ def test_ensemble_of_a_mixed_folder_skips_and_says_why(short_runs, tmp_path, cli
     assert f"skipped {no_predictions}: no saved test predictions" in result.stdout
     assert f"skipped {folder / 'notes'}: not a run directory" in result.stdout
     assert f"skipped {folder / conv.name}: config ch6_conv_only, not ch6_shallow" in result.stdout
-    assert "combined 3 runs (3 x ch6_shallow)" in result.stdout
+    assert "combined 3 runs of ch6_shallow @data=" in result.stdout
     assert len(read_json(tmp_path / "e" / "ensemble.json")["members"]) == 3
 
 
@@ -169,18 +169,22 @@ def test_report_groups_runs_and_sets_them_beside_the_book(short_runs, shallow_en
     assert (row.runs, row.epochs, row.book) == (3, "2", 97.80)
     assert row.test_at_best == best["test_accuracy"]
     assert row.test_mean == pytest.approx(np.mean(tests)) and row.test_std == pytest.approx(np.std(tests, ddof=1))
-    assert row.difference == pytest.approx(100 * best["test_accuracy"] - 97.80)
+    # 1,000 images of a slice for 2 epochs: scaled down from the shipped config, so no difference with the book
+    assert [d.split("=")[0] for d in row.scaled_down] == ["data", "train_limit", "epochs"]
+    assert row.difference is None and "scaled down (data=" in row.full_note
+    assert row.label == f"ch6_shallow @{','.join(row.differences)}" and "monitor.training=true" in row.differences
     assert rows["ch6_conv_only"].book is None and rows["ch6_conv_only"].difference is None
     ens, made = shallow_ensemble
     assert made.returncode == 0, made.stderr
     result = cli("report", shallow[0].parent, ens, "--format", "csv")
     assert result.returncode == 0, result.stderr
     table = {r["config"]: r for r in csv.DictReader(io.StringIO(result.stdout))}
-    assert float(table["ch6_shallow"]["test_at_best_validation"]) == best["test_accuracy"]
+    assert float(table["ch6_shallow"]["test_at_best_validation_pct"]) == round(100 * best["test_accuracy"], 2)
+    assert table["ch6_shallow"]["difference_pct_points"] == ""
     assert table["ch6_shallow_ensemble"]["runs"] == "3"
     markdown = cli("report", *shallow, "--format", "markdown")
     # Chapter 6's figure is the test accuracy at the best validation epoch of the best of 3 runs.
-    assert (f"| ch6_shallow | 3 | 2 | 97.80 | test accuracy at the best validation epoch, best of 3 runs | "
+    assert (f"| {row.label} | 3 | 2 | 97.80 | test accuracy at the best validation epoch, best of 3 runs | "
             f"{100 * best['test_accuracy']:.2f} |") in markdown.stdout
     assert row.comparison.as_counted == best["test_accuracy"]
     bad = cli("report", *shallow, "--format", "html")
@@ -208,8 +212,10 @@ def test_chapter6_quick_pass(tmp_path, mnist_slice, cli):
     assert result.returncode == 0, result.stderr
     text = (out / "chapter6.md").read_text()
     assert "Scaled down" in text and "(1 epoch instead of 40/60), only the first 200 training images" in text
-    assert "| ch6_relu_dropout | 2 | 1 |" in text
-    assert "| ch6_relu_dropout_ensemble | 2 |" in text and "| 99.67 |" in text
+    # every row scaled down: labelled with how, and no difference with the book's figure
+    assert "| ch6_relu_dropout @train_limit=200,epochs=1 | 2 | 1 |" in text
+    assert "| ch6_relu_dropout_ensemble @train_limit=200,epochs=1 | 2 |" in text and "| 99.67 |" in text
+    assert "| — | scaled down (train_limit=200, epochs=1): not the book's protocol; vote of 2" in text
     assert "vote of 2 (best networks)" in text and "vote of 2 (last networks)" in text  # both votes, as rows
     assert (out / "ensemble" / "ensemble_errors.png").exists() and (out / "relu_dropout_filters.png").exists()
     assert read_json(out / "ensemble_last" / "ensemble.json")["weights"] == "last"

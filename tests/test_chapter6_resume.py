@@ -77,7 +77,7 @@ def test_a_stopped_chapter_continues_into_the_report_of_an_uninterrupted_one(who
     stopped = results_of(out)
     assert {s for (name, _), (s, _) in stopped.items() if name == "ch6_conv_only"} == {"interrupted"}
     report = (out / "chapter6.md").read_text()
-    assert "| ch6_shallow |" in report and "Not trained yet:** ch6_conv_only" in report
+    assert "| ch6_shallow @train_limit=100,epochs=" in report and "Not trained yet:** ch6_conv_only" in report
     shallow_files = {p: p.read_bytes() for run in run_dirs(out / "runs") if run.name.startswith("ch6_shallow")
                      for p in run.iterdir()}
 

@@ -270,8 +270,8 @@ def test_the_reported_figure_is_the_best_validation_runs_test_accuracy(cli, mnis
     result = cli("report", tmp_path / "runs", "--format", "csv")
     assert result.returncode == 0, result.stderr
     (row,) = [r for r in csv.DictReader(io.StringIO(result.stdout)) if r["config"] == "ch6_shallow"]
-    assert float(row["best_validation"]) == 0.9801 and float(row["test_at_best_validation"]) == 0.9760
-    assert float(row["test_mean"]) == pytest.approx((0.9770 + 0.9760 + 0.9795) / 3)
+    assert float(row["best_validation_pct"]) == 98.01 and float(row["test_at_best_validation_pct"]) == 97.60
+    assert float(row["test_mean_pct"]) == round(100 * (0.9770 + 0.9760 + 0.9795) / 3, 2)
 
 
 # ----------------------------------------------------------------------------- schedules and stopping in the loop

@@ -8,7 +8,11 @@ members' probabilities instead.
 Choosing members: a path that is not a finished run with test predictions is
 skipped with its reason, so `nnbook ensemble runs/*` works on a folder of
 mixed runs; members evaluated on different test data are refused outright,
-as their predictions do not describe the same images.
+as their predictions do not describe the same images. The members are runs of one
+experiment (config name and identity: analysis/experiments.py), each seed once:
+runs of several experiments are refused unless asked for (`mixed`), and then the
+record names every experiment that voted; one seed of one experiment twice (a copied
+run) is always refused.
 
 Writes `ensemble.json` and `ensemble_errors.png` (the book's grid of
 misclassified digits) into an output directory. Reads runs only through runs/.
@@ -23,9 +27,11 @@ from typing import Optional
 
 import numpy as np
 
+from nnbook.analysis.experiments import experiment_of_each
 from nnbook.analysis.plots import plot_errors
 from nnbook.data import mnist
 from nnbook.choices import Choice
+from nnbook.config.labels import Experiment
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.records import FINISHED
 from nnbook.runs import directory as runs
@@ -63,6 +69,7 @@ class Member:
     path: Path
     summary: Summary
     probabilities: np.ndarray  # (n_test, 10)
+    experiment: Optional[Experiment] = None  # set by check_one_experiment
 
 
 @dataclass
@@ -127,6 +134,25 @@ def check_same_test_data(members: list[Member]) -> None:
     shapes = {m.probabilities.shape for m in members}
     if len(shapes) > 1:
         raise NnbookError(f"the runs' test predictions have different shapes {sorted(shapes)}")
+
+
+def check_one_experiment(members: list[Member], mixed: bool = False) -> list[Experiment]:
+    """Label each member with its experiment; refuse one seed of one experiment twice, and runs of
+    several experiments unless `mixed`. Returns the experiments, in member order."""
+    experiments = experiment_of_each([m.path for m in members])
+    seen: dict[tuple[Experiment, Optional[int]], Path] = {}
+    for m in members:
+        m.experiment = experiments[m.path]
+        twice = seen.setdefault((m.experiment, m.summary.seed), m.path)
+        if twice != m.path:
+            raise ConfigError(f"{twice} and {m.path} are the same run twice ({m.experiment.label}, seed "
+                              f"{m.summary.seed}): a copy would vote twice; give each seed once")
+    found = list(dict.fromkeys(m.experiment for m in members))
+    if len(found) > 1 and not mixed:
+        counts = "; ".join(f"{sum(m.experiment is e for m in members)} of {e.label}" for e in found)
+        raise ConfigError(f"these runs are of {len(found)} different experiments ({counts}): give the runs of "
+                          "one (--only NAME keeps one name), or --mixed to vote them together")
+    return found
 
 
 # ----------------------------------------------------------------------------- combining (pure)
@@ -229,6 +255,21 @@ def ensemble_name(members: list[Member]) -> str:
     return f"{names[0]}_ensemble" if len(names) == 1 else "ensemble"
 
 
+def experiments_record(members: list[Member]) -> dict:
+    """What ensemble.json says of the members' experiments, where there is something to say: the
+    experiment's differences from the shipped config (and what scaled it down), or, for a vote of
+    several experiments, every one's label. Nothing for runs of a shipped config as shipped."""
+    found = list(dict.fromkeys(m.experiment for m in members if m.experiment is not None))
+    if len(found) > 1:
+        return {"experiments": [e.label for e in found]}
+    record = {}
+    if found and found[0].differences:
+        record["differences"] = found[0].differences
+    if found and found[0].scaled_down:
+        record["scaled_down"] = found[0].scaled_down
+    return record
+
+
 def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, test_images: np.ndarray,
                    weights: Weights = Weights.best) -> dict:
     errors = result.errors
@@ -236,6 +277,7 @@ def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, tes
         "name": ensemble_name(members),
         "method": result.method,
         "weights": weights.value,  # whose predictions voted: best-validation or last-epoch networks
+        **experiments_record(members),
         "members": [{"path": str(m.path), "name": m.summary.name, "seed": m.summary.seed,
                      "test_accuracy": acc} for m, acc in zip(members, result.member_accuracies)],
         "test_sha256": members[0].summary.test_sha256,
@@ -269,12 +311,14 @@ class Vote:
     result: EnsembleResult
     test_images: np.ndarray  # (N, 784): the test split the members were evaluated on
     weights: Weights
+    experiments: list  # the experiments that voted (analysis/experiments.py), one unless mixed
 
 
 def vote(paths: list[Path], method: Method | str = Method.vote, weights: Weights | str = Weights.best,
-         only: Optional[str] = None, data_dir=None) -> Vote:
+         only: Optional[str] = None, data_dir=None, mixed: bool = False) -> Vote:
     """Choose the members among `paths` and combine them (writes nothing): `nnbook ensemble`'s
-    and nnbook.ensemble's one way to an ensemble."""
+    and nnbook.ensemble's one way to an ensemble. `mixed`: vote runs of several experiments
+    together (refused otherwise)."""
     method, weights = method_of(method), weights_of(weights)
     selection = select_members(paths, only, last=weights is Weights.last)
     members = selection.members
@@ -283,12 +327,14 @@ def vote(paths: list[Path], method: Method | str = Method.vote, weights: Weights
         raise ConfigError(f"an ensemble needs at least 2 finished runs with test predictions; "
                           f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}"
                           + (f" (skipped {skipped})" if skipped else ""))
+    experiments = check_one_experiment(members, mixed)
     check_same_test_data(members)
     test = find_test_split(members[0].summary, data_dir)
     probabilities = np.stack([m.probabilities for m in members])
     if probabilities.shape[1] != len(test):
         raise NnbookError(f"the runs hold {probabilities.shape[1]} test predictions, the test set has {len(test)}")
-    return Vote(members, selection.skipped, evaluate_ensemble(probabilities, test.y, method), test.x, weights)
+    return Vote(members, selection.skipped, evaluate_ensemble(probabilities, test.y, method), test.x, weights,
+                experiments)
 
 
 def weights_of(weights: Weights | str) -> Weights:
@@ -300,25 +346,23 @@ def weights_of(weights: Weights | str) -> Weights:
 
 def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Optional[Path] = None,
                  only: Optional[str] = None, data_dir=None, say=print,
-                 root: Path = Path("runs") / layout.ENSEMBLES, weights: Weights | str = Weights.best
-                 ) -> tuple[Path, dict]:
+                 root: Path = Path("runs") / layout.ENSEMBLES, weights: Weights | str = Weights.best,
+                 mixed: bool = False) -> tuple[Path, dict]:
     """`nnbook ensemble`: choose members, combine, write (to `out`, else a new folder under
     `root`), and say what was done. nnbook's own output folders among `paths` (a `runs/*`
-    glob) are passed over silently."""
+    glob) are passed over silently. `mixed`: vote runs of several experiments together."""
     paths = [p for p in map(Path, paths) if not layout.is_output_folder(p)]
-    combined = vote(paths, method, weights, only, data_dir)
+    combined = vote(paths, method, weights, only, data_dir, mixed)
     members, skipped, result = combined.members, combined.skipped, combined.result
     for path, why in skipped:
         say(f"skipped {path}: {why}")
     out = Path(out) if out else default_out_dir(members, root)
     record = write_ensemble(out, members, result, combined.test_images, combined.weights)
-    names = {}
-    for m in members:
-        names[m.summary.name] = names.get(m.summary.name, 0) + 1
-    say(f"combined {len(members)} runs ({', '.join(f'{n} x {k}' for k, n in names.items())}) by "
+    experiments = combined.experiments
+    voted = (f"of {experiments[0].label}" if len(experiments) == 1 else f"of {len(experiments)} experiments ("
+             + "; ".join(f"{sum(m.experiment is e for m in members)} of {e.label}" for e in experiments) + ")")
+    say(f"combined {len(members)} runs {voted} by "
         f"{'plurality vote' if result.method == Method.vote.value else 'mean probability'} of their "
         f"{'best-validation' if combined.weights is Weights.best else 'last-epoch'} networks"
         + (f"; skipped {len(skipped)}" if skipped else ""))
-    if len(names) > 1:
-        say(f"note: the members come from {len(names)} configs; --only NAME keeps the runs of one")
     return out, record

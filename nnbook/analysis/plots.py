@@ -15,11 +15,14 @@ its page). Reads run directories through runs/; never trains.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 
 from nnbook.analysis.curves import Band
+from nnbook.analysis.experiments import experiment_of_each
+from nnbook.config.labels import Experiment
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
@@ -57,8 +60,9 @@ def _png(fig, dpi: int = 100) -> bytes:
     return buffer.getvalue()
 
 
-def run_label(path: Path, summary: Summary) -> str:
-    return f"{summary.name or path.name} (seed {summary.seed})"
+def run_label(experiment: Experiment, summary: Summary) -> str:
+    """A run in a legend: its experiment's label (`ch6_shallow @eta=0.5`) and its seed."""
+    return f"{experiment.label} (seed {summary.seed})"
 
 
 def plot_accuracy(paths: list[Path], out: Path) -> Path:
@@ -67,6 +71,7 @@ def plot_accuracy(paths: list[Path], out: Path) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(8, 5))
     plotted = 0
+    experiments = experiment_of_each(paths)
     for path in paths:
         summary = runs.read_summary(path)
         metrics = runs.read_metrics(path)
@@ -74,10 +79,10 @@ def plot_accuracy(paths: list[Path], out: Path) -> Path:
             continue
         epochs = [m.epoch for m in metrics]
         line, = ax.plot(epochs, [100 * m.validation_accuracy for m in metrics], marker="." if len(epochs) < 30 else None,
-                        label=run_label(path, summary) + " validation")
+                        label=run_label(experiments[path], summary) + " validation")
         if all(m.train_accuracy is not None for m in metrics):
             ax.plot(epochs, [100 * m.train_accuracy for m in metrics], linestyle="--", color=line.get_color(),
-                    label=run_label(path, summary) + " training")
+                    label=run_label(experiments[path], summary) + " training")
         if summary.best_epoch:
             ax.plot([summary.best_epoch], [100 * summary.best_validation_accuracy], marker="o",
                     color=line.get_color(), fillstyle="none", markersize=9)
@@ -234,20 +239,29 @@ def plot_runs(paths: list[Path], out_dir: Path) -> list[Path]:
     overfitting-<config>.png for the runs of each config that recorded training cost and
     accuracy and the test accuracy every epoch (monitor: {training: true, test: true})."""
     written = [plot_accuracy(paths, out_dir / "accuracy.png")]
-    by_config: dict[str, list[Path]] = {}
+    experiments = experiment_of_each(paths)
+    by_experiment: dict[Experiment, list[Path]] = {}
     for path in paths:
         if records_overfitting(path):
-            by_config.setdefault(runs.read_summary(path).name or path.name, []).append(path)
-    for name, group in by_config.items():
-        written.append(plot_overfitting(group, out_dir / f"overfitting-{name}.png",
-                                        f"{name}: training cost, test accuracy and training accuracy per epoch"))
+            by_experiment.setdefault(experiments[path], []).append(path)
+    names = [e.name for e in by_experiment]
+    for experiment, group in by_experiment.items():
+        # overfitting-NAME.png; with the differences where experiments of one name are plotted apart
+        stem = experiment.name if names.count(experiment.name) == 1 else file_safe(experiment.label.replace(" ", ""))
+        written.append(plot_overfitting(group, out_dir / f"overfitting-{stem}.png", f"{experiment.label}: training "
+                                        "cost, test accuracy and training accuracy per epoch"))
     for path in paths:
         filters = first_conv_filters(path)
         if filters is not None:
             summary = runs.read_summary(path)
-            written.append(plot_filters(filters, out_dir / f"filters-{path.name}.png",
-                                        f"{run_label(path, summary)}: first conv layer's {len(filters)} filters"))
+            title = f"{run_label(experiments[path], summary)}: first conv layer's {len(filters)} filters"
+            written.append(plot_filters(filters, out_dir / f"filters-{path.name}.png", title))
     return written
+
+
+def file_safe(text: str) -> str:
+    """`text` as a file name: what is not a letter, digit or one of `_.@=,-` becomes `_`."""
+    return re.sub(r"[^\w.@=,-]", "_", text)
 
 
 def plot_gradient_norms(history: list[list[list[float]]], path: Path, title: str) -> Path:

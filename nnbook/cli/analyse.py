@@ -27,6 +27,7 @@ from nnbook.execution.train import Displays, Runs, train_all, train_runs
 from nnbook.runs import layout
 from nnbook.runs.directory import is_run_dir
 from nnbook.ui.console import pct
+from nnbook.ui.ensemble_display import show_members
 from nnbook.ui.train_display import TrainDisplay
 
 
@@ -41,21 +42,23 @@ def ensemble(
     weights: Annotated[Weights, typer.Option(
         help="best: each run's best-validation network (nnbook's figure); last: the network after its last "
         "epoch, as the book's conv.py voted.")] = Weights.best,
+    mixed: Annotated[bool, typer.Option(
+        "--mixed", help="Vote runs of different experiments together (other configs, or the same config with "
+        "other --set values); refused without it. The output names every experiment that voted.")] = False,
     runs_dir: ResultsRootOpt = Path("runs"),
     data_dir: DataDirOpt = None,
 ) -> None:
     """Combine finished runs by the book's plurality vote, from their saved test predictions.
 
     Skips (and says so) paths that are not finished runs with predictions; refuses runs evaluated on
-    different test data. Writes ensemble.json and ensemble_errors.png (the misclassified digits).
+    different test data, runs of different experiments (unless --mixed) and one seed of one
+    experiment twice. Writes ensemble.json and ensemble_errors.png (the misclassified digits).
 
     Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
     """
     path, record = run_ensemble(run_dirs, method, out, only, data_dir,
-                                root=layout.output_dir(runs_dir, layout.ENSEMBLES), weights=weights)
-    width = max(len(Path(m["path"]).name) for m in record["members"])
-    for m in record["members"]:
-        print(f"  {Path(m['path']).name:<{width}}  test {pct(m['test_accuracy'])}")
+                                root=layout.output_dir(runs_dir, layout.ENSEMBLES), weights=weights, mixed=mixed)
+    show_members(record["members"])
     print(f"members disagree on {pct(record['disagreement'])} of the {record['n_test']:,} test images "
           f"(two members, on average: {pct(record['pairwise_disagreement'])})")
     print(f"ensemble test accuracy {pct(record['accuracy'])} ({record['n_errors']} errors)")

@@ -225,7 +225,7 @@ class Relay(Silent):
     def __init__(self, pipe):
         self.pipe, self.epochs, self.name = pipe, 0, ""
 
-    def start(self, config, n_train, env, k, stacks) -> None:
+    def start(self, config, n_train, env, members, stacks) -> None:
         self.epochs, self.name = config.epochs, config.name
 
     def epoch(self, report) -> None:

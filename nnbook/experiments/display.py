@@ -27,7 +27,8 @@ class Display(Protocol):
 
     progress: Optional[Callable[[int, int], None]]  # (steps done, steps per epoch), set by begin_training
 
-    def start(self, config: Config, n_train: int, env: dict, k: int, stacks: int) -> None: ...  # k runs in `stacks`
+    # members: each run's own config (a sweep packs several points), trained in `stacks`
+    def start(self, config: Config, n_train: int, env: dict, members: list[Config], stacks: int) -> None: ...
     def runs_created(self, paths: list[Path]) -> None: ...
     def print(self, *args, **kwargs) -> None: ...
     def begin_training(self) -> None: ...
@@ -41,7 +42,7 @@ class Silent:
 
     progress = None
 
-    def start(self, config, n_train, env, k, stacks) -> None:
+    def start(self, config, n_train, env, members, stacks) -> None:
         pass
 
     def runs_created(self, paths) -> None:

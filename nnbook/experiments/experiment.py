@@ -63,7 +63,7 @@ def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir:
             members = members or [run_config(config, s) for s in seeds_of(config)]
             check_stackable(config, members)
             groups = in_stacks(members, 1 if sequential else stack or len(members))
-            display.start(config, n_train, env, len(members), len(groups))
+            display.start(config, n_train, env, members, len(groups))
 
             results = []
             for group in groups:
@@ -101,7 +101,7 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
             check_same_device(plan, device)
             dataset, tensors, n_train = load_data(config, device, data_dir, str(config_file(plan.runs[0].path)))
             check_same_data(plan, dataset)
-            display.start(config, n_train, environment(device), len(plan.runs), 1)
+            display.start(config, n_train, environment(device), plan.configs, 1)
             display.runs_created([r.path for r in plan.runs])
             display.print(f"Resuming after epoch {plan.epoch} of {config.epochs}" if plan.epoch
                           else "Resuming from the start (no epoch had been completed)")

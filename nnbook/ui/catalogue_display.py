@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Optional
 
 from rich.console import Console
-from rich.table import Table
 
+from nnbook.tables import Column, fitted_table
 from nnbook.ui.console import output_console
 
 
@@ -23,12 +23,11 @@ def duration(seconds: Optional[float]) -> str:
 def show_catalogue(entries: list, device: Optional[str], console: Optional[Console] = None) -> None:
     console = output_console(console)
     timed = f"~time/run ({device})" if device else None
-    table = Table(title_justify="left", show_lines=False)
-    for col in ("ch", "config", "network", "data", "dtype", "epochs", "runs", "book", "the book's statistic", timed):
-        if col:  # the network and the statistic wrap; the rest stay on one line
-            table.add_column(col, justify="right" if col in ("epochs", "runs", "book", timed) else "left",
-                             no_wrap=col not in ("network", "the book's statistic"), ratio=1 if col in (
-                                 "network", "the book's statistic") else None)
+    columns = [Column("ch"), Column("config"), Column("network"), Column("data", wrap=False),
+               Column("dtype", wrap=False), Column("epochs", wrap=False, justify="right"),
+               Column("runs", wrap=False, justify="right"), Column("book", wrap=False, justify="right"),
+               Column("the book's statistic")] + ([Column(timed, wrap=False, justify="right")] if timed else [])
+    rows = []
     for e in entries:
         runs = f"{e.runs}" if e.points == 1 else f"{e.points}×{e.runs // e.points}"  # points × repeats
         row = ["6+" if e.chapter == "beyond" else e.chapter, e.name, e.network, e.data, e.config.dtype,
@@ -36,7 +35,8 @@ def show_catalogue(entries: list, device: Optional[str], console: Optional[Conso
                "—" if e.figure is None else f"{e.figure:.2f}%", e.statistic or ""]
         if timed:
             row.append(duration(e.seconds_per_run))
-        table.add_row(*row)
+        rows.append(row)
+    table = fitted_table(columns, rows, console.width, heading=1)
     console.print(table)
     if timed:
         console.print(f"[dim]time per run: a few steps measured on {device} (one CPU thread) and scaled to "

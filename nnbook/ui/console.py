@@ -6,6 +6,7 @@ Never imports torch.
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Optional
 
@@ -17,9 +18,10 @@ def pct(fraction: Optional[float]) -> str:
 
 
 def output_console(console: Optional[Console] = None) -> Console:
-    """stdout; in logs and pipes wide enough for a summary table on one line each."""
+    """stdout; in logs and pipes wide enough for a summary table on one line each, unless COLUMNS
+    gives the width (tables fit whatever width they get: nnbook/tables.py)."""
     console = console or Console(highlight=False)
-    if not console.is_terminal:
+    if not console.is_terminal and "COLUMNS" not in os.environ:
         console.width = max(console.width, 120)
     return console
 

@@ -10,8 +10,8 @@ from typing import Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
+from nnbook.tables import Column, fitted_table
 from nnbook.ui.console import output_console, pct, print_whole
 from nnbook.ui.train_display import TrainDisplay
 
@@ -41,26 +41,22 @@ class SweepDisplay:
                    + (f" ({executor} executor)" if stacks else ""))
 
     def plan_table(self, sweep, stacks, done: dict) -> None:
-        table = Table(title_justify="left")
-        table.add_column("#", justify="right")
-        for key in sweep.keys:
-            table.add_column(key, justify="right")
-        table.add_column("run name")
-        table.add_column("seeds", justify="right")
-        table.add_column("to train")
+        columns = [Column("#", wrap=False, justify="right"), *(Column(k, justify="right") for k in sweep.keys),
+                   Column("run name"), Column("seeds", wrap=False, justify="right"), Column("to train")]
         todo = {}
         for stack in stacks:
             for point, seed in stack.members:
                 todo.setdefault(point.name, []).append(seed)
+        rows = []
         for i, point in enumerate(sweep.points, 1):
             left = todo.get(point.name, [])
             finished = len(point.seeds) - len(left)
             state = f"{len(left)} run{'s' if len(left) != 1 else ''}" if left else "[green]done[/]"
             if left and finished:
                 state += f" ({finished} done)"
-            table.add_row(str(i), *(point.value_texts[k] for k in sweep.keys), point.name,
-                          ",".join(map(str, point.seeds)), state)
-        self.print(table)
+            rows.append([str(i), *(point.value_texts[k] for k in sweep.keys), point.name,
+                         ",".join(map(str, point.seeds)), state])
+        self.print(fitted_table(columns, rows, self.console.width, heading=len(sweep.keys) + 1))
 
     def stack_header(self, i: int, n: int, stack) -> None:
         if not self.quiet:
@@ -115,10 +111,8 @@ class SweepDisplay:
             self._workers = {}
 
     def grid(self, sweep, header: list[str], rows: list[list[str]]) -> None:
-        self.print(f"[bold]{sweep.name}[/]: test accuracy at the best validation epoch, per point")
-        table = Table()
-        for i, col in enumerate(header):
-            table.add_column(col, justify="right" if i != len(sweep.keys) else "left")
-        for row in rows:
-            table.add_row(*row)
-        self.print(table)
+        """One row per point: its best run by validation and mean ± std over its runs, never across points."""
+        columns = [Column(h, wrap=i == len(sweep.keys), justify="right" if i != len(sweep.keys) else "left")
+                   for i, h in enumerate(header)]
+        self.print(fitted_table(columns, rows, self.console.width,
+                                title=f"{sweep.name}: test accuracy at the best validation epoch, per point"))

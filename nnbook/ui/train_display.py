@@ -3,7 +3,10 @@
 A rich progress bar over the mini-batches of each epoch (with live validation
 accuracy and the best so far), one line per epoch in the book's spirit, and a
 summary table at the end. When output is not a terminal (CI, logs, pipes):
-plain lines only. Never imports torch, never reads files.
+plain lines only. Where one stack trains runs of several experiments (a sweep's
+packed points, named `<name>@<key>=<value>`), every line says which point it is
+about, and "best of N" and mean ± std are per point. Never imports torch, never
+reads files.
 """
 
 from __future__ import annotations
@@ -12,11 +15,17 @@ from typing import Optional
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from rich.table import Table
 
 from nnbook.records import DIVERGED, EARLY_STOPPED
 from nnbook.statistics import best_by_validation, results_of, spread
+from nnbook.tables import Column, fitted_table
 from nnbook.ui.console import output_console, pct, print_whole
+
+
+def point_of(name: str) -> str:
+    """What tells a sweep point's runs apart in a line: `@lmbda=0.1` of `ch6_sweep@lmbda=0.1`."""
+    base, at, label = name.partition("@")
+    return f"@{label}" if at else name
 
 
 class TrainDisplay:
@@ -32,22 +41,32 @@ class TrainDisplay:
         self._status = ""
         self._eta = None
         self._diverged: set[int] = set()  # members whose divergence was already announced
+        self._names: list[str] = []  # each member's run name, in member order
+        self._group: list[str] = []  # those of the stack now training (runs_created)
+        self._created = 0
 
     def print(self, *args, **kwargs) -> None:
         if not self.quiet:
             print_whole(self.console, *args, **kwargs)
 
-    def start(self, config, n_train: int, env: dict, k: int, stacks: int) -> None:
+    def start(self, config, n_train: int, env: dict, members: list, stacks: int) -> None:
         self._epochs = config.epochs
         self._eta = config.eta
+        self._names = [m.name for m in members]
+        k = len(members)
         batches = n_train // config.mini_batch_size
         together = ("" if k == 1 else " trained together" if stacks == 1 else " one at a time" if stacks == k
                     else f" in {stacks} stacks, one after another")
-        self.print(f"[bold]{config.name}[/]: {k} run{'s' if k > 1 else ''}{together} on {env['device']} "
+        points = list(dict.fromkeys(self._names))
+        what = config.name if len(points) == 1 else (
+            f"{config.name.partition('@')[0]}, {len(points)} points ({', '.join(map(point_of, points))})")
+        self.print(f"[bold]{what}[/]: {k} run{'s' if k > 1 else ''}{together} on {env['device']} "
                    f"({env['hardware']}), {n_train:,} training images, {batches:,} mini-batches of "
                    f"{config.mini_batch_size} per epoch, {config.epochs} epoch{'s' if config.epochs != 1 else ''}")
 
     def runs_created(self, paths) -> None:
+        self._group = self._names[self._created:self._created + len(paths)]  # stacks train in member order
+        self._created += len(paths)
         for p in paths:
             self.print(f"  run directory: {p}")
 
@@ -69,8 +88,10 @@ class TrainDisplay:
     def epoch(self, report) -> None:
         """One line per member of the loop's EpochReport (training/loop.py)."""
         epoch, records, status = report.epoch, report.records, report.status
+        several = len(set(self._group)) > 1  # packed sweep points: name the point on every line
         for m, record in enumerate(records):
-            label = f"[dim]seed {report.seeds[m]}[/] " if len(records) > 1 else ""
+            point = f"{point_of(self._group[m])} " if several and m < len(self._group) else ""
+            label = f"[dim]{point}seed {report.seeds[m]}[/] " if len(records) > 1 else ""
             if record is None:
                 if status[m] == DIVERGED and m not in self._diverged:
                     self._diverged.add(m)
@@ -100,24 +121,27 @@ class TrainDisplay:
             self._bar = None
 
     def finish(self, results) -> None:
-        table = Table(title="Result (test accuracy at the best validation epoch)", title_justify="left")
-        width = max((len(r.path.name) for r in results), default=3)
-        for col in ("run", "status", "epochs", "best val", "at epoch", "test", "s/epoch"):
-            table.add_column(col, justify="left" if col in ("run", "status") else "right",
-                             min_width=width if col == "run" else None)
+        columns = [Column("run"), Column("status", wrap=False), *(Column(h, wrap=False, justify="right") for h in
+                   ("epochs", "best val", "at epoch", "test", "s/epoch"))]
+        rows = []
         for r in results:
             s = r.summary
             per_epoch = s.seconds / s.epochs_completed if s.epochs_completed else None
-            table.add_row(r.path.name, s.status, str(s.epochs_completed), pct(s.best_validation_accuracy),
-                          str(s.best_epoch or "—"), pct(s.test_accuracy),
-                          f"{per_epoch:.2f}" if per_epoch else "—")
-        self.console.print(table)  # the results: printed with --quiet too
+            rows.append([r.path.name, s.status, str(s.epochs_completed), pct(s.best_validation_accuracy),
+                         str(s.best_epoch or "—"), pct(s.test_accuracy), f"{per_epoch:.2f}" if per_epoch else "—"])
+        # the results: printed with --quiet too
+        self.console.print(fitted_table(columns, rows, self.console.width,
+                                        title="Result (test accuracy at the best validation epoch)"))
         if results:
             print_whole(self.console, f"Run directories in {results[0].path.parent}/")  # with --quiet too
-        summaries = [r.summary for r in results]
-        top = best_by_validation(summaries)
-        if len(results) > 1 and top is not None:
-            tests = spread(results_of(summaries))
-            std = "—" if tests.std is None else f"{100 * tests.std:.2f}"
-            self.console.print(f"Best of {tests.n} runs by validation: test {pct(top.test_accuracy)} "
-                               f"(seed {top.seed}); mean ± std of test: {pct(tests.mean)} ± {std}")
+        by_point: dict[str, list] = {}
+        for r in results:  # the runs of one experiment: one config's repeats, or one sweep point's
+            by_point.setdefault(r.summary.name, []).append(r.summary)
+        for name, summaries in by_point.items():
+            top = best_by_validation(summaries)
+            if len(summaries) > 1 and top is not None:
+                tests = spread(results_of(summaries))
+                std = "—" if tests.std is None else f"{100 * tests.std:.2f}"
+                point = f"{point_of(name)}: " if len(by_point) > 1 else ""
+                print_whole(self.console, f"{point}Best of {tests.n} runs by validation: test "
+                            f"{pct(top.test_accuracy)} (seed {top.seed}); mean ± std of test: {pct(tests.mean)} ± {std}")

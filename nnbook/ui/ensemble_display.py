@@ -1,0 +1,20 @@
+"""`nnbook ensemble` on the screen: its members as a table that fits the terminal. Never imports torch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+from rich.console import Console
+
+from nnbook.tables import Column, fitted_table
+from nnbook.ui.console import output_console, pct
+
+
+def show_members(members: list[dict], console: Optional[Console] = None) -> None:
+    """ensemble.json's members: each run, its seed and its own test accuracy."""
+    console = output_console(console)
+    columns = [Column("member"), Column("seed", wrap=False, justify="right"),
+               Column("test", wrap=False, justify="right")]
+    rows = [[Path(m["path"]).name, str(m["seed"]), pct(m["test_accuracy"])] for m in members]
+    console.print(fitted_table(columns, rows, console.width))
