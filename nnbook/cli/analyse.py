@@ -95,8 +95,14 @@ def report(
         "Its pictures are inside it: it opens offline and can be sent as one file.", show_default=False,
         metavar="FILE")] = None,
 ) -> None:
-    """Runs grouped by config: best validation, test at best validation (best of runs, mean ± std),
+    """Runs grouped by experiment: best validation, test at best validation (best of runs, mean ± std),
     time per epoch, and the book's figure with the difference. Ensemble directories become rows too.
+
+    One row per experiment: runs of one config name and one resolved config (seed, repeats and
+    device aside). A row whose runs differ from the shipped config of its name says how, e.g.
+    `ch6_shallow @eta=0.5`; a scaled-down one (other train_limit or data, fewer epochs) gets no
+    difference with the book. The table fits the terminal (one block per row where it is narrow);
+    CSV gives accuracies in percent, the difference in percentage points.
 
     Example:  nnbook report runs/ --html report.html
     """

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Optional
 
 from rich.console import Console
-from rich.table import Table
 
 from nnbook.statistics import column_means
+from nnbook.tables import Column, fitted_table
 from nnbook.ui.console import output_console
 
 
@@ -22,37 +22,30 @@ def show_gradients(config, result, sample: int, epochs: int, console: Optional[C
                   f"(init {config.init}, cost {config.cost}), the mean gradient over the first {n_images:,} "
                   "training images")
 
-    def add_rows(table, rows_by_label):
-        for label, row in rows_by_label:
-            ratio = f"{row[-1] / row[0]:.1f}x" if layers > 1 and row[0] > 0 else "—"
-            table.add_row(label, *(f"{g:.4f}" for g in row), ratio)
+    columns = [Column("network"), *(Column(f"layer {i + 1}", wrap=False, justify="right") for i in range(layers)),
+               Column("last/first", wrap=False, justify="right")]
 
-    def new_table(title=None):
-        table = Table(title=title, title_justify="left")
-        table.add_column("network")
-        for i in range(layers):
-            table.add_column(f"layer {i + 1}", justify="right")
-        table.add_column("last/first", justify="right")
-        return table
+    def cells(rows_by_label):
+        return [[label, *(f"{g:.4f}" for g in row), f"{row[-1] / row[0]:.1f}x" if layers > 1 and row[0] > 0 else "—"]
+                for label, row in rows_by_label]
 
     means = column_means(result.at_init)  # per layer, over the networks
     rows = [(f"seed {s}", r) for s, r in zip(result.seeds, result.at_init)]
     if len(rows) > 1:
         rows.append(("mean", means))
-    table = new_table()
-    add_rows(table, rows)
+    shown = cells(rows)
     if result.book:
-        table.add_row("[dim]book (config as shipped)[/]" if modified else "[dim]book[/]", *(f"[dim]{g}[/]" for g in result.book),
-                      f"[dim]{result.book[-1] / result.book[0]:.1f}x[/]" if layers > 1 else "—")
-    console.print(table)
+        shown.append(["[dim]book (config as shipped)[/]" if modified else "[dim]book[/]",
+                      *(f"[dim]{g}[/]" for g in result.book),
+                      f"[dim]{result.book[-1] / result.book[0]:.1f}x[/]" if layers > 1 else "—"])
+    console.print(fitted_table(columns, shown, console.width))
     if epochs > 0:
         last = result.history[-1]
         final = column_means(last)
-        table = new_table(f"After {epochs} epochs of full-batch gradient descent on those images "
-                          f"(eta {config.eta:g}, lmbda {config.lmbda:g})")
         rows = [(f"seed {s}", r) for s, r in zip(result.seeds, last)]
         if len(rows) > 1:
             rows.append(("mean", final))
-        add_rows(table, rows)
-        console.print(table)
+        console.print(fitted_table(columns, cells(rows), console.width,
+                                   title=f"After {epochs} epochs of full-batch gradient descent on those images "
+                                   f"(eta {config.eta:g}, lmbda {config.lmbda:g})"))
         console.print(f"Norms per epoch: {result.plot_path}  (data: {result.json_path})")
