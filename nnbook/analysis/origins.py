@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from nnbook.analysis.experiments import experiment_of_each
 from nnbook.runs import directory as runs
 from nnbook.runs.records import Summary
 
@@ -76,11 +77,11 @@ def wall_time(stacks: list[Stack]) -> str:
 
 
 def origins_markdown(paths: list[Path]) -> str:
-    """One row per config name among the run directories `paths`."""
+    """One row per experiment (config name and identity, labelled as the report labels it) among
+    the run directories `paths`."""
     by_name: dict[str, dict[Path, Summary]] = {}
-    for path in paths:
-        summary = runs.read_summary(path)
-        by_name.setdefault(summary.name or path.name, {})[path] = summary
+    for path, experiment in experiment_of_each(list(paths)).items():
+        by_name.setdefault(experiment.label, {})[path] = runs.read_summary(path)
     lines = ["| config | seeds | stacks | training wall time | processor, threads | torch, numpy, Python | "
              "nnbook commit |", "|---|---|---|---|---|---|---|"]
     for name in sorted(by_name):
