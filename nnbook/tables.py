@@ -119,7 +119,7 @@ class Blocks:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         others = [i for i in range(len(self.columns)) if i != self.heading]
-        key_width = min(max((len(self.columns[i].header) for i in others), default=0), max(8, width // 3))
+        key_width = min(max((len(self.columns[i].header) for i in others), default=0), max(8, 2 * width // 5))
         value_width = max(width - INDENT - key_width - 2, 8)
         if self.title:
             yield from Text(self.title).wrap(console, width)

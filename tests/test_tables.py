@@ -141,3 +141,13 @@ def test_a_table_is_boxed_compact_or_blocks_as_the_width_allows():
     assert layouts[40][3] == "│ ch6_shallow-20261206-022625 │ 97.80% │"  # boxed: 27 + 6 + 7 of lines
     assert layouts[35][2] == "ch6_shallow-20261206-022625  97.80%"  # compact: two spaces, no lines
     assert layouts[34] == ["ch6_shallow-20261206-022625", "  test  97.80%"]  # a block
+
+
+def test_a_packed_jobs_done_line_gives_each_points_tests_apart():
+    c = console(200)
+    summaries = [summary("tiny@eta=0.1", 0, 0.9, 0.89), summary("tiny@eta=0.1", 1, 0.9, 0.88),
+                 summary("tiny@eta=0.5", 0, 0.9, 0.94)]
+    outcome = SimpleNamespace(job=SimpleNamespace(label="2 points packed"), error=None, where="",
+                              summaries=summaries)
+    SweepDisplay(console=c).finished(outcome)
+    assert printed(c) == ["✓ done 2 points packed: test @eta=0.1 89.00%, 88.00%; @eta=0.5 94.00%"]

@@ -327,8 +327,8 @@ def vote(paths: list[Path], method: Method | str = Method.vote, weights: Weights
         raise ConfigError(f"an ensemble needs at least 2 finished runs with test predictions; "
                           f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}"
                           + (f" (skipped {skipped})" if skipped else ""))
+    check_same_test_data(members)  # first: predictions of other images cannot be compared at all
     experiments = check_one_experiment(members, mixed)
-    check_same_test_data(members)
     test = find_test_split(members[0].summary, data_dir)
     probabilities = np.stack([m.probabilities for m in members])
     if probabilities.shape[1] != len(test):

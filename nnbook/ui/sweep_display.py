@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from nnbook.tables import Column, fitted_table
 from nnbook.ui.console import output_console, pct, print_whole
-from nnbook.ui.train_display import TrainDisplay
+from nnbook.ui.train_display import TrainDisplay, point_of
 
 
 class SweepDisplay:
@@ -86,8 +86,12 @@ class SweepDisplay:
         if outcome.error:
             self.print(f"[red]✗ failed[/] {label}{where}: {outcome.error}")
         else:
-            tests = [s.status if s.test_accuracy is None else pct(s.test_accuracy) for s in outcome.summaries]
-            self.print(f"[green]✓ done[/] {label}{where}: test {', '.join(tests)}")
+            by_point: dict[str, list[str]] = {}  # packed points: each point's runs apart
+            for s in outcome.summaries:
+                by_point.setdefault(s.name, []).append(s.status if s.test_accuracy is None else pct(s.test_accuracy))
+            tests = "; ".join((f"{point_of(name)} " if len(by_point) > 1 else "") + ", ".join(values)
+                              for name, values in by_point.items())
+            self.print(f"[green]✓ done[/] {label}{where}: test {tests}")
         if running is not None:
             status = f"done {self.done} · running {running} · failed {self.failed} · queued {queued}"
             if self._bar is not None:
