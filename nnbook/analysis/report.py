@@ -30,9 +30,9 @@ from rich.console import Console
 
 from nnbook.analysis.book_statistics import Comparison, compare
 from nnbook.analysis.ensemble import ENSEMBLE_FILE, read_ensemble
+from nnbook.analysis.experiments import experiment_of_each
 from nnbook.book import ENSEMBLE_VOTE, FIGURES, STATISTICS
 from nnbook.choices import Choice
-from nnbook.analysis.experiments import experiment_of_each
 from nnbook.config.labels import Experiment
 from nnbook.errors import ConfigError
 from nnbook.records import FINISHED
