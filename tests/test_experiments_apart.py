@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from nnbook.analysis import report
+from nnbook.analysis.html_report import rows_with_runs
 from nnbook.config import load_config
 from nnbook.config.labels import experiments_of
 
@@ -63,6 +64,8 @@ def test_report_makes_a_row_per_experiment_and_sets_no_scaled_down_run_beside_th
     copy_run(one_run, runs / "b0", eta=0.5)
     rows = report.collect([runs])
     assert [(r.label.split(" @")[1].split(",")[-1], r.runs) for r in rows] == [("epochs=1", 2), ("eta=0.5", 1)]
+    # the HTML page draws each experiment's curves from its own runs
+    assert [len(item.paths) for item in rows_with_runs([runs])] == [2, 1]
     for row in rows:  # 100 images for 1 epoch: the book's figure is there, the difference is not
         assert row.scaled_down[1:] == ["train_limit=100", "epochs=1"] and row.scaled_down[0].startswith("data=")
         assert row.book == 97.80 and row.comparison.as_counted is not None and row.difference is None

@@ -79,8 +79,8 @@ def rows_with_runs(paths: list[Path]) -> list[RowRuns]:
 
 
 def _row_key(row: Row) -> object:
-    """What report.py groups runs by (today a row's config name)."""
-    return row.name
+    """What report.py groups runs by: a row's experiment (config name and identity)."""
+    return row.name, row.identity
 
 
 def page(paths: list[Path], title: str, filters: Optional[Mapping[str, np.ndarray]] = None) -> str:
@@ -150,7 +150,7 @@ def _curves(rows: list[RowRuns]) -> str:
         if not band.epochs:
             continue
         seeds = ", ".join(str(runs.read_summary(p).seed) for p in item.paths)
-        name = item.row.name
+        name = item.row.label  # the experiment: `ch6_shallow @eta=0.5` where runs under one name differ
         caption = (f"<b>{escape(name)}</b>: the mean of {band.runs} runs (seeds {escape(seeds)}), a line, and the "
                    "band from the lowest to the highest run at each epoch")
         if min(band.n) != band.runs:

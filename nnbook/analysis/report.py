@@ -67,6 +67,7 @@ class Row:
     comparison: Optional[Comparison] = None  # that statistic, from the runs
     seeds: tuple[int, ...] = ()  # of the finished runs: those the best-run column chooses among
     tied: tuple[float, ...] = ()  # test accuracies of runs whose validation ties the best run's
+    identity: str = ""  # the runs' identity key (config/identity.py); "" for a vote
     differences: list[str] = field(default_factory=list)  # key=value: how this experiment differs (labels.py)
     scaled_down: list[str] = field(default_factory=list)  # key=value: a reduced shipped protocol
 
@@ -122,7 +123,7 @@ def collect(paths: list[Path]) -> list[Row]:
     rows = []
     for experiment, group in groups.items():
         row = run_row(experiment.name, group)
-        row.differences, row.scaled_down = experiment.differences, experiment.scaled_down
+        row.identity, row.differences, row.scaled_down = experiment.key, experiment.differences, experiment.scaled_down
         rows.append(row)
     rows += [ensemble_row(read_ensemble(p)) for p in results if (p / ENSEMBLE_FILE).exists()]
     order = {name: i for i, name in enumerate(FIGURES)}
