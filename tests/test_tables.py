@@ -146,7 +146,7 @@ def test_a_packed_jobs_done_line_gives_each_points_tests_apart():
     c = console(200)
     summaries = [summary("tiny@eta=0.1", 0, 0.9, 0.89), summary("tiny@eta=0.1", 1, 0.9, 0.88),
                  summary("tiny@eta=0.5", 0, 0.9, 0.94)]
-    outcome = SimpleNamespace(job=SimpleNamespace(label="2 points packed"), error=None, where="",
+    outcome = SimpleNamespace(stack=SimpleNamespace(label="2 points packed"), error=None, where="",
                               summaries=summaries)
     SweepDisplay(console=c).finished(outcome)
     assert printed(c) == ["✓ done 2 points packed: test @eta=0.1 89.00%, 88.00%; @eta=0.5 94.00%"]

@@ -226,7 +226,7 @@ class Relay(Silent):
         self.pipe, self.epochs, self.name = pipe, 0, ""
 
     def start(self, config, n_train, env, members, stacks) -> None:
-        points = list(dict.fromkeys(m.name for m in members))  # a packed job names all its points
+        points = list(dict.fromkeys(m.name for m in members))  # a packed stack names all its points
         self.epochs, self.name = config.epochs, points[0] if len(points) == 1 else " + ".join(points)
 
     def epoch(self, report) -> None:
