@@ -25,12 +25,16 @@ def write(tmp_path: Path, text: str, name="exp.yaml") -> Path:
     return path
 
 
-def error_of(path, overrides=()) -> str:
+def error_of(path, overrides=(), problems=1) -> str:
+    """The ConfigError loading `path` gives: `problems` lines, each naming the file."""
     with pytest.raises(ConfigError) as e:
         load_config(path, list(overrides))
     assert e.value.exit_code == 2
     message = str(e.value)
-    assert "\n" not in message
+    lines = message.splitlines()
+    assert len(lines) == problems, message
+    if problems > 1:
+        assert all(line.startswith(f"{path}: ") for line in lines), message
     return message
 
 
@@ -88,8 +92,6 @@ def test_shapes_are_inferred():
     (BASE + "epochz: 3\n", ["unknown key 'epochz'", "did you mean 'epochs'", "valid keys"]),
     (BASE + "p_dropout: 0.5\n", ["unknown key 'p_dropout'", "a layer's key", "e.g. layers.1.p_dropout"]),  # first fc
     (BASE + "filters: 40\n", ["unknown key 'filters'", "a layer's key", "e.g. layers.0.filters", "valid keys"]),
-    (BASE.replace("type: fc", "type: [fc]") + "p_dropout: 0.5\n",  # a layer type that is no string: no traceback
-     ["unknown key 'p_dropout'", "a layer's key", "e.g. layers.2.p_dropout", "1 more problem"]),
     (BASE.replace("units: 100", "unit: 100"), ["layers.1.unit", "did you mean 'units'"]),
     (BASE.replace("activation: relu}\n  - {type: fc", "activation: relu6}\n  - {type: fc"),
      ["layers.0.activation", "'relu6'", "'sigmoid', 'tanh', 'relu' or 'linear'"]),
@@ -119,6 +121,28 @@ def test_config_mistakes_get_one_line(tmp_path, text, words):
     assert message.startswith(str(path))
     for w in words:
         assert w in message, message
+
+
+def test_every_problem_is_named_at_once_one_a_line(tmp_path):
+    text = BASE.replace("units: 100", "unit: 100").replace("epochs: 3\n", "").replace("eta: 0.03", "eta: -1")
+    path = write(tmp_path, text + "mu: 2\n")
+    lines = error_of(path, problems=4).splitlines()
+    assert "unknown key 'layers.1.unit'" in lines[0] and "did you mean 'units'" in lines[0]  # misspellings first
+    assert sorted(lines[1:]) == sorted([f"{path}: missing required key 'epochs'",
+                                        f"{path}: eta = -1: Input should be greater than 0",
+                                        f"{path}: mu = 2: Input should be less than 1"])
+
+
+def test_a_misspelled_required_key_is_named_once(tmp_path):
+    message = error_of(write(tmp_path, BASE.replace("epochs: 3", "epoch: 3")))
+    assert "unknown key 'epoch'" in message and "did you mean 'epochs'" in message
+
+
+def test_a_layer_type_that_is_no_string_is_one_more_line(tmp_path):
+    path = write(tmp_path, BASE.replace("type: fc", "type: [fc]") + "p_dropout: 0.5\n")
+    lines = error_of(path, problems=2).splitlines()
+    assert "unknown key 'p_dropout'" in lines[0] and "e.g. layers.2.p_dropout" in lines[0]
+    assert lines[1].startswith(f"{path}: layers.1 = ")
 
 
 def test_yaml_syntax_error_names_the_line(tmp_path):

@@ -76,7 +76,8 @@ def run(argv: Optional[list[str]] = None) -> int:
     except NnbookError as e:
         if DEBUG["on"]:
             raise
-        error_console().print(Text("error: ", style="red") + Text(str(e)))
+        for line in str(e).splitlines() or [""]:  # a config with several problems: one line each
+            error_console().print(Text("error: ", style="red") + Text(line))
         return e.exit_code
     except ClickException as e:  # usage errors: Click's own message and usage line
         if DEBUG["on"]:

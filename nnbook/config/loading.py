@@ -1,5 +1,6 @@
 """Reading an experiment YAML: `--set` overrides, validation against the schema,
-and one-line errors naming the file, the key, the value and what would be valid.
+and errors naming the file, the key, the value and what would be valid: one line
+for each problem, every problem of a config at once.
 
 Never imports torch.
 """
@@ -130,20 +131,37 @@ def set_key(raw: dict, key: str, value: Any, origin: str) -> None:
 
 
 def validate(raw: dict, source: str) -> Config:
+    """The config `raw` describes, or a ConfigError naming every problem at once, one a line."""
     try:
         return Config.model_validate(raw)
     except ValidationError as e:
-        # A misspelled key also shows up as a missing one: name the misspelling first.
-        errors = sorted(e.errors(), key=lambda err: err["type"] != "extra_forbidden")
-        message = describe_error(errors[0], raw, source)
-        if len(errors) > 1:
-            message += f" (and {len(errors) - 1} more problem{'s' if len(errors) > 2 else ''})"
-        raise ConfigError(message) from None
+        raise ConfigError("\n".join(describe_errors(e.errors(), raw, source))) from None
+
+
+def describe_errors(errors: list[dict], raw: dict, source: str) -> list[str]:
+    """One line for each pydantic error, misspelled keys first. A required key missing only because it
+    is misspelled (`epoch: 5` for `epochs`) is named once, by the misspelling's "did you mean"."""
+    errors = sorted(errors, key=lambda err: err["type"] != "extra_forbidden")
+    suggested = {(*_key_path(err)[:-1], guess) for err in errors if err["type"] == "extra_forbidden"
+                 for guess in [_close_key(_key_path(err), raw)] if guess}
+    return [describe_error(err, raw, source) for err in errors
+            if not (err["type"] == "missing" and tuple(_key_path(err)) in suggested)]
+
+
+def _key_path(error: dict) -> list:
+    """The error's location as config keys and list indices, without pydantic's union tags."""
+    return [part for part in error["loc"] if not (isinstance(part, str) and _is_tag(error["loc"], part))]
+
+
+def _close_key(loc: list, raw: dict) -> Optional[str]:
+    """The valid key an unknown key at `loc` is most likely a misspelling of, or None."""
+    close = difflib.get_close_matches(str(loc[-1]), _valid_keys(loc[:-1], raw), n=1)
+    return close[0] if close else None
 
 
 def describe_error(error: dict, raw: dict, source: str) -> str:
     """One line for one pydantic error: file, key, value, what is valid."""
-    loc = [part for part in error["loc"] if not (isinstance(part, str) and _is_tag(error["loc"], part))]
+    loc = _key_path(error)
     key = ".".join(str(p) for p in loc)
     kind = error["type"]
     value = error.get("input")
@@ -152,8 +170,8 @@ def describe_error(error: dict, raw: dict, source: str) -> str:
     if kind == "extra_forbidden":
         name = str(loc[-1])
         valid = _valid_keys(loc[:-1], raw)
-        close = difflib.get_close_matches(name, valid, n=1)
-        hint = _layer_key_hint(name, loc[:-1], raw) or (f" — did you mean {close[0]!r}?" if close else "")
+        close = _close_key(loc, raw)
+        hint = _layer_key_hint(name, loc[:-1], raw) or (f" — did you mean {close!r}?" if close else "")
         return f"{source}: unknown key {key!r}{hint} (valid keys here: {', '.join(valid)})"
     message = error["msg"].removeprefix("Value error, ")
     if not key:  # a whole-config rule (the layer stack)
