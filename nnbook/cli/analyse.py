@@ -36,8 +36,9 @@ def ensemble(
     method: Annotated[Method, typer.Option(help="vote: the book's plurality vote of labels (ties: the first-seen "
                                                 "label); mean: average the members' probabilities.")] = Method.vote,
     out: Annotated[Optional[Path], typer.Option(
-        help="Output directory (default: a new RUNS_DIR/ensembles/NAME-TIME/).", show_default=False)] = None,
-    only: Annotated[Optional[str], typer.Option(help="Use only the runs of this config name.",
+        metavar="DIR", help="Output directory (default: a new RUNS_DIR/ensembles/NAME-TIME/).", show_default=False)]
+    = None,
+    only: Annotated[Optional[str], typer.Option(metavar="NAME", help="Use only the runs of this config name.",
                                                 show_default=False)] = None,
     weights: Annotated[Weights, typer.Option(
         help="best: each run's best-validation network (nnbook's figure); last: the network after its last "
@@ -70,9 +71,10 @@ def evaluate(
                                             show_default=False)],
     split: Annotated[Split, typer.Option(help="Which part of the data set.")] = Split.test,
     data: Annotated[Optional[str], typer.Option(
+        metavar="DATA",
         help="Another data set: mnist, mnist_expanded or a file in the book's format (default: the run's own).",
         show_default=False)] = None,
-    device: Annotated[str, typer.Option(help="auto | cpu | cuda | cuda:N")] = "auto",
+    device: Annotated[str, typer.Option(metavar="DEVICE", help="auto | cpu | cuda | cuda:N")] = "auto",
     data_dir: DataDirOpt = None,
 ) -> None:
     """The accuracy of a run's saved (best-validation) network on a data set, with the confusion matrix."""
@@ -123,7 +125,7 @@ def report(
 
 def plot(
     run_dirs: RunDirsArg,
-    out: Annotated[Optional[Path], typer.Option(help="Directory for the PNGs (default: RUNS_DIR/plots/).",
+    out: Annotated[Optional[Path], typer.Option(metavar="DIR", help="Directory for the PNGs (default: RUNS_DIR/plots/).",
                                                 show_default=False)] = None,
     runs_dir: ResultsRootOpt = Path("runs"),
 ) -> None:
@@ -137,19 +139,20 @@ def plot(
 
 
 def chapter6(
-    epochs_scale: Annotated[float, typer.Option(help="Multiply every config's epochs (at least 1 each): "
+    epochs_scale: Annotated[float, typer.Option(metavar="FACTOR", help="Multiply every config's epochs (at least 1 each): "
                                                      "0.05 gives 3 epochs instead of 60 for a quick CPU pass.")] = 1.0,
     train_limit: Annotated[Optional[int], typer.Option(min=1, help="Train on the first N images only.",
                                                        show_default=False)] = None,
     repeats: Annotated[int, typer.Option(min=1, help="Runs per config (the book: 3).")] = 3,
     ensemble_size: Annotated[int, typer.Option(help="relu_dropout runs in the ensemble (the book: 5).")] = 5,
-    only: Annotated[Optional[list[str]], typer.Option(help="Run only these configs (repeatable).",
+    only: Annotated[Optional[list[str]], typer.Option(metavar="NAME", help="Run only these configs (repeatable).",
                                                       show_default=False)] = None,
     out: Annotated[Optional[Path], typer.Option(
-        help="Output directory (default: RUNS_DIR/chapters/chapter6-TIME/).", show_default=False)] = None,
+        metavar="DIR", help="Output directory (default: RUNS_DIR/chapters/chapter6-TIME/).", show_default=False)]
+    = None,
     runs_dir: ResultsRootOpt = Path("runs"),
     configs_dir: Annotated[Optional[Path], typer.Option(
-        help="Where the ch6_*.yaml configs are (default: the configs shipped with nnbook).",
+        metavar="DIR",         help="Where the ch6_*.yaml configs are (default: the configs shipped with nnbook).",
         show_default=False)] = None,
     device: DeviceOpt = None,
     jobs: JobsOpt = None,

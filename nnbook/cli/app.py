@@ -17,6 +17,7 @@ import typer
 from rich.text import Text
 
 from nnbook.cli import analyse, catalogue, data, sweep, train
+from nnbook.cli.help_text import HelpCommand, HelpGroup
 from nnbook.errors import NnbookError
 from nnbook.experiments.interrupts import ForcedExit, exit_at_once_on_signals
 from nnbook.ui.console import error_console
@@ -34,28 +35,43 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
     pretty_exceptions_enable=False,
+    cls=HelpGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 DEBUG = {"on": False}
 
 
+def _show_version(asked: bool) -> None:
+    if asked:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from nnbook import __version__
+
+        try:
+            torch = f"torch {version('torch')}"  # read from the package's metadata: torch is not imported
+        except PackageNotFoundError:
+            torch = "torch not installed"
+        print(f"nnbook {__version__} (Python {sys.version.split()[0]}, {torch})")
+        raise typer.Exit()
+
+
 @app.callback()
-def _root(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False) -> None:
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_show_version,
+                                          help="Show nnbook's version (and Python's and torch's) and exit.")]
+    = False,
+) -> None:
     DEBUG["on"] = debug or bool(os.environ.get("NNBOOK_DEBUG"))
 
 
-app.command("list")(catalogue.list_experiments)
-app.command()(train.train)
-app.command()(train.gradients)
-app.command()(data.data)
-app.command()(sweep.sweep)
-app.command("expand-mnist")(data.expand_mnist)
-app.command()(analyse.ensemble)
-app.command()(analyse.evaluate)
-app.command()(analyse.report)
-app.command()(analyse.plot)
-app.command()(analyse.chapter6)
-app.command("augment-preview")(data.augment_preview)
+for name, command in [("list", catalogue.list_experiments), ("train", train.train), ("gradients", train.gradients),
+                      ("data", data.data), ("sweep", sweep.sweep), ("expand-mnist", data.expand_mnist),
+                      ("ensemble", analyse.ensemble), ("evaluate", analyse.evaluate), ("report", analyse.report),
+                      ("plot", analyse.plot), ("chapter6", analyse.chapter6),
+                      ("augment-preview", data.augment_preview)]:
+    app.command(name, cls=HelpCommand)(command)
 
 
 def main() -> None:

@@ -15,9 +15,10 @@ from nnbook.ui.catalogue_display import show_catalogue
 
 def list_experiments(
     chapter: Annotated[Optional[str], typer.Option(
+        metavar="CHAPTER",
         help="Only this chapter's configs: 1, 3, 5, 6 or beyond.", show_default=False)] = None,
     configs_dir: Annotated[Optional[Path], typer.Option(
-        help="Where the configs are (default: the configs shipped with nnbook).", show_default=False)] = None,
+        metavar="DIR",         help="Where the configs are (default: the configs shipped with nnbook).", show_default=False)] = None,
     timing: Annotated[bool, typer.Option(
         "--timing/--no-timing", help="Measure a rough time per run on this machine's device (a few seconds).")]
     = True,

@@ -25,7 +25,7 @@ def data(data_dir: DataDirOpt = None) -> None:
 
 def expand_mnist(
     out: Annotated[Optional[Path], typer.Option(
-        help="Write here instead of the data directory (a config then names it with `data: PATH`).",
+        metavar="FILE", help="Write here instead of the data directory (a config then names it with `data: PATH`).",
         show_default=False)] = None,
     force: Annotated[bool, typer.Option("--force", help="Rebuild even if the file exists.")] = False,
     seed: Annotated[int, typer.Option(help="Seed of the one shuffle of the 250,000 pairs.")] = 0,
@@ -48,7 +48,7 @@ def augment_preview(
     config: ConfigArg,
     set_: SetOpt = None,
     out: Annotated[Optional[Path], typer.Option(
-        "--out", "-o", help="The image to write (.png, .pdf, .svg, ...; default: RUNS_DIR/previews/NAME.png).",
+        "--out", "-o", metavar="FILE", help="The image to write (.png, .pdf, .svg, ...; default: RUNS_DIR/previews/NAME.png).",
         show_default=False)] = None,
     runs_dir: ResultsRootOpt = Path("runs"),
     images: Annotated[int, typer.Option(min=1, max=100, help="Training images shown, one per row.")] = 8,

