@@ -103,8 +103,12 @@ def catalogue(configs_dir: Optional[Path] = None, chapter: Optional[str] = None)
     book's order."""
     configs_dir = check_configs_dir(configs_dir)
     entries = [load_entry(p) for p in sorted(configs_dir.glob("*.yaml"))]
-    if chapter is not None:
-        entries = [e for e in entries if e.chapter == str(chapter)]
     order = {"1": 1, "3": 3, "5": 5, "6": 6, "beyond": 7}
+    if chapter is not None:
+        chapters = sorted({e.chapter for e in entries}, key=lambda c: order.get(c, 9))
+        if str(chapter) not in chapters:
+            raise ConfigError(f"--chapter {chapter}: no configs of that chapter in {configs_dir}; the chapters "
+                              f"there are {', '.join(chapters) or 'none'}")
+        entries = [e for e in entries if e.chapter == str(chapter)]
     book_order = {name: i for i, name in enumerate(FIGURES)}
     return sorted(entries, key=lambda e: (order.get(e.chapter, 9), book_order.get(e.name, len(book_order)), e.name))
