@@ -53,6 +53,17 @@ def test_a_run_without_last_epoch_predictions_is_skipped_with_the_way_out(cli, t
     result = cli("ensemble", *runs, "--weights", "last", "--out", tmp_path / "e")
     assert result.returncode == 2 and "at least 2 finished runs" in result.stderr
     assert "use --weights best" in result.stdout + result.stderr
+    assert "at least 2 finished runs with test predictions, and the paths given hold 1 (skipped " \
+           f"{runs[0]}: no test_predictions_last.npy" in result.stderr
+
+    folder = cli("ensemble", tmp_path / "runs", "--out", tmp_path / "f")  # a folder of runs, as report takes
+    assert folder.returncode == 0, folder.stderr
+    assert [m["path"] for m in json.loads((tmp_path / "f" / "ensemble.json").read_text())["members"]] == \
+           [str(run) for run in runs]
+    alone = cli("ensemble", runs[0], "--out", tmp_path / "g")
+    assert alone.returncode == 2
+    assert alone.stderr.rstrip().endswith("at least 2 finished runs with test predictions, and the path given "
+                                          "holds 1"), alone.stderr
 
 
 def test_tied_votes_and_the_lowest_label_rule():

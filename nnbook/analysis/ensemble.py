@@ -6,8 +6,8 @@ what `collections.Counter(votes).most_common(1)` returns. `mean` averages the
 members' probabilities instead.
 
 Choosing members: a path that is not a finished run with test predictions is
-skipped with its reason, so `nnbook ensemble runs/*` works on a folder of
-mixed runs; members evaluated on different test data are refused outright,
+skipped with its reason, so `nnbook ensemble runs/*` (or `nnbook ensemble runs`)
+works on a folder of mixed runs; members evaluated on different test data are refused outright,
 as their predictions do not describe the same images. The members are runs of one
 experiment (config name and identity: analysis/experiments.py), each seed once:
 runs of several experiments are refused unless asked for (`mixed`), and then the
@@ -98,6 +98,20 @@ def select_members(paths: list[Path], only: Optional[str] = None, last: bool = F
             continue
         members.append(Member(path, summary, probabilities))
     return Selection(members, skipped)
+
+
+def member_paths(paths: list[Path]) -> list[Path]:
+    """The paths to choose members from: a folder of runs that is not one itself (a results root, as
+    `report` and `plot` take) stands for the run directories in it; nnbook's own output folders
+    (ensembles/, plots/, ... in a `runs/*` glob) are passed over silently."""
+    out = []
+    for path in paths:
+        if layout.is_output_folder(path):
+            continue
+        inside = [] if runs.is_run_dir(path) or not path.is_dir() else sorted(p for p in path.iterdir()
+                                                                               if runs.is_run_dir(p))
+        out.extend(inside or [path])
+    return out
 
 
 def unusable(path: Path, last: bool = False) -> Optional[str]:
@@ -320,13 +334,15 @@ def vote(paths: list[Path], method: Method | str = Method.vote, weights: Weights
     and nnbook.ensemble's one way to an ensemble. `mixed`: vote runs of several experiments
     together (refused otherwise)."""
     method, weights = method_of(method), weights_of(weights)
+    given = list(map(Path, paths))
+    paths = member_paths(given)
     selection = select_members(paths, only, last=weights is Weights.last)
     members = selection.members
     if len(members) < 2:  # the paths given make no ensemble: a usage mistake, in one line naming why
         skipped = "; ".join(f"{path}: {why}" for path, why in selection.skipped)
-        raise ConfigError(f"an ensemble needs at least 2 finished runs with test predictions; "
-                          f"{len(members)} of the {len(paths)} paths given {'is' if len(members) == 1 else 'are'}"
-                          + (f" (skipped {skipped})" if skipped else ""))
+        raise ConfigError(f"an ensemble needs at least 2 finished runs with test predictions, and "
+                          f"{'the path given holds' if len(given) == 1 else 'the paths given hold'} "
+                          f"{len(members) or 'none'}" + (f" (skipped {skipped})" if skipped else ""))
     check_same_test_data(members)  # first: predictions of other images cannot be compared at all
     experiments = check_one_experiment(members, mixed)
     test = find_test_split(members[0].summary, data_dir)
@@ -351,7 +367,6 @@ def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Opt
     """`nnbook ensemble`: choose members, combine, write (to `out`, else a new folder under
     `root`), and say what was done. nnbook's own output folders among `paths` (a `runs/*`
     glob) are passed over silently. `mixed`: vote runs of several experiments together."""
-    paths = [p for p in map(Path, paths) if not layout.is_output_folder(p)]
     combined = vote(paths, method, weights, only, data_dir, mixed)
     members, skipped, result = combined.members, combined.skipped, combined.result
     for path, why in skipped:
