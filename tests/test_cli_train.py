@@ -24,6 +24,7 @@ def test_train_writes_a_complete_run_directory(tmp_path, cli, mnist_slice, mnist
     assert run.name.startswith("ch6_dbl_conv_relu-")
     assert {p.name for p in run.iterdir()} >= {"config.yaml", "metrics.jsonl", "summary.json", "model.pt",
                                                 "test_predictions.npy", "checkpoint.pt"}
+    assert not (run / ".lock").exists()  # held while training, removed when the run ends
     lines = [json.loads(l) for l in (run / "metrics.jsonl").read_text().splitlines()]
     assert [l["epoch"] for l in lines] == [1, 2]
     for line in lines:

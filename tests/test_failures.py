@@ -293,7 +293,7 @@ def finished_run(tmp_path, cli, args) -> Path:
 
 def held(run: Path):
     """The run's lock, held as another process's training would hold it (a second open file)."""
-    fd = os.open(run / ".lock", os.O_RDONLY)
+    fd = os.open(run / ".lock", os.O_RDONLY | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     return fd
 
@@ -314,7 +314,7 @@ def test_running_with_a_free_lock_reads_as_stopped_and_resumes(finished_run, cli
         assert busy.returncode == 1 and "is being trained by another nnbook process" in busy.stderr
     finally:
         os.close(fd)
-    (run / ".lock").unlink()  # a run copied from elsewhere has none: nothing trains it here
+    (run / ".lock").unlink()  # left by the holder above: nothing trains the run now
     assert read_summary(run).status == "stopped"
     ensemble = cli("ensemble", run, run)  # readers see it as stopped, not as still training
     assert ensemble.returncode == 2 and ensemble.stdout == ""  # one line, on stderr: what was skipped and why
@@ -322,6 +322,21 @@ def test_running_with_a_free_lock_reads_as_stopped_and_resumes(finished_run, cli
     resumed = cli("train", "--resume", run)
     assert resumed.returncode == 0, resumed.stderr
     assert read_json(run / "summary.json")["status"] == "completed"
+
+
+def test_a_released_lock_file_is_gone_and_a_stale_open_of_it_locks_nothing(tmp_path):
+    path = tmp_path / ".lock"
+    fd = files.hold_lock(path)
+    stale = os.open(path, os.O_RDONLY)  # another process opened it just before the holder let go
+    files.release_lock(fd, path)
+    assert not path.exists() and not files.is_held(path)
+    fcntl.flock(stale, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the removed file's lock, which no name leads to ...
+    try:
+        again = files.hold_lock(path)  # ... so a new holder makes the file anew and holds it
+        assert files.is_held(path) and not files._is_named(stale, path)
+        files.release_lock(again, path)
+    finally:
+        os.close(stale)
 
 
 def test_resume_takes_the_lock_before_it_reads_the_status(finished_run, cli):
@@ -358,7 +373,7 @@ def test_every_file_honours_the_umask(tmp_path, cli, args, mnist_slice):
         os.umask(before)
     written = [p for p in tmp_path.rglob("*") if p.is_file()]
     assert {p.name for p in written} >= {"summary.json", "config.yaml", "metrics.jsonl", "model.pt", "checkpoint.pt",
-                                         "test_predictions.npy", ".lock", "ensemble.json", "ch6_shallow.sweep.md"}
+                                         "test_predictions.npy", "ensemble.json", "ch6_shallow.sweep.md"}
     assert {str(p.relative_to(tmp_path)): oct(p.stat().st_mode & 0o777) for p in written
             if p.stat().st_mode & 0o777 != mode} == {}
 

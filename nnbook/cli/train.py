@@ -117,10 +117,10 @@ def resume_run(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet
     plan = plan_resume(run_dir, overrides, force)
     display = TrainDisplay(quiet=quiet)
     if plan.finished:
-        display.print(plan.finished)
+        display.say(plan.finished)  # the answer to the command: with --quiet too
         return
     if plan.changes:
-        display.print(f"[yellow]--force: continuing with {', '.join(plan.changes)}[/]")
+        display.print(f"[yellow]continuing with {', '.join(plan.changes)}[/]")
     raise_if_diverged(resume_experiment(plan, display, data_dir=data_dir), plan.config)
 
 

@@ -22,7 +22,10 @@ its disk too full to say why it stopped) and is resumed like `interrupted`,
 directory: metrics.jsonl and summary.json are rewritten from the chosen
 checkpoint (a kill can leave them an epoch behind it; `error` is cleared).
 The config must be the one the run was trained with; `--force` accepts changes
-other than the layers, the seed and repeats, and records them.
+other than the layers, the seed and repeats, and records them. More epochs
+(`--set epochs=N`) need no --force, for a finished run too, wherever the longer run's
+protocol continues from the checkpoint (`why_not_longer` says where it does not):
+the run then ends as if it had been trained for N epochs from the start.
 """
 
 from __future__ import annotations
@@ -31,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from nnbook.config import Config, dump_config
+from nnbook.config import Config, GeometricSchedule, HalvingSchedule, dump_config
 from nnbook.config.identity import NOT_IDENTITY
 from nnbook.errors import ConfigError, NnbookError
-from nnbook.records import DIVERGED, FINISHED, NOTHING_LEFT, RUNNING, EpochRecord
+from nnbook.records import COMPLETED, DIVERGED, EARLY_STOPPED, FINISHED, NOTHING_LEFT, RUNNING, EpochRecord
 from nnbook.runs.directory import CONFIG, SUMMARY, Run, config_file, is_run_dir, read_config
 from nnbook.training.checkpoint import (MemberCheckpoint, at_epoch, member_checkpoints, metrics_of, restore_progress,
                                         trained_config)
@@ -90,11 +93,8 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
 def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: bool) -> ResumePlan:
     """plan_resume, once `runs` (the group) are locked by this process."""
     statuses = [run.summary.status for run in runs]
-    if all(s in FINISHED for s in statuses):
-        for run in runs:
-            run.unlock()  # nothing will be written
-        return ResumePlan(None, runs, [], 0, None, finished=finished_message(runs))
-    if all(s in NOTHING_LEFT for s in statuses):
+    finished = all(s in FINISHED for s in statuses)
+    if not finished and all(s in NOTHING_LEFT for s in statuses):
         diverged = next(run for run in runs if run.summary.status == DIVERGED)
         eta = read_config(diverged.path).eta
         raise NnbookError(f"{diverged.path} diverged in epoch {diverged.summary.diverged_in_epoch or '?'} "
@@ -102,12 +102,24 @@ def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: boo
                           f"with a smaller eta: nnbook train {config_file(diverged.path)} --set eta={eta / 4:g}")
 
     saved_lists = [member_checkpoints(run.load_checkpoints()) for run in runs]
-    configs, changes = [], []
+    configs, changes, trained_epochs = [], [], None
     for run, saved in zip(runs, saved_lists):
-        config, diff = resumed_config(run, saved, overrides)
+        config, trained = resumed_config(run, saved, overrides)
         configs.append(config)
-        changes = changes or diff
-    refuse_changes(run_dir, changes, force)
+        changes = changes or config_changes(trained, config.model_dump(mode="json"))
+        trained_epochs = trained_epochs or trained["epochs"]
+    longer = f"epochs: {trained_epochs} -> {configs[0].epochs}" if configs[0].epochs > trained_epochs else None
+    why_not = longer and why_not_longer(configs[0], saved_lists)
+    if finished:
+        if not longer:
+            for run in runs:
+                run.unlock()  # nothing will be written
+            return ResumePlan(None, runs, [], 0, None, finished=finished_message(runs))
+        if why_not:
+            raise ConfigError(f"--resume {run_dir} --set epochs={configs[0].epochs}: cannot continue it, "
+                              f"{why_not}")
+    # More epochs need no --force where the protocol continues (why_not_longer): the result is the longer run's.
+    refuse_changes(run_dir, [c for c in changes if c != longer or why_not], force)
     epoch, saved = common_epoch(runs, saved_lists)
 
     repair(runs, configs, saved, epoch, changes)
@@ -144,15 +156,46 @@ def finished_message(runs: list[Run]) -> str:
         test = s.test_accuracy
         result = f"; test {100 * test:.2f}% at the best validation epoch {s.best_epoch}" if test else ""
         parts.append(f"{run.path}: already {(s.status or '').replace('_', ' ')} ({s.epochs_completed} epochs{result})")
-    return "; ".join(parts) + "; nothing to resume"
+    longer = ""
+    if any(run.summary.status == COMPLETED for run in runs):
+        n = max(run.summary.epochs_completed for run in runs)
+        longer = f" (to train it longer: nnbook train --resume {runs[0].path} --set epochs=N, N > {n})"
+    return "; ".join(parts) + "; nothing to resume" + longer
 
 
-def resumed_config(run: Run, saved: list[MemberCheckpoint], overrides: list[str]) -> tuple[Config, list[str]]:
-    """The config to continue with (config.yaml plus `overrides`) and how it differs from
-    the one the run was trained with (the checkpoint's; config.yaml's before any epoch)."""
+def why_not_longer(config: Config, saved_lists: list[list[MemberCheckpoint]]) -> Optional[str]:
+    """Why training a group for more epochs than it was trained for would not give the longer
+    run's result, or None where it does. It does where every schedule and rule decides an epoch
+    from the epochs before it alone (steps, list, halving, early stopping: the checkpoint holds
+    their state): a member that stopped early stays stopped, as it would have in the longer run,
+    and the others go on. It does not where an epoch's eta depends on the total (geometric), nor
+    where every member has stopped already (nothing would train)."""
+    if isinstance(config.schedule, GeometricSchedule):
+        return (f"its geometric schedule brings eta to eta_end = {config.schedule.eta_end:g} at the last epoch, so "
+                "every epoch's eta depends on how many epochs there are; train a new run for the longer schedule")
+    newest = [saved[0] for saved in saved_lists if saved]
+    if newest and all(s.get("status") == EARLY_STOPPED for s in newest):
+        s = newest[0]
+        halving = config.schedule if isinstance(config.schedule, HalvingSchedule) else None
+        if halving and s["eta"] <= halving.stop_ratio * config.eta * (1 + 1e-9):
+            why = (f"its halving schedule, exhausted (eta fell to {s['eta']:.3g}, stop_ratio "
+                   f"{halving.stop_ratio:g} of its start),")
+        elif config.early_stopping is not None:
+            why = f"its early_stopping rule ({config.early_stopping.rule}, patience {config.early_stopping.patience})"
+        else:
+            why = "its halving schedule"
+        every = "every run of the group" if len(newest) > 1 else "the run"
+        return (f"{every} stopped early in epoch {s['epoch']}: {why} ended it, as it would have ended a longer "
+                "run; nothing would train")
+    return None
+
+
+def resumed_config(run: Run, saved: list[MemberCheckpoint], overrides: list[str]) -> tuple[Config, dict]:
+    """The config to continue with (config.yaml plus `overrides`) and the one the run was trained
+    with, as JSON (the checkpoint's; config.yaml's before any epoch)."""
     config = read_config(run.path, overrides)
     trained = (trained_config(saved[0]) if saved else None) or read_config(run.path).model_dump(mode="json")
-    return config, config_changes(trained, config.model_dump(mode="json"))
+    return config, trained
 
 
 def config_changes(old: Any, new: Any, key: str = "") -> list[str]:

@@ -9,7 +9,7 @@
         checkpoint.pt           the last finished epoch, resumable (`nnbook train --resume`)
         checkpoint.prev.pt      the epoch before it: members of a group written one after
                                 another can always be resumed from one common epoch
-        .lock                   held (flock) by the process training the run
+        .lock                   held (flock) by the process training the run; removed when it lets go
 
 Every file except metrics.jsonl is written to a temporary file and renamed, so a
 kill, a full disk or a failed write at any moment leaves the old or the new version,
@@ -45,7 +45,7 @@ from nnbook.config import Config, load_config
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.records import DIVERGED, RUNNING, STOPPED, EpochRecord
 from nnbook.runs.files import (append_line, atomic_text, atomic_write, atomic_write_all, hold_lock, is_held,
-                               is_temporary)
+                               is_temporary, release_lock)
 from nnbook.runs.records import Summary
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
@@ -296,8 +296,9 @@ class Run:
             self._lock = os.fdopen(fd, "rb")  # a file object: released even if this Run is dropped unclosed
 
     def unlock(self) -> None:
+        """Let go of the lock, removing .lock (files.release_lock): a run nobody trains has none."""
         if self._lock is not None:
-            self._lock.close()
+            release_lock(self._lock, self.path / LOCK)
             self._lock = None
 
 
@@ -320,7 +321,9 @@ def read_summary(path: Path) -> Summary:
     run's lock reads as `stopped`. A path that is no run is a usage mistake (exit 2)."""
     summary = _read_summary_file(path)
     if summary.status == RUNNING and not is_held(Path(path) / LOCK):
-        summary = replace(summary, status=STOPPED)
+        summary = _read_summary_file(path)  # its trainer may have finished it since, and let go of the lock
+        if summary.status == RUNNING:
+            summary = replace(summary, status=STOPPED)
     return summary
 
 

@@ -17,8 +17,9 @@ message can say which file the disk refused. Files are created with mode 0666 le
 umask, as any program's are (0644 under the usual 022): mkstemp's 0600 would hide a
 shared results folder from the people it is shared with.
 
-Also the lock that a training process holds on its run (`hold_lock`, `is_held`): an
-flock, which the OS drops when the process ends, even on SIGKILL. Knows nothing of what
+Also the lock that a training process holds on its run (`hold_lock`, `release_lock`,
+`is_held`): an flock, which the OS drops when the process ends, even on SIGKILL. The
+lock file exists only while some process holds or takes it: `release_lock` removes it. Knows nothing of what
 the files hold: directory.py names them and records.py says what is in them.
 """
 
@@ -166,24 +167,54 @@ def sync_directory(path: Path) -> None:
 
 def hold_lock(path: Path) -> Optional[int]:
     """Take the lock file `path` (made if missing) for this process: the open descriptor,
-    to close when done (None where there is no flock). BlockingIOError while another
+    to close with `release_lock` (None where there is no flock). BlockingIOError while another
     process holds it."""
     if fcntl is None:
         return None
-    # Read-only: a lock needs no write access, so a run shared read-only can still be checked.
-    fd = os.open(path, os.O_RDONLY | os.O_CREAT, MODE)
+    while True:
+        # Read-only: a lock needs no write access, so a run shared read-only can still be checked.
+        fd = os.open(path, os.O_RDONLY | os.O_CREAT, MODE)
+        try:
+            for _ in range(19):
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    time.sleep(0.01)  # a reader's is_held() holds it for microseconds; a trainer for hours
+            else:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the last try: held by another process if it fails
+        except BaseException:
+            os.close(fd)
+            raise
+        if _is_named(fd, path):
+            return fd
+        os.close(fd)  # its last holder removed it (release_lock) between our open and our flock: lock the new one
+
+
+def _is_named(fd: int, path: Path) -> bool:
+    """Whether `path` still names the file open as `fd` (not removed, nor made again since)."""
     try:
-        for _ in range(19):
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return fd
-            except BlockingIOError:
-                time.sleep(0.01)  # a reader's is_held() holds it for microseconds; a trainer for hours
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the last try: held by another process if it fails
-        return fd
-    except BaseException:
-        os.close(fd)
-        raise
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (held.st_dev, held.st_ino)
+
+
+def release_lock(lock, path: Path) -> None:
+    """Let go of the lock that hold_lock took on `path` (`lock`: its descriptor, or a file object
+    over it), removing the file: a finished run keeps no empty lock file. Removed while still held,
+    so that a process that opened it a moment before locks a file no name leads to, which
+    hold_lock sees and takes the new one instead; a reader (is_held) then finds no file, or a free
+    one: both say that nobody trains the run."""
+    if lock is None:
+        return
+    try:
+        os.unlink(path)
+    except OSError:
+        pass  # a directory that has become read-only: the file stays, free, and means nothing
+    finally:
+        lock.close() if hasattr(lock, "close") else os.close(lock)
 
 
 def is_held(path: Path) -> bool:

@@ -51,7 +51,7 @@ class Summary(JsonRecord):
     tree_clean: Optional[bool] = None
     # Written only once set (older runs have no group: they were trained alone):
     group: Optional[list[str]] = None  # the names of the runs trained together, in member order
-    resumed_with_changes: Optional[list[str]] = None  # "key: old -> new", accepted with --force
+    resumed_with_changes: Optional[list[str]] = None  # "key: old -> new", accepted with --force (or more epochs)
     diverged_in_epoch: Optional[int] = None
     error: Optional[str] = None
     extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know

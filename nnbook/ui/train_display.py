@@ -49,6 +49,10 @@ class TrainDisplay:
         if not self.quiet:
             print_whole(self.console, *args, **kwargs)
 
+    def say(self, text: str) -> None:
+        """A line that answers the command (a result): printed with --quiet too."""
+        print_whole(self.console, text)
+
     def start(self, config, n_train: int, env: dict, members: list, stacks: int) -> None:
         self._epochs = config.epochs
         self._eta = config.eta
