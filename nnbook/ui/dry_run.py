@@ -8,7 +8,8 @@ from rich.table import Table
 from nnbook.config import Config, dump_config
 
 
-def show_dry_run(config: Config, console: Console | None = None) -> None:
+def show_dry_run(config: Config, checked: list[str] = (), console: Console | None = None) -> None:
+    """`checked`: what was checked before training (the device, the data file), a line each."""
     from nnbook.nn.net import StackedNet, describe  # deferred: torch, only once the config is valid
 
     console = console or Console(highlight=False)
@@ -24,4 +25,6 @@ def show_dry_run(config: Config, console: Console | None = None) -> None:
         table.add_row(what, shape, f"{params:,}")
     table.add_row("[bold]total[/]", "", f"[bold]{sum(r[2] for r in rows):,}[/]")
     console.print(table)
+    for line in checked:
+        console.print(line, markup=False, soft_wrap=True)
     console.print("Dry run: nothing trained.")
