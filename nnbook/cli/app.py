@@ -66,7 +66,8 @@ def _root(
     DEBUG["on"] = debug or bool(os.environ.get("NNBOOK_DEBUG"))
 
 
-for name, command in [("list", catalogue.list_experiments), ("train", train.train), ("gradients", train.gradients),
+for name, command in [("list", catalogue.list_experiments), ("config-reference", catalogue.config_reference),
+                      ("train", train.train), ("gradients", train.gradients),
                       ("data", data.data), ("sweep", sweep.sweep), ("expand-mnist", data.expand_mnist),
                       ("ensemble", analyse.ensemble), ("evaluate", analyse.evaluate), ("report", analyse.report),
                       ("plot", analyse.plot), ("chapter6", analyse.chapter6),

@@ -1,15 +1,19 @@
-"""`nnbook list`: the shipped experiments, so a reader can choose one without opening YAML files."""
+"""`nnbook list`: the shipped experiments, so a reader can choose one without opening YAML files;
+`nnbook config-reference`: every key a config may hold, to write one's own."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Optional
 
+import sys
+
 import typer
 from rich.console import Console
 
 from nnbook.cli.options import DeviceOpt
 from nnbook.config.catalogue import catalogue
+from nnbook.config.reference import reference
 from nnbook.ui.catalogue_display import show_catalogue
 
 
@@ -46,3 +50,15 @@ def list_experiments(
         for entry, s in zip(entries, seconds):
             entry.seconds_per_run = s
     show_catalogue(entries, measured_on)
+
+
+def config_reference() -> None:
+    """Every config key (type, allowed values, default, what it does), the layer types, the activations, the
+    schedule kinds and how the book's programs set the keys, as markdown made from the schema itself (the
+    README's "Config reference" is this text).
+
+    Example:
+
+        nnbook config-reference | less
+    """
+    sys.stdout.write(reference())

@@ -29,27 +29,29 @@ class ConvPoolLayer(_Strict):
     """network3's ConvPoolLayer: valid conv (stride 1) -> max-pool -> + bias -> activation."""
 
     type: Literal["conv_pool"]
-    filters: int = Field(gt=0)
+    filters: int = Field(gt=0, description="feature maps (the book: 20, then 40)")
     kernel: int = Field(gt=0, description="square kernel side, pixels")
     pool: int = Field(2, gt=0, description="square, non-overlapping max-pool side; border ignored")
-    activation: Activation = "sigmoid"
+    activation: Activation = Field("sigmoid", description="applied after pooling and the bias")
 
 
 class FullyConnectedLayer(_Strict):
     """network3's FullyConnectedLayer (and, as the last layer, network2's sigmoid output)."""
 
     type: Literal["fc"]
-    units: int = Field(gt=0)
-    activation: Activation = "sigmoid"
-    p_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    units: int = Field(gt=0, description="neurons (10 for an output layer)")
+    activation: Activation = Field("sigmoid", description="of each neuron")
+    p_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="the fraction of this layer's inputs dropped "
+                             "while training (network3's dropout; 0: none)")
 
 
 class SoftmaxLayer(_Strict):
     """network3's SoftmaxLayer: the output layer for the log-likelihood cost."""
 
     type: Literal["softmax"]
-    units: int = Field(N_CLASSES, gt=0)
-    p_dropout: float = Field(0.0, ge=0.0, lt=1.0)
+    units: int = Field(N_CLASSES, gt=0, description="one per digit: it must be 10")
+    p_dropout: float = Field(0.0, ge=0.0, lt=1.0, description="the fraction of this layer's inputs dropped "
+                             "while training (0: none)")
 
 
 Layer = Annotated[Union[ConvPoolLayer, FullyConnectedLayer, SoftmaxLayer], Field(discriminator="type")]
@@ -65,7 +67,7 @@ class EarlyStopping(_Strict):
     It compromises between accuracy and time: a plateau that still creeps up by a few noisy
     hundredths of a percent stops, where no_improvement would keep going."""
 
-    rule: Literal["no_improvement", "min_improvement"] = "no_improvement"
+    rule: Literal["no_improvement", "min_improvement"] = Field("no_improvement", description="which of the two rules")
     patience: int = Field(gt=0, description="epochs looked back over")
     min_delta: Optional[float] = Field(None, gt=0, lt=1, description="min_improvement only (default 0.001): "
                                        "the least gain in best validation accuracy (fraction) over `patience` epochs")
@@ -87,7 +89,7 @@ class HalvingSchedule(_Strict):
     new best or the last halving); stop training once eta has fallen to `stop_ratio` of its start."""
 
     type: Literal["halving"]
-    patience: int = Field(10, gt=0)
+    patience: int = Field(10, gt=0, description="epochs without a new best validation accuracy before eta halves")
     factor: float = Field(0.5, gt=0, lt=1, description="eta is multiplied by this at each plateau")
     stop_ratio: float = Field(1 / 128, gt=0, lt=1, description="stop when eta <= stop_ratio * its start")
 
@@ -97,7 +99,8 @@ class StepSchedule(_Strict):
     is 0.05, from epoch 21 on 0.01 (epochs count from 1); before the first step, `eta`."""
 
     type: Literal["steps"]
-    at: dict[int, float] = Field(min_length=1)
+    at: dict[int, float] = Field(min_length=1, description="epoch: eta from that epoch on (epochs 2 or later, "
+                                 "etas > 0)")
 
     @field_validator("at")
     @classmethod
@@ -114,7 +117,8 @@ class ListSchedule(_Strict):
     """eta of each epoch in a list, epoch 1 first (it must equal `eta`); the last value holds after."""
 
     type: Literal["list"]
-    etas: list[Annotated[float, Field(gt=0)]] = Field(min_length=1)
+    etas: list[Annotated[float, Field(gt=0)]] = Field(min_length=1, description="eta of epochs 1, 2, ... "
+                                                      "(each > 0; the first equals eta)")
 
 
 class GeometricSchedule(_Strict):
@@ -122,7 +126,7 @@ class GeometricSchedule(_Strict):
     last epoch (they used 1e-3 to 1e-6), i.e. by the same factor every epoch."""
 
     type: Literal["geometric"]
-    eta_end: float = Field(gt=0)
+    eta_end: float = Field(gt=0, description="eta of the last epoch")
 
 
 Schedule = Annotated[Union[HalvingSchedule, StepSchedule, ListSchedule, GeometricSchedule],
@@ -176,27 +180,30 @@ class Augment(_Strict):
 class Config(_Strict):
     """One experiment. Defaults are network3.py's (chapter 6)."""
 
-    name: str = Field(min_length=1)
+    name: str = Field(min_length=1, description="starts every run directory's name (default: the file's stem)")
     data: str = Field("mnist", description="mnist | mnist_expanded | a path to a file in the book's format")
     train_limit: Optional[int] = Field(None, gt=0, description="use only the first N training images")
-    layers: list[Layer] = Field(min_length=1)
-    epochs: int = Field(gt=0)
-    mini_batch_size: int = Field(10, gt=0)
-    eta: float = Field(gt=0)
-    lmbda: float = Field(0.0, ge=0)
-    early_stopping: Optional[EarlyStopping] = None
+    layers: list[Layer] = Field(min_length=1, description="the network, input side first; each a mapping "
+                                "whose `type` is a layer type below")
+    epochs: int = Field(gt=0, description="passes over the training data")
+    mini_batch_size: int = Field(10, gt=0, description="images per SGD step (the book: 10)")
+    eta: float = Field(gt=0, description="learning rate (of epoch 1, where a schedule changes it)")
+    lmbda: float = Field(0.0, ge=0, description="L2 regularisation strength (see l2_scaling); 0: none")
+    early_stopping: Optional[EarlyStopping] = Field(None, description="stop a run before `epochs` "
+                                                    "(null: never)")
     schedule: Optional[Schedule] = Field(None, description="learning-rate schedule (null: eta throughout)")
     mu: float = Field(0.0, ge=0, lt=1, description="momentum coefficient (chapter 3): v <- mu*v - eta*grad, "
                       "w <- w + v; 0 is plain SGD")
     monitor: Monitor = Field(default_factory=Monitor)
-    device: str = "auto"
+    device: str = Field("auto", description="auto (a CUDA GPU if torch sees one, else the CPU), cpu, cuda, "
+                        "cuda:N or mps")
     dtype: Literal["float32", "float64"] = Field(
         "float32",
         description="the precision of everything a run computes: parameters, data, targets, the step, "
         "evaluation, saved predictions and checkpoints. float32 is network3's (Theano floatX, chapter 6); "
         "network.py and network2.py (chapters 1-5) computed in numpy's float64",
     )
-    seed: int = 0
+    seed: int = Field(0, description="of the initial weights, the data order, dropout and distortions")
     repeats: int = Field(1, gt=0, description="runs with seeds seed, seed+1, ...")
     # The conventions on which network2.py (chapters 3, 5) and network3.py
     # (chapter 6) disagree. Each is decided here, once; defaults are network3's.
