@@ -18,7 +18,6 @@ import types
 import typing
 from typing import Any, Literal, Union
 
-import annotated_types
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
@@ -135,12 +134,11 @@ def limits_of(annotation: Any) -> str:
 
 def bounds(metadata: list) -> str:
     words = []
-    for m in metadata:
-        for kind, sign, bound in ((annotated_types.Gt, ">", "gt"), (annotated_types.Ge, ">=", "ge"),
-                                  (annotated_types.Lt, "<", "lt"), (annotated_types.Le, "<=", "le")):
-            if isinstance(m, kind):
+    for m in metadata:  # pydantic's constraint objects (annotated_types.Gt, ...), each with its one bound
+        for bound, sign in (("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<=")):
+            if getattr(m, bound, None) is not None:
                 words.append(f"{sign} {number(getattr(m, bound))}")
-        if isinstance(m, annotated_types.MinLen):
+        if getattr(m, "min_length", None):
             words.append(f"at least {m.min_length} long" if m.min_length > 1 else "not empty")
     return f", {' and '.join(words)}" if words else ""
 
