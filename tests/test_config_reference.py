@@ -27,7 +27,7 @@ def test_the_readme_holds_the_reference_as_the_command_prints_it(cli):
 def bullets(text: str, heading: str) -> list[str]:
     """The keys listed under `heading` (up to the next heading)."""
     section = text.split(f"{heading}\n", 1)[1].split("\n#", 1)[0]
-    return re.findall(r"^- `(\w+)`:", section, flags=re.M)
+    return re.findall(r"^- `(\w+)` \(", section, flags=re.M)
 
 
 @pytest.mark.parametrize("heading, model", [
@@ -40,9 +40,9 @@ def test_every_key_of_the_schema_is_listed_with_its_default(heading, model):
     assert bullets(text, heading) == [name for name in model.model_fields if name != "type"]
     for name, info in model.model_fields.items():
         if name != "type":
-            line = text.split(f"{heading}\n", 1)[1].split(f"- `{name}`: ", 1)[1]
+            line = text.split(f"{heading}\n", 1)[1].split(f"- `{name}` (", 1)[1]
             bullet = " ".join(line.split("\n- ")[0].split())
-            assert ("; required." if info.is_required() else "; default ") in bullet, name
+            assert ("; required)" if info.is_required() else "; default ") in bullet, name
 
 
 def test_the_reference_names_the_choices_and_fits_80_columns():
@@ -50,8 +50,8 @@ def test_the_reference_names_the_choices_and_fits_80_columns():
     assert max(len(line) for line in text.splitlines()) <= WIDTH
     for words in ["sigmoid | tanh | relu | linear", "log_likelihood | cross_entropy | quadratic",
                   "network3 | default | large | he", "a mapping whose type is halving | steps | list | geometric",
-                  "`epochs`: integer, > 0; required.", "`mu`: number, >= 0 and < 1; default 0.",
-                  "`stop_ratio`: number, > 0 and < 1; default 1/128."]:
+                  "`epochs` (integer, > 0; required): passes over", "`mu` (number, >= 0 and < 1; default 0):",
+                  "`stop_ratio` (number, > 0 and < 1; default 1/128):"]:
         assert words in " ".join(text.split()), words
 
 

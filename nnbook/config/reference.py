@@ -84,8 +84,8 @@ def keys(model: type[BaseModel]) -> str:
         if name == "type":
             continue
         default = "required" if info.is_required() else f"default {shown_default(info)}"
-        head = f"`{name}`: {type_text(info.annotation)}{limits(info)}; {default}."
-        items.append(bullet(head + (f" {sentence(info.description)}" if info.description else "")))
+        head = f"`{name}` ({type_text(info.annotation)}{limits(info)}; {default})"
+        items.append(bullet(f"{head}: {sentence(info.description)}" if info.description else f"{head}."))
     return "\n".join(items)
 
 
@@ -172,7 +172,7 @@ def programs() -> str:
 
 
 def sentence(text: str) -> str:
-    """A description as the end of a bullet (not capitalised: many begin with a key or a value)."""
+    """A description as the end of a bullet, after a colon (many begin with a key or a value)."""
     text = " ".join(text.split())
     return text + ("" if text.endswith(".") else ".")
 
