@@ -71,7 +71,7 @@ def test_two_epochs_then_one_more_are_three_straight(cli, mnist_slice, tmp_path,
         assert not (run / ".lock").exists()
 
 
-def test_a_run_that_stopped_early_is_not_continued(cli, mnist_slice, tmp_path):
+def test_a_run_that_stopped_early_is_not_continued(cli, mnist_slice, tmp_path, monkeypatch):
     """min_improvement with patience 1 and a gain of 0.9 asked for stops every run in epoch 2."""
     (run,) = train(cli, mnist_slice, tmp_path, 3, "--set",
                    "early_stopping={rule: min_improvement, patience: 1, min_delta: 0.9}")
@@ -83,6 +83,14 @@ def test_a_run_that_stopped_early_is_not_continued(cli, mnist_slice, tmp_path):
                               "epoch 2: its early_stopping rule (min_improvement, patience 1) ended it, as it would "
                               "have ended a longer run; nothing would train\n")
     assert (run / "summary.json").read_text() == before and not (run / ".lock").exists()
+
+    def no_lock(path):  # as on a read-only share, where no lock file can be made
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr("nnbook.runs.directory.hold_lock", no_lock)
+    asked = cli("train", "--resume", run, "-q")  # nothing asked of a finished run: it needs no lock to say so
+    assert asked.returncode == 0 and "already early stopped (2 epochs" in asked.stdout, asked.stderr
+    assert "to train it longer" not in asked.stdout  # an early-stopped run cannot be
 
 
 def test_a_geometric_schedule_is_not_continued(cli, mnist_slice, tmp_path):

@@ -38,7 +38,8 @@ from nnbook.config import Config, GeometricSchedule, HalvingSchedule, dump_confi
 from nnbook.config.identity import NOT_IDENTITY
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.records import COMPLETED, DIVERGED, EARLY_STOPPED, FINISHED, NOTHING_LEFT, RUNNING, EpochRecord
-from nnbook.runs.directory import CONFIG, SUMMARY, Run, config_file, is_run_dir, read_config
+from nnbook.runs.directory import CONFIG, LOCK, SUMMARY, Run, config_file, is_run_dir, read_config
+from nnbook.runs.files import is_held
 from nnbook.training.checkpoint import (MemberCheckpoint, at_epoch, member_checkpoints, metrics_of, restore_progress,
                                         trained_config)
 from nnbook.training.progress import Progress
@@ -81,6 +82,9 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
     if not is_run_dir(run_dir):
         raise ConfigError(f"--resume {run_dir}: not a run directory (no {SUMMARY} and {CONFIG} in it); "
                           "give a directory made by nnbook train, e.g. runs/NAME-YYYYmmdd-HHMMSS")
+    finished = [] if overrides else finished_group(run_dir)
+    if finished:  # nothing asked of it: said without a lock, so a finished run on a read-only share says so too
+        return ResumePlan(None, finished, [], 0, None, finished=finished_message(finished))
     runs = group_of(Run.open_locked(run_dir))
     try:
         return plan_locked(run_dir, runs, overrides, force)
@@ -125,6 +129,18 @@ def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: boo
     repair(runs, configs, saved, epoch, changes)
     return ResumePlan(configs[0], runs, [c.seed for c in configs], epoch, saved if epoch else None, changes,
                       configs=configs)
+
+
+def finished_group(run_dir: Path) -> list[Run]:
+    """The runs trained together with `run_dir`, read without taking their locks, where every one
+    is finished and no process holds one (a finished run changes only when a resume asks it for
+    more epochs, which holds its lock); else none."""
+    names = Run.open(run_dir).summary.group or [run_dir.name]
+    paths = [run_dir.parent / name for name in names]
+    if not all(is_run_dir(p) for p in paths) or any(is_held(p / LOCK) for p in paths):
+        return []
+    runs = [Run.open(p) for p in paths]
+    return runs if all(run.summary.status in FINISHED for run in runs) else []
 
 
 def group_of(run: Run) -> list[Run]:
