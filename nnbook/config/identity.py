@@ -5,6 +5,8 @@ changes what a run computes. Left out, because they do not:
   - `seed`:    the runs of one experiment differ in it (mean, std and vote are over seeds);
   - `repeats`: how many seeds were asked, not what one run computes;
   - `device`:  where it trained (cpu, cuda, ...); the same computation to rounding;
+  - `cuda_graph`: whether a GPU replayed the step as a recorded graph or ran it op by op:
+               the same kernels on the same numbers;
   - `name`:    a label: a copy of a config under another file name is the same experiment.
 Threads and output paths (runs_dir, data_dir, --out) are not config keys: never part of it.
 Everything else is: data, train_limit, layers, epochs, eta, lmbda, schedule, mu, dtype, init,
@@ -23,7 +25,7 @@ from typing import Any
 
 from nnbook.config.schema import Config
 
-NOT_IDENTITY = ("seed", "repeats", "device", "name")
+NOT_IDENTITY = ("seed", "repeats", "device", "cuda_graph", "name")
 
 
 def identity(config: Config) -> dict:

@@ -197,6 +197,12 @@ class Config(_Strict):
     monitor: Monitor = Field(default_factory=Monitor)
     device: str = Field("auto", description="auto (a CUDA GPU if torch sees one, else the CPU), cpu, cuda, "
                         "cuda:N or mps")
+    cuda_graph: bool = Field(
+        True,
+        description="on a CUDA device, record the training step once as a CUDA graph and replay it for "
+        "every mini-batch (one launch instead of dozens); false runs the same step op by op (eager). "
+        "The same arithmetic either way; the CPU and MPS always run it eagerly",
+    )
     dtype: Literal["float32", "float64"] = Field(
         "float32",
         description="the precision of everything a run computes: parameters, data, targets, the step, "

@@ -16,6 +16,8 @@ layer's `forward`, layers.py) and the same update rule (`sgd.SGD`):
     no optimiser loop. About 20 small ops per step instead of ~100.
   - `AutogradStep`: the gradients from torch.autograd, then the same update;
     the reference the fast step is tested against.
+On a CUDA device `make_step` records the fast step once as a CUDA graph and
+replays it per mini-batch (graph.py), unless the config's `cuda_graph` is false.
 
 How eta enters the fast step: the cost's output delta is multiplied by eta_k/B
 (B = mini-batch size) for member k, so every gradient that flows back already
@@ -30,6 +32,7 @@ import torch
 
 from nnbook.config import Config
 from nnbook.nn.costs import COSTS
+from nnbook.nn.graph import GraphStep
 from nnbook.nn.net import StackedNet
 from nnbook.nn.sgd import SGD
 
@@ -108,13 +111,22 @@ class AutogradStep(Step):
 
 def make_step(net: StackedNet, config: Config, decay: Decay, fast: bool = True,
               velocity: Optional[list] = None, mu: Optional[list[float]] = None,
-              static: bool = False) -> FastStep | AutogradStep:
-    """The training step for `net`: `FastStep`, or `AutogradStep` with fast=False.
+              static: bool = False) -> FastStep | AutogradStep | GraphStep:
+    """The training step for `net`: `FastStep`, or `AutogradStep` with fast=False; on a CUDA
+    device the fast step recorded as a CUDA graph (`GraphStep`) when `captures` says so.
     decay: the L2 coefficient c (`sgd.l2_decay`), one for all members or one each; mu: the
     members' momentum (default config.mu for all). velocity: saved momentum buffers
     shaped as net.parameters(), updated in place; with momentum and none given, the step
     makes zero ones (`step.velocity`). static: every number the step reads (eta, the L2 decay,
     mu) in a device tensor written in place between epochs, never a Python float nor a tensor
     made anew: the step's memory stays put, as a captured CUDA graph needs."""
+    if fast and captures(net, config):
+        return GraphStep(FastStep(net, config, decay, velocity, mu, static=True))
     cls = FastStep if fast else AutogradStep
     return cls(net, config, decay, velocity, mu, static)
+
+
+def captures(net: StackedNet, config: Config) -> bool:
+    """Whether the fast step is recorded as a CUDA graph: on a CUDA device, unless the config's
+    `cuda_graph` is false (the same step run op by op). CPU and MPS steps are never recorded."""
+    return config.cuda_graph and net.layers[0].weight.device.type == "cuda"
