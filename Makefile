@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-kernels bench bench-precision bench-schedules profile-step clean help chapter6 chapters135 chapters135-report chapter6-report
+.PHONY: setup test test-kernels device-check-rehearsal bench bench-precision bench-schedules profile-step clean help chapter6 chapters135 chapters135-report chapter6-report
 
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
@@ -18,6 +18,7 @@ help:
 	@echo "make chapter6  the whole chapter 6 table, 3 runs per config, the 5-net ensemble, a markdown report"
 	@echo "               (a GPU job; EPOCH_SCALE=0.02 TRAIN_LIMIT=1000 for a quick CPU pass)"
 	@echo "make bench   time nnbook's training step against a plain PyTorch loop"
+	@echo "make device-check-rehearsal  the GPU check (benchmarks/device_check.sh) on the CPU, small, into device-check/"
 	@echo "make bench-schedules  K = 1..6 runs as one stack, as workers, or both: whole-process times"
 	@echo "make profile-step     where a step's time goes, per op, for stacks of K = 1..4"
 	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~30 min on 2 cores)"
@@ -48,6 +49,11 @@ test:
 # thread and aten's default (non-vectorised) kernels, as another processor would compute.
 test-kernels:
 	OMP_NUM_THREADS=1 ATEN_CPU_CAPABILITY=default $(BIN)/python -m pytest -q -p no:cacheprovider tests/test_golden.py
+
+# The GPU check's every step on the CPU at a small scale (at most 3 minutes), its output in
+# device-check/ and validated as a GPU run's would be; on a GPU: bash benchmarks/device_check.sh.
+device-check-rehearsal:
+	bash benchmarks/device_check.sh --rehearse
 
 # Not part of `make test`: it times, and timings need a quiet machine (a few minutes).
 bench:

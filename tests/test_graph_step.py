@@ -65,10 +65,12 @@ def test_training_through_the_recorded_step_gives_the_static_steps_epochs(name, 
 
 
 def batches(net, mnist, n: int, per_member: bool = False):
-    x = torch.from_numpy(mnist.training.x[:10 * n])
-    t = one_hot(torch.from_numpy(mnist.training.y[:10 * n]))
-    order = torch.arange(10 * n).expand(net.k, -1) if per_member else None
-    return list(mini_batches(net, x, t, 10, n, order, member_generators(list(range(net.k)), x.device).mask))
+    """n mini-batches of 10 real images on the net's device, as the loop feeds them."""
+    device = net.layers[0].weight.device
+    x = torch.from_numpy(mnist.training.x[:10 * n]).to(device)
+    t = one_hot(torch.from_numpy(mnist.training.y[:10 * n])).to(device)
+    order = torch.arange(10 * n, device=device).expand(net.k, -1) if per_member else None
+    return list(mini_batches(net, x, t, 10, n, order, member_generators(list(range(net.k)), device).mask))
 
 
 def test_a_mini_batch_of_another_shape_is_recorded_again(mnist):
