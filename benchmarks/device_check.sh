@@ -33,6 +33,10 @@
 #
 # Then the device tool's run, carrying .whl:  bash benchmarks/device_check.sh   (timeout_s 600).
 # Copy $OUT/<device>-<date>.json to benchmarks/results/ and summarise it in benchmarks/README.md.
+#
+# The rehearsal's knobs: PYTHON (default .venv/bin/python); PYTHON312, a Python 3.12 to rehearse
+# the wheels' install with; and for the test suite (tests/test_device_check.py) DEVICE_CHECK_SCALE
+# (tiny), DEVICE_CHECK_ROW (more --set for the row) and DEVICE_CHECK_LIMIT (one limit for every step).
 
 set -u
 REHEARSE=0
