@@ -104,8 +104,8 @@ SCALES = {
     "full": Scale(members=(1, 5, 27), warmup=50, steps=2_500, rounds=2, weight_steps=200, recorded_steps=100,
                   dropout_images=10_000, dropout_seeds=4, dropout_validation=None),
     # --rehearse: every step on the CPU in well under 3 minutes on 2 quiet cores
-    "rehearsal": Scale(members=(1, 2), warmup=5, steps=20, rounds=2, weight_steps=200, recorded_steps=50,
-                       dropout_images=500, dropout_seeds=2, dropout_validation=2_000),
+    "rehearsal": Scale(members=(1, 2), warmup=3, steps=10, rounds=2, weight_steps=100, recorded_steps=20,
+                       dropout_images=200, dropout_seeds=2, dropout_validation=1_000),
     # --scale tiny: the rehearsal's files in seconds, for the test suite (tests/test_device_check.py)
     "tiny": Scale(members=(1, 2), warmup=1, steps=2, rounds=1, weight_steps=10, recorded_steps=5,
                   dropout_images=100, dropout_seeds=2, dropout_validation=200),
