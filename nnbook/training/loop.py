@@ -109,9 +109,10 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     fast=False takes the autograd reference step instead of the hand-written one.
     members: each member's own config when they differ in eta, lmbda or mu (sweep points
     packed into one stack, config/repeats.stack_key); by default `config` for all.
-    static: the step ready for CUDA-graph capture (its inputs in fixed buffers, eta and the
-    decay in device tensors: batches.StaticBatches, step.make_step). Off by default: until a
-    GPU run captures and replays it, it only adds a copy per step."""
+    static: the capture-ready step run eagerly (its inputs in fixed buffers, eta and the decay
+    in device tensors: batches.StaticBatches, step.make_step); off by default, since by itself
+    it only adds a copy per step. On a CUDA device make_step records the step as a CUDA graph
+    whatever `static` says, unless config.cuda_graph is false (nn/graph.py)."""
     members = members or [config] * len(seeds)
     n_train, batch = len(data.train_y), config.mini_batch_size
     # The last partial mini-batch is dropped, as network3 does; network2 kept it, a difference no
