@@ -9,7 +9,9 @@ The test waits for the stop (`wait_until_stopped`), checks the files, sends its 
 continues the process, which then takes the signal before that step.
 
 The step is counted by wrapping what `nnbook.training.loop.make_step` returns, the object
-the loop calls once per mini-batch; nothing else in nnbook changes.
+the loop calls once per mini-batch; nothing else in nnbook changes. `before_step` is that
+counter for a test's own process, where a training stopped by Ctrl-C at a chosen step needs
+no second process (tests/test_packed_members.py).
 """
 
 from __future__ import annotations
@@ -20,9 +22,14 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Callable
 
 
-def stop_before_step(n: int) -> None:
+def before_step(n: int, action: Callable[[], None]) -> Callable:
+    """What to put in place of `nnbook.training.loop.make_step` so that `action()` runs just
+    before the n-th training step (mini-batch) taken from then on, counted from 1 over the process:
+    stopping the process (`stop_before_step`), or, in a test's own process, raising the `Interrupt`
+    that a Ctrl-C raises there (monkeypatch it in, so that it is undone after the test)."""
     from nnbook.training import loop
 
     make_step = loop.make_step
@@ -40,10 +47,16 @@ def stop_before_step(n: int) -> None:
         def __call__(self, *args, **kwargs):
             taken[0] += 1
             if taken[0] == n:
-                os.kill(os.getpid(), signal.SIGSTOP)
+                action()
             return self._step(*args, **kwargs)
 
-    loop.make_step = lambda *args, **kwargs: Counted(make_step(*args, **kwargs))
+    return lambda *args, **kwargs: Counted(make_step(*args, **kwargs))
+
+
+def stop_before_step(n: int) -> None:
+    from nnbook.training import loop
+
+    loop.make_step = before_step(n, lambda: os.kill(os.getpid(), signal.SIGSTOP))
 
 
 def wait_until(proc: subprocess.Popen, ready, what: str, timeout: float = 300) -> None:
