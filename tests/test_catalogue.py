@@ -96,5 +96,5 @@ def test_train_a_shipped_config_by_name_from_another_directory(cli, tmp_path, mn
 def test_a_chapter_without_configs_is_one_line_naming_those_that_exist(cli):
     result = cli("list", "--chapter", "7", "--no-timing")
     assert result.returncode == 2 and result.stdout == "", result.stdout
-    assert result.stderr == "error: --chapter 7: no configs of that chapter in configs; the chapters there are " \
+    assert result.stderr == "error: --chapter 7: no configs of that chapter in the shipped configs; the chapters there are " \
                             "1, 3, 5, 6, beyond\n"

@@ -101,13 +101,14 @@ def check_configs_dir(configs_dir: Optional[Path]) -> Path:
 def catalogue(configs_dir: Optional[Path] = None, chapter: Optional[str] = None) -> list[Entry]:
     """Every config in `configs_dir` (default: the shipped ones; of `chapter` only, if given), in the
     book's order."""
+    where = "the shipped configs" if configs_dir is None else str(configs_dir)
     configs_dir = check_configs_dir(configs_dir)
     entries = [load_entry(p) for p in sorted(configs_dir.glob("*.yaml"))]
     order = {"1": 1, "3": 3, "5": 5, "6": 6, "beyond": 7}
     if chapter is not None:
         chapters = sorted({e.chapter for e in entries}, key=lambda c: order.get(c, 9))
         if str(chapter) not in chapters:
-            raise ConfigError(f"--chapter {chapter}: no configs of that chapter in {configs_dir}; the chapters "
+            raise ConfigError(f"--chapter {chapter}: no configs of that chapter in {where}; the chapters "
                               f"there are {', '.join(chapters) or 'none'}")
         entries = [e for e in entries if e.chapter == str(chapter)]
     book_order = {name: i for i, name in enumerate(FIGURES)}
