@@ -1,7 +1,10 @@
 """Finding and verifying the book's data file."""
 
 import gzip
+import io
+import os
 import pickle
+import stat
 
 import numpy as np
 import pytest
@@ -60,3 +63,33 @@ def test_a_copy_in_the_books_format_loads(tmp_path, mnist):
         pickle.dump(parts, f)
     loaded = data.load_file(small)
     assert len(loaded.training) == 50 and np.array_equal(loaded.test.y, mnist.test.y[:50])
+
+
+class FakeResponse(io.BytesIO):
+    """What urlopen gives: the bytes, and the length the server announces."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.headers = {"Content-Length": str(len(data))}
+
+
+@pytest.mark.parametrize("served", ["the book's file", "a truncated one"])
+def test_a_download_lands_whole_readable_as_any_file_or_not_at_all(tmp_path, monkeypatch, served):
+    good = data.find_mnist().read_bytes()
+    body = good if served == "the book's file" else good[:1000]
+    monkeypatch.setattr(data.urllib.request, "urlopen", lambda url, timeout: FakeResponse(body))
+    target = tmp_path / "cache" / data.MNIST_FILE
+    before = os.umask(0o027)
+    try:
+        if served == "the book's file":
+            assert data.download_mnist(target) == target
+        else:
+            with pytest.raises(NnbookError, match="truncated"):
+                data.download_mnist(target)
+    finally:
+        os.umask(before)
+    if served == "the book's file":
+        assert target.read_bytes() == good and stat.S_IMODE(target.stat().st_mode) == 0o640
+        assert [p.name for p in target.parent.iterdir()] == [data.MNIST_FILE]
+    else:
+        assert list(target.parent.iterdir()) == []  # no temporary file left beside it

@@ -4,7 +4,7 @@ modes of the files written; resume's locks; the Ray copy-back.
 
 A full disk is real where a tmpfs can be mounted (root): one too small for a run's second
 epoch. Everywhere, it is also made at the one seam every byte of a run goes through
-(runs/files.write_bytes), at chosen moments: from a chosen write on, each write puts half
+(nnbook/files.write_bytes), at chosen moments: from a chosen write on, each write puts half
 its bytes on the disk and then fails with ENOSPC, as write(2) does when the disk fills. The
 trainings are the real CLI in this process (`cli`), on the session's slice of MNIST, with
 reshuffling, dropout, L2 and momentum, so that resuming has every generator to restore; a
@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 import torch
 
+from nnbook import files
 from nnbook.cli import run as run_cli
 from nnbook.errors import NnbookError
-from nnbook.runs import files
 from nnbook.runs.directory import read_summary
 from nnbook.experiments.failures import TrainingFailed, describe_failure
 from nnbook.runs.transfer import write_run_files

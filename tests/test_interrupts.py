@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from nnbook import files
 from nnbook.errors import NnbookError
-from nnbook.runs import files
+from nnbook.files import atomic_text, atomic_write
 from nnbook.runs.directory import Run, check_runs_dir
-from nnbook.runs.files import atomic_text, atomic_write
 from nnbook.experiments.interrupts import ForcedExit, Interrupt, Interrupts, catch_interrupts
 from nnbook.runs.records import Summary
 from nnbook.experiments.resume import common_epoch, config_changes

@@ -33,10 +33,10 @@ from nnbook.data import mnist
 from nnbook.choices import Choice
 from nnbook.config.labels import Experiment
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.files import atomic_text
 from nnbook.records import FINISHED
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
-from nnbook.runs.files import atomic_text
 from nnbook.runs.records import Summary
 
 ENSEMBLE_FILE, ERRORS_PNG = "ensemble.json", "ensemble_errors.png"

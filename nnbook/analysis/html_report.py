@@ -31,8 +31,8 @@ from nnbook.analysis.ensemble import ENSEMBLE_FILE, ERRORS_PNG, read_ensemble
 from nnbook.analysis.plots import band_png, filters_png, first_conv_filters
 from nnbook.analysis.report import HEADER, Row, cells, collect, expand_paths
 from nnbook.book import ENSEMBLE_VOTE
+from nnbook.files import atomic_text
 from nnbook.runs import directory as runs
-from nnbook.runs.files import atomic_text
 
 # Allows the inline pictures and the inline style, nothing else: no script runs, nothing loads.
 POLICY = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"

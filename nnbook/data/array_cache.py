@@ -28,17 +28,16 @@ file.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import os
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from nnbook.data.book_format import SPLITS, Dataset, Split, fingerprint
+from nnbook.files import atomic_directory, wait_for_lock
 
 LAYOUT = "v1"  # in the directory name: a later layout never reads an older entry
 SOURCE = "source.txt"  # in an entry: the path it was made from (read only to find entries it replaces)
@@ -66,7 +65,7 @@ def load(path: Path, cache: Path, read: Callable[[Path], Dataset], sha256: str |
     except OSError:
         return read(path)
     with lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be writing this entry: wait for it
+        wait_for_lock(lock)  # another process may be writing this entry: wait for it
         mapped = open_entry(entry, str(path))
         if mapped is not None:
             return mapped
@@ -126,24 +125,12 @@ def write_entry(entry: Path, dataset: Dataset, source: str) -> None:
     and renamed into place."""
     if entry.exists():  # broken (open_entry refused it): replaced whole
         shutil.rmtree(entry, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(dir=entry.parent, prefix=f".{entry.name}-"))
-    try:
+    with atomic_directory(entry) as tmp:
         for name in SPLITS:
             split = getattr(dataset, name)
             np.save(tmp / f"{name}_x.npy", split.x, allow_pickle=False)
             np.save(tmp / f"{name}_y.npy", split.y, allow_pickle=False)
         (tmp / SOURCE).write_text(source, encoding="utf-8")
-        os.chmod(tmp, 0o755 & ~current_umask())  # mkdtemp makes it private; the entry is an ordinary one
-        os.replace(tmp, entry)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def current_umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
 
 
 def open_entry(entry: Path, source: str) -> Dataset | None:

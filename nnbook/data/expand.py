@@ -23,9 +23,7 @@ Owns expansion and writing; reading is book_format.py's, finding the files mnist
 from __future__ import annotations
 
 import gzip
-import os
 import struct
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -34,6 +32,7 @@ import numpy as np
 
 from nnbook.data.book_format import Dataset, Split
 from nnbook.errors import NnbookError
+from nnbook.files import atomic_output
 
 SIDE = 28
 # The order of the copies of one image, as in expand_mnist.py: the original,
@@ -104,21 +103,11 @@ def expand(dataset: Dataset, out: Path, seed: int = 0, train_limit: Optional[int
 
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-    os.close(fd)
-    try:
-        with gzip.open(tmp, "wb", compresslevel=GZIP_LEVEL) as f:
-            write_book_pickle(f, [
-                ((total, SIDE * SIDE), np.float32, write_training_images), _array(labels),
-                _array(dataset.validation.x), _array(dataset.validation.y),
-                _array(dataset.test.x), _array(dataset.test.y)])
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the finished file is an ordinary one
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(out) as tmp, gzip.open(tmp, "wb", compresslevel=GZIP_LEVEL) as f:
+        write_book_pickle(f, [
+            ((total, SIDE * SIDE), np.float32, write_training_images), _array(labels),
+            _array(dataset.validation.x), _array(dataset.validation.y),
+            _array(dataset.test.x), _array(dataset.test.y)])
     return total
 
 

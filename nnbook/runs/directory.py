@@ -14,7 +14,7 @@
 Every file except metrics.jsonl is written to a temporary file and renamed, so a
 kill, a full disk or a failed write at any moment leaves the old or the new version,
 never a torn one; metrics.jsonl only ever grows by whole lines (resuming rewrites it,
-atomically, from the checkpoint's history). How is files.py's. A directory is never
+atomically, from the checkpoint's history). How is nnbook/files.py's. A directory is never
 reused for a new run.
 
 The process that trains a run holds its lock from the moment the directory exists.
@@ -43,9 +43,9 @@ from typing import Any, Iterable, Optional, Protocol, Sequence
 
 from nnbook.config import Config, load_config
 from nnbook.errors import ConfigError, NnbookError
+from nnbook.files import (append_line, atomic_text, atomic_write, atomic_write_all, hold_lock, is_held, is_temporary,
+                          release_lock)
 from nnbook.records import DIVERGED, RUNNING, STOPPED, EpochRecord
-from nnbook.runs.files import (append_line, atomic_text, atomic_write, atomic_write_all, hold_lock, is_held,
-                               is_temporary, release_lock)
 from nnbook.runs.records import Summary
 
 CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, LOCK = (
@@ -58,7 +58,7 @@ WRITTEN = (CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, LAST_PREDICTIONS, CHECK
 
 
 def torch_bytes(obj) -> bytes:
-    """torch.save's bytes, so that they reach the disk through files.py like every other file's."""
+    """torch.save's bytes, so that they reach the disk through nnbook/files.py like every other file's."""
     import torch
 
     buffer = io.BytesIO()

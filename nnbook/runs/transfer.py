@@ -3,7 +3,7 @@
 A worker sends `run_files(path)`; the driver writes them with `write_run_files` into a
 directory of its own runs directory that did not exist before: a received run never
 lands in, or mixes with, a run that is there already. Names the files through
-directory.py and writes them through files.py.
+directory.py and writes them through nnbook/files.py.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 from nnbook.errors import NnbookError
+from nnbook.files import atomic_write
 from nnbook.runs.directory import SUMMARY, fresh_dir
-from nnbook.runs.files import atomic_write
 
 SUFFIXES = 10_000  # `<name>`, then `<name>-r1` ... `<name>-r9999`
 

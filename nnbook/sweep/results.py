@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from nnbook.files import atomic_text
 from nnbook.runs.directory import read_summary
-from nnbook.runs.files import atomic_text
 from nnbook.runs.layout import make_output_dir
 from nnbook.records import DIVERGED
 from nnbook.runs.records import Summary

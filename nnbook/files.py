@@ -1,4 +1,5 @@
-"""How nnbook writes a file so that nothing is lost: whole or not at all, readable as any program's.
+"""How nnbook writes a file so that nothing is lost: whole or not at all, readable as any program's;
+and the locks that keep two processes from making or training the same thing at once.
 
 Every byte that a run, an ensemble or a sweep writes reaches its file through
 `write_bytes`, the one low-level write (a test makes it fail as a full disk would):
@@ -12,28 +13,41 @@ Every byte that a run, an ensemble or a sweep writes reaches its file through
   - `append_line(path, line)`: one whole line at the end of a file, or nothing: a
     failed append is cut back to where the file ended.
 
+The data files (data/), too big to hold as bytes, are written by name into a temporary
+file or directory beside their place and renamed into it the same way: `atomic_output`
+(a file, streamed: a download, the expanded set) and `atomic_directory` (a cache entry).
+They are not fsynced: each can be made again from its source, and a torn one is
+refused when read (a checksum, a shape check).
+
 A failed write raises the OSError with the file's name in it (`filename`), so that the
 message can say which file the disk refused. Files are created with mode 0666 less the
 umask, as any program's are (0644 under the usual 022): mkstemp's 0600 would hide a
 shared results folder from the people it is shared with.
 
-Also the lock that a training process holds on its run (`hold_lock`, `release_lock`,
-`is_held`): an flock, which the OS drops when the process ends, even on SIGKILL. The
-lock file exists only while some process holds or takes it: `release_lock` removes it. Knows nothing of what
-the files hold: directory.py names them and records.py says what is in them.
+Locks are flocks, which the OS drops when the process ends, even on SIGKILL:
+  - the lock a training process holds on its run (`hold_lock`, `release_lock`,
+    `is_held`), never waited for; its file exists only while some process holds or
+    takes it: `release_lock` removes it;
+  - `wait_for_lock(lock)`: an exclusive lock on an open lock file, waited for, so that
+    processes that need the same data file at once make it once (the file stays).
+Where there is no flock (Windows) nothing is locked. Knows nothing of what the files
+hold: runs/directory.py names a run's files and runs/records.py says what is in them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
+import shutil
+import tempfile
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
 try:
     import fcntl
-except ImportError:  # Windows: no flock, so no lock (see hold_lock)
+except ImportError:  # Windows: no flock, so no lock (see hold_lock, wait_for_lock)
     fcntl = None
 
 MODE = 0o666  # less the umask, applied by the kernel as the file is created
@@ -142,6 +156,42 @@ def append_line(path: Path, line: str) -> None:
         os.close(fd)
 
 
+@contextlib.contextmanager
+def atomic_output(path: Path) -> Iterator[Path]:
+    """A new temporary file beside `path` (`.<name>.<8 hex digits>`, mode 0666 less the umask) for
+    the caller to write by name, renamed over `path` when the block ends; removed if it fails."""
+    path = Path(path)
+    fd, tmp = _create(path)
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_directory(path: Path) -> Iterator[Path]:
+    """A new temporary directory beside `path` (`.<name>-<suffix>`) for the caller to fill, given
+    mode 0755 less the umask and renamed to `path` when the block ends; removed if it fails."""
+    path = Path(path)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o755 & ~_umask())  # mkdtemp makes it private; the directory is an ordinary one
+        os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
+
+
 def is_temporary(name: str, of: Sequence[str]) -> bool:
     """Whether `name` is a temporary file made for one of the files `of` (`.<file>.<suffix>`:
     this module's, or mkstemp's in runs written by older versions)."""
@@ -162,7 +212,7 @@ def sync_directory(path: Path) -> None:
         os.close(fd)
 
 
-# ----------------------------------------------------------------------------- the training process's lock
+# ----------------------------------------------------------------------------- locks
 
 
 def hold_lock(path: Path) -> Optional[int]:
@@ -235,3 +285,16 @@ def is_held(path: Path) -> bool:
         return True
     finally:
         os.close(fd)
+
+
+def wait_for_lock(lock, on_wait: Optional[Callable[[], None]] = None) -> None:
+    """Take an exclusive lock on the open lock file `lock`, waiting while another process holds
+    it (`on_wait()` first, to say so). Let go by closing `lock`."""
+    if fcntl is None:
+        return
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if on_wait is not None:
+            on_wait()
+        fcntl.flock(lock, fcntl.LOCK_EX)
