@@ -16,8 +16,8 @@ Every byte that a run, an ensemble or a sweep writes reaches its file through
 The data files (data/), too big to hold as bytes, are written by name into a temporary
 file or directory beside their place and renamed into it the same way: `atomic_output`
 (a file, streamed: a download, the expanded set) and `atomic_directory` (a cache entry).
-They are not fsynced: each can be made again from its source, and a torn one is
-refused when read (a checksum, a shape check).
+They are not fsynced: each can be made again from its source (the download is checked
+against its sha256 before it is renamed).
 
 A failed write raises the OSError with the file's name in it (`filename`), so that the
 message can say which file the disk refused. Files are created with mode 0666 less the
@@ -173,8 +173,9 @@ def atomic_output(path: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def atomic_directory(path: Path) -> Iterator[Path]:
-    """A new temporary directory beside `path` (`.<name>-<suffix>`) for the caller to fill, given
-    mode 0755 less the umask and renamed to `path` when the block ends; removed if it fails."""
+    """A new temporary directory beside `path` (`.<name>-<suffix>`, mkdtemp's: no reader's glob of
+    `*-<layout>` finds one half made) for the caller to fill, given mode 0755 less the umask and
+    renamed to `path` when the block ends; removed if it fails."""
     path = Path(path)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
     try:
