@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from nnbook.experiments.chapter6 import run_chapter6
+from nnbook.experiments.chapter6 import ChapterOptions, Trainers, run_chapter6
 from nnbook.experiments.display import Silent
 from nnbook.experiments.interrupts import Interrupt
 from nnbook.errors import Interrupted
@@ -72,8 +72,8 @@ def test_a_stopped_chapter_continues_into_the_report_of_an_uninterrupted_one(who
     # The first config finishes, the second is stopped by Ctrl-C after its first epoch.
     chapter(cli, out, "ch6_shallow")
     with pytest.raises(Interrupted):
-        run_chapter6(CONFIGS, out, epochs_scale=0.04, train_limit=100, repeats=2, only=ONLY, device="cpu",
-                     new_display=lambda: CtrlCAfter(1), say=lambda line: None)
+        run_chapter6(CONFIGS, out, ChapterOptions(epochs_scale=0.04, train_limit=100, repeats=2, only=ONLY,
+                                                  device="cpu"), trainers=Trainers(new_display=lambda: CtrlCAfter(1)), say=lambda line: None)
     stopped = results_of(out)
     assert {s for (name, _), (s, _) in stopped.items() if name == "ch6_conv_only"} == {"interrupted"}
     report = (out / "chapter6.md").read_text()
@@ -105,8 +105,8 @@ def test_a_chapter_on_workers_continues_group_by_group(whole, tmp_path, cli):
     every group is found finished; a config with a seed never started trains only that seed."""
     out = tmp_path / "chapter"
     with pytest.raises(Interrupted):  # ch6_shallow stopped after its first epoch, ch6_conv_only not started
-        run_chapter6(CONFIGS, out, epochs_scale=0.04, train_limit=100, repeats=2, only=ONLY, device="cpu",
-                     new_display=lambda: CtrlCAfter(1), say=lambda line: None)
+        run_chapter6(CONFIGS, out, ChapterOptions(epochs_scale=0.04, train_limit=100, repeats=2, only=ONLY,
+                                                  device="cpu"), trainers=Trainers(new_display=lambda: CtrlCAfter(1)), say=lambda line: None)
     assert {status for status, _ in results_of(out).values()} == {"interrupted"}
     args = [a for name in ONLY for a in ("--only", name)]
     first = cli("chapter6", *args, *ARGS, "--jobs", "2", "--stack", "2", "--configs-dir", CONFIGS, "--out", out)

@@ -181,7 +181,7 @@ def chapter6(
     the longest stacks (by a short timing of each config) start first. With --executor ray (or
     --address) they go to a Ray cluster instead, a task per stack, copied back as each one ends.
     """
-    from nnbook.experiments.chapter6 import run_chapter6  # deferred: torch (--help stays fast)
+    from nnbook.experiments.chapter6 import ChapterOptions, Trainers, run_chapter6  # deferred: torch
     from nnbook.training.devices import resolve_device
 
     stack_size = stack_option(stack)
@@ -201,6 +201,7 @@ def chapter6(
 
     together = asked.executor is Executor.ray or (jobs is not None and jobs > 1)
     target = out or layout.output_dir(runs_dir, layout.CHAPTERS) / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"
-    run_chapter6(configs_dir, target, epochs_scale, train_limit, repeats, ensemble_size, only, device, data_dir,
-                 lambda: TrainDisplay(quiet=quiet), command="nnbook " + shlex.join(sys.argv[1:]),
-                 train_seeds=train_seeds, train_all=train_everything if together else None)
+    options = ChapterOptions(epochs_scale, train_limit, repeats, ensemble_size, only, device,
+                             command="nnbook " + shlex.join(sys.argv[1:]))
+    run_chapter6(configs_dir, target, options, data_dir,
+                 Trainers(lambda: TrainDisplay(quiet=quiet), train_seeds, train_everything if together else None))

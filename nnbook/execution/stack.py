@@ -21,18 +21,11 @@ from nnbook.config import Config, run_config
 from nnbook.errors import Interrupted
 from nnbook.experiments.failures import describe_failure
 from nnbook.runs.directory import read_summary
+from nnbook.runs.layout import Dirs  # noqa: F401 - the placements import it from here too
 from nnbook.runs.records import Summary
 
 INTERRUPTED_SWEEP = ("sweep interrupted; finished runs are kept: run the same `nnbook sweep` again to train "
                      "only what is left")
-
-
-@dataclass(frozen=True)
-class Dirs:
-    """Where every stack of a command writes and reads: bundled, as they travel together."""
-
-    runs_dir: Path  # where run directories are made
-    data_dir: Optional[Path] = None  # searched first for the data sets (None: nnbook's default places)
 
 
 class Experiment(NamedTuple):
@@ -135,12 +128,13 @@ def train_stack(config: Config, dirs: Dirs, display,
     failure does not raise: its runs are already marked `failed` with the cause in
     summary.json, and the cause is returned, so one bad point never stops a sweep.
     A signal still stops everything."""
-    from nnbook.experiments.experiment import train_experiment  # deferred: torch, which --help and --dry-run never load
+    # deferred: torch, which --help and --dry-run never load
+    from nnbook.experiments.experiment import Source, train_experiment
 
     recording = _RecordingDisplay(display)
     try:
-        results = train_experiment(config, Path(dirs.runs_dir), recording, data_dir=dirs.data_dir,
-                                   config_source=config.name, members=members)
+        results = train_experiment(config, Dirs(Path(dirs.runs_dir), dirs.data_dir), recording,
+                                   Source(config.name), members=members)
     except (Interrupted, KeyboardInterrupt):
         raise
     except Exception as e:  # noqa: BLE001 - any failure of one stack is reported, the others go on

@@ -64,11 +64,10 @@ def train_runs(runs: Runs, dirs: Dirs, displays: Displays, asked: Asked = Asked(
     if len(seeds) > 1:
         display.print(f"Placement: {placement.describe(len(seeds))} ({why})")
     if placement.workers == 1:
-        from nnbook.experiments.experiment import train_experiment  # deferred: torch (--help stays fast)
+        from nnbook.experiments.experiment import Source, train_experiment  # deferred: torch (--help stays fast)
 
         use_threads(placement.threads)
-        return train_experiment(config, dirs.runs_dir, display, data_dir=dirs.data_dir,
-                                config_source=runs.source or config.name, dataset=dataset,
+        return train_experiment(config, dirs, display, Source(runs.source or config.name, dataset),
                                 members=[run_config(config, s) for s in seeds], stack=placement.stack)
     started = time.strftime("%Y%m%d-%H%M%S")  # run directories are stamped so: those made from now on
     try:

@@ -7,9 +7,9 @@
     OUT/ensemble_last/        the same vote by the networks after their last epoch (the book's)
     OUT/*.png                 tanh vs sigmoid accuracy curves; the final net's first-layer filters
 
-`epochs_scale` (and `train_limit`) shrink the runs for a quick pass on a CPU;
+`ChapterOptions.epochs_scale` (and `train_limit`) shrink the runs for a quick pass on a CPU;
 the report then says in its first lines that it is scaled down. What is shown
-while each config trains is the display the command gives (`new_display`).
+while each config trains is the display the command gives (`Trainers.new_display`).
 
 Run again on the same OUT, the chapter continues where it stopped (`prior_runs`):
 a config's runs that finished there are not trained again, those that stopped
@@ -31,6 +31,7 @@ from __future__ import annotations
 import functools
 import platform
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
@@ -42,12 +43,13 @@ from nnbook.config.catalogue import check_configs_dir
 from nnbook.data import mnist
 from nnbook.errors import ConfigError
 from nnbook.experiments.display import Display, RunResult, Silent
-from nnbook.experiments.experiment import resume_experiment, train_experiment
+from nnbook.experiments.experiment import Source, resume_experiment, train_experiment
 from nnbook.experiments.resume import plan_resume
 from nnbook.config.identity import identity
 from nnbook.files import atomic_text
 from nnbook.records import NOTHING_LEFT
 from nnbook.runs import directory, layout
+from nnbook.runs.layout import Dirs
 from nnbook.runs.records import Summary
 
 CHAPTER6 = ["ch6_shallow", "ch6_conv", "ch6_conv_only", "ch6_dbl_conv", "ch6_dbl_conv_tanh", "ch6_dbl_conv_relu",
@@ -80,19 +82,38 @@ class StoppedStack(NamedTuple):
 def train_in_one_stack(config, seeds: list[int], runs_dir: Path, dataset, display: Display,
                        data_dir=None) -> list[RunResult]:
     """The default `train_seeds`: the seeds as one stacked model in this process."""
-    return train_experiment(config, runs_dir, display, data_dir=data_dir, config_source=config.name,
-                            dataset=dataset, members=[run_config(config, s) for s in seeds])
+    return train_experiment(config, Dirs(runs_dir, data_dir), display, Source(config.name, dataset),
+                            members=[run_config(config, s) for s in seeds])
 
 
-def run_chapter6(configs_dir: Optional[Path], out: Path, epochs_scale: float = 1.0, train_limit: Optional[int] = None,
-                 repeats: int = 3, ensemble_size: int = 5, only: Optional[list[str]] = None,
-                 device: Optional[str] = None, data_dir=None, new_display: Callable[[], Display] = Silent,
-                 say=print, command: str = "", train_seeds: Optional[SeedTrainer] = None,
-                 train_all: Optional[ChapterTrainer] = None) -> Path:
-    """Train, ensemble, plot and report; returns the report's path. `new_display()`: a
-    fresh training display for each config (`nnbook train`'s, or a quiet one);
-    `train_seeds`: how a config's seeds not yet trained are trained (train_in_one_stack);
-    `train_all`: instead, how every config's seeds not yet trained are trained at once."""
+@dataclass(frozen=True)
+class ChapterOptions:
+    """What `nnbook chapter6` asks for: which configs, how many runs of each, and how scaled down."""
+
+    epochs_scale: float = 1.0  # every config's epochs times this (at least 1 each); 1 = the book's
+    train_limit: Optional[int] = None  # train on the first N images only (None: all)
+    repeats: int = 3  # runs per config (the book: 3)
+    ensemble_size: int = 5  # ENSEMBLE_OF runs in the ensemble (the book: 5)
+    only: Optional[list[str]] = None  # these configs only (None: all of CHAPTER6)
+    device: Optional[str] = None  # every config's device (None: the configs' own)
+    command: str = ""  # the command line, quoted in the report
+
+
+@dataclass(frozen=True)
+class Trainers:
+    """How the chapter trains its runs and shows them."""
+
+    new_display: Callable[[], Display] = Silent  # a fresh training display per config (`nnbook train`'s, or quiet)
+    train_seeds: Optional[SeedTrainer] = None  # how a config's seeds not yet trained train (train_in_one_stack)
+    train_all: Optional[ChapterTrainer] = None  # instead: how every config's seeds not yet trained train at once
+
+
+def run_chapter6(configs_dir: Optional[Path], out: Path, options: ChapterOptions = ChapterOptions(), data_dir=None,
+                 trainers: Trainers = Trainers(), say=print) -> Path:
+    """Train, ensemble, plot and report; returns the report's path."""
+    epochs_scale, train_limit, repeats = options.epochs_scale, options.train_limit, options.repeats
+    ensemble_size, only, device = options.ensemble_size, options.only, options.device
+    new_display, train_seeds, train_all = trainers.new_display, trainers.train_seeds, trainers.train_all
     names = only or CHAPTER6
     unknown = [n for n in names if n not in CHAPTER6]
     if unknown:
@@ -122,7 +143,7 @@ def run_chapter6(configs_dir: Optional[Path], out: Path, epochs_scale: float = 1
     def config_done(name: str, runs: list[RunResult]) -> None:
         results[name] = sorted(runs, key=lambda r: r.summary.seed)
         if len(results) < len(configs):  # the report so far; the last one follows with the ensemble and plots
-            write_report(report, configs, results, [], epochs_scale, train_limit, repeats, started, command)
+            write_report(report, configs, results, [], options, started)
 
     for name, config in configs.items():
         finished, stopped, missing = prior[name]
@@ -170,7 +191,7 @@ def run_chapter6(configs_dir: Optional[Path], out: Path, epochs_scale: float = 1
                       out / "tanh_vs_sigmoid.png")
         extra.append("The problem's tanh vs sigmoid question: validation curves in `tanh_vs_sigmoid.png`.")
 
-    write_report(report, configs, results, extra, epochs_scale, train_limit, repeats, started, command)
+    write_report(report, configs, results, extra, options, started)
     say(f"report: {report}")
     return report
 
@@ -211,8 +232,8 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[StoppedSta
     return finished, stopped, [s for s in asked_seeds if s not in seen]
 
 
-def write_report(report: Path, configs: dict, results: dict, extra: list[str], epochs_scale: float,
-                 train_limit: Optional[int], repeats: int, started: str, command: str) -> None:
+def write_report(report: Path, configs: dict, results: dict, extra: list[str], options: ChapterOptions,
+                 started: str) -> None:
     """chapter6.md from the runs trained so far (`results`), the configs still to train named."""
     env = next(iter(results.values()))[0].summary if results else Summary()  # where and with what it ran
     out = report.parent
@@ -220,13 +241,13 @@ def write_report(report: Path, configs: dict, results: dict, extra: list[str], e
                                                                  if (out / e).exists()]
     lines = ["# Chapter 6, reproduced with nnbook", ""]
     epochs = {name: c.epochs for name, c in configs.items()}
-    if epochs_scale != 1.0 or train_limit:
+    if options.epochs_scale != 1.0 or options.train_limit:
         counts = sorted({e for e in epochs.values()})
-        lines += [f"**Scaled down — not the book's protocol.** Epochs × {epochs_scale:g} "
+        lines += [f"**Scaled down — not the book's protocol.** Epochs × {options.epochs_scale:g} "
                   f"({', '.join(map(str, counts))} epoch{'s' if counts != [1] else ''} instead of 40/60)"
-                  + (f", only the first {train_limit:,} training images" if train_limit else "")
+                  + (f", only the first {options.train_limit:,} training images" if options.train_limit else "")
                   + ". The accuracies are far below the book's and the differences mean nothing.", ""]
-    lines += [f"- Runs per config: {repeats} (seeds 0..{repeats - 1}); {ENSEMBLE_OF}: "
+    lines += [f"- Runs per config: {options.repeats} (seeds 0..{options.repeats - 1}); {ENSEMBLE_OF}: "
               f"{configs[ENSEMBLE_OF].repeats if ENSEMBLE_OF in configs else '—'} runs, also the ensemble's members.",
               f"- Hardware: {_known(env.device)} ({_known(env.hardware)}), {_known(env.threads)} threads; "
               f"torch {_known(env.torch)}, nnbook {_known(env.nnbook)}, Python {platform.python_version()}.",
@@ -235,8 +256,8 @@ def write_report(report: Path, configs: dict, results: dict, extra: list[str], e
               "epoch of the run with the best validation accuracy. `diff` is it minus the book's figure, in points.",
               "- `s/epoch` is the wall time of one epoch, training and evaluation; the repeats of a config train "
               "together (one stacked model, or worker processes side by side), so they share the machine."]
-    if command:
-        lines.append(f"- Command: `{command}`")
+    if options.command:
+        lines.append(f"- Command: `{options.command}`")
     pending = [name for name in configs if name not in results]
     if pending:
         lines += ["", f"**Not trained yet:** {', '.join(pending)}. Run the same command again to continue."]

@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import shlex
 import time
-from pathlib import Path
-from typing import Optional
+from dataclasses import dataclass, field
+from typing import Any, Optional
 
 from nnbook.config import PER_MEMBER, Config, dump_config, run_config, seeds_of, stack_key
 from nnbook.data import mnist
@@ -38,6 +38,7 @@ from nnbook.experiments.resume import ResumePlan, check_same_data, check_same_de
 from nnbook.nn.net import build_model, torch_dtype
 from nnbook.records import COMPLETED, DIVERGED, FAILED, INTERRUPTED, EpochRecord
 from nnbook.runs.directory import Run, check_runs_dir, config_file
+from nnbook.runs.layout import Dirs
 from nnbook.runs.records import Summary, environment
 from nnbook.stacks import in_stacks
 from nnbook.training.devices import resolve_device, to_device
@@ -45,24 +46,41 @@ from nnbook.training.loop import train
 from nnbook.training.monitor import evaluate_test
 
 
-def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir: Optional[str] = None,
-                     sequential: bool = False, config_source: str = "config", dataset=None,
+@dataclass(frozen=True)
+class Source:
+    """Where an experiment's config and data come from, beyond `Dirs`: bundled, as they travel together."""
+
+    name: str = "config"  # the config as messages name it: its file, or its name in a chapter or sweep
+    dataset: Any = None  # an already loaded data.Dataset for config.data (shared by configs), left intact
+
+
+@dataclass(frozen=True)
+class Group:
+    """Runs trained together as the members of one net, and where their training starts."""
+
+    runs: list[Run]  # their directories, in member order
+    members: list[Config]  # each run's own resolved config
+    progress: Any = None  # the restored training state when resuming (resume.restored_progress), else None
+    histories: list[list[EpochRecord]] = field(default_factory=list)  # each run's epochs so far ([]: none)
+
+
+def train_experiment(config: Config, dirs: Dirs, display: Display, source: Source = Source(),
                      members: Optional[list[Config]] = None, stack: Optional[int] = None) -> list[RunResult]:
-    """`dataset`: an already loaded `data.Dataset` for `config.data` (the chapter 6 runner
-    shares one between configs); it is left intact. `members`: the runs to train, each its
-    own resolved config (name, seed, eta, lmbda, mu: sweep points packed into one stack),
-    all with `config`'s stack_key; by default the config's repeats. They train as one stack, or
-    in stacks of at most `stack` one after another (`sequential`: stacks of one)."""
+    """`source`: the config's name in messages, and its data when already loaded. `members`: the
+    runs to train, each its own resolved config (name, seed, eta, lmbda, mu: sweep points packed
+    into one stack), all with `config`'s stack_key; by default the config's repeats. They train as
+    one stack, or in stacks of at most `stack` one after another (1: one at a time)."""
+    runs_dir = dirs.runs_dir
     check_runs_dir(runs_dir)  # before minutes of data loading, not after
     device = resolve_device(config.device)
     with catch_interrupts() as interrupts:
         runs: list[Run] = []  # the group being set up, for the message if a signal comes before it trains
         try:
-            dataset, tensors, n_train = load_data(config, device, data_dir, config_source, dataset)
+            dataset, tensors, n_train = load_data(config, device, dirs.data_dir, source.name, source.dataset)
             env = environment(device)
             members = members or [run_config(config, s) for s in seeds_of(config)]
             check_stackable(config, members)
-            groups = in_stacks(members, 1 if sequential else stack or len(members))
+            groups = in_stacks(members, stack or len(members))
             display.start(config, n_train, env, members, len(groups))
 
             results = []
@@ -77,7 +95,7 @@ def train_experiment(config: Config, runs_dir: Path, display: Display, data_dir:
                 for run in runs:  # the runs trained together, resumed together (resume.py)
                     run.update(group=[r.path.name for r in runs])
                 display.runs_created([r.path for r in runs])
-                results += train_group(config, net, runs, tensors, display, interrupts, members=group)
+                results += train_group(config, net, tensors, Group(runs, group), display, interrupts)
         except Interrupt as stop:  # loading the data or making a group's directories
             raise stopped_before_training(stop, runs) from None
         except NnbookError as error:  # a config mistake, a lock refused; train_group's own are marked already
@@ -108,8 +126,8 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
 
             net = build_model(config, plan.seeds).to(device)
             progress = restored_progress(net, plan)  # None when no epoch was completed
-            results = train_group(config, net, plan.runs, tensors, display, interrupts, progress, plan.histories,
-                                  plan.configs)
+            results = train_group(config, net, tensors, Group(plan.runs, plan.configs, progress, plan.histories),
+                                  display, interrupts)
         except Interrupt as stop:  # loading the data or restoring the checkpoints
             raise stopped_before_training(stop, plan.runs) from None
         except NnbookError:  # a wrong device or data: the runs stay as plan_resume left them, resumable
@@ -149,14 +167,12 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     return dataset, tensors, n_train
 
 
-def train_group(config: Config, net, runs: list[Run], tensors, display: Display, interrupts, progress=None,
-                histories: Optional[list[list[EpochRecord]]] = None,
-                members: Optional[list[Config]] = None) -> list[RunResult]:
-    """Train the members of `net` (one per run, `members` their configs) and write each epoch
-    to their run directories; from `progress` and `histories` when resuming. `interrupts`:
-    the installed signal handlers (interrupts.catch_interrupts)."""
-    members = members or [run_config(config, run.summary.seed) for run in runs]
-    for run, member, history in zip(runs, members, histories or [[] for _ in runs]):
+def train_group(config: Config, net, tensors, group: Group, display: Display, interrupts) -> list[RunResult]:
+    """Train the members of `net` (one per run of `group`) and write each epoch to their run
+    directories; from `group.progress` and `group.histories` when resuming. `interrupts`: the
+    installed signal handlers (interrupts.catch_interrupts)."""
+    runs, members, progress = group.runs, group.members, group.progress
+    for run, member, history in zip(runs, members, group.histories or [[] for _ in runs]):
         run.begin_training(member.model_dump(mode="json"), history)
     done = [progress.epoch if progress else 0]  # epochs completed, for the message if interrupted
 

@@ -4,12 +4,15 @@ Everything nnbook makes goes under one folder, the runs directory (`--runs-dir`,
 default `runs/`, which git ignores): the run directories themselves
 (`NAME-YYYYmmdd-HHMMSS/`), a sweep's grid (`NAME.sweep.md`, `.png`), and the other
 commands' outputs in folders of their own, named here. Readers of runs (`report`,
-`ensemble`, `plot`) know these folders hold no runs of their own.
+`ensemble`, `plot`) know these folders hold no runs of their own. `Dirs` bundles the
+results root with the data folder a command reads, as the two travel together.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from nnbook.errors import NnbookError
 
@@ -19,6 +22,14 @@ GRADIENTS = "gradients"  # nnbook gradients
 CHAPTERS = "chapters"  # nnbook chapter6: chapters/chapter6-TIME/ (with its own runs/)
 PREVIEWS = "previews"  # nnbook augment-preview
 OUTPUT_FOLDERS = (ENSEMBLES, PLOTS, GRADIENTS, CHAPTERS, PREVIEWS)
+
+
+@dataclass(frozen=True)
+class Dirs:
+    """Where every run of a command writes and reads: bundled, as they travel together."""
+
+    runs_dir: Path  # where run directories are made
+    data_dir: Optional[Path] = None  # searched first for the data sets (None: nnbook's default places)
 
 
 def output_dir(runs_dir: Path, kind: str) -> Path:
