@@ -28,3 +28,11 @@ def in_stacks(items: list, most: int) -> list[list]:
         pieces.append(items[start:start + size])
         start += size
     return pieces
+
+
+def seeds_text(seeds) -> str:
+    """A set of runs' seeds as a person writes them: "0-4" for consecutive seeds, else "0,2,5"."""
+    seeds = sorted(seeds)
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
+        return f"{seeds[0]}-{seeds[-1]}"
+    return ",".join(map(str, seeds))

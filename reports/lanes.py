@@ -164,7 +164,7 @@ def status() -> None:
         state, epochs = status_of(run)
         lane_file = JOBS / job / "lane"
         lane = lane_file.read_text().strip() if lane_file.exists() else "-"
-        sets = " ".join(a for a in args[5:] if a != "--set")
+        sets = " ".join(args[args.index("--set") + 1::2]) if "--set" in args else ""
         print(f"  {job:<34} lane {lane}  {state:<13} {epochs:>3} epochs  {run.name if run else ''} {sets}")
 
 

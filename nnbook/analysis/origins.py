@@ -22,6 +22,7 @@ from typing import Optional
 from nnbook.analysis.experiments import experiment_of_each
 from nnbook.runs import directory as runs
 from nnbook.runs.records import Summary
+from nnbook.stacks import seeds_text
 
 _STAMP = re.compile(r"-(\d{8}-\d{6})(?:-\d+)?$")  # RUN = NAME-YYYYmmdd-HHMMSS[-N]
 
@@ -46,12 +47,6 @@ def stacks_of(summaries: dict[Path, Summary]) -> list[Stack]:
     return sorted(stacks, key=lambda s: (s.start, s.seeds))
 
 
-def _seeds(seeds: list[int]) -> str:
-    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ",".join(map(str, seeds))
-
-
 def _duration(seconds: float) -> str:
     return f"{seconds / 60:.1f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
@@ -70,7 +65,7 @@ def wall_time(stacks: list[Stack]) -> str:
     """The stacks' times; the slowest as the config's when they all started together."""
     if len(stacks) == 1:
         return _duration(stacks[0].seconds)
-    each = "; ".join(f"seeds {_seeds(s.seeds)}: {_duration(s.seconds)}" for s in stacks)
+    each = "; ".join(f"seeds {seeds_text(s.seeds)}: {_duration(s.seconds)}" for s in stacks)
     if len({s.start for s in stacks}) == 1:
         return f"{_duration(max(s.seconds for s in stacks))}, the slowest of {len(stacks)} stacks side by side ({each})"
     return f"{len(stacks)} stacks started apart ({each})"
@@ -91,7 +86,7 @@ def origins_markdown(paths: list[Path]) -> str:
         commits = [(s.commit[:7] + ("" if s.tree_clean else " (tree changed)")) if s.commit else None
                    for s in values]
         lines.append(" | ".join([
-            f"| {name}", _seeds(sorted(s.seed for s in values)),
+            f"| {name}", seeds_text(s.seed for s in values),
             " + ".join(str(len(s.seeds)) for s in stacks), wall_time(stacks),
             f"{_one_or_all([s.device for s in values])} ({_one_or_all([s.hardware for s in values])}), "
             f"{_threads(values)}",

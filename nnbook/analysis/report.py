@@ -38,6 +38,7 @@ from nnbook.errors import ConfigError
 from nnbook.records import FINISHED
 from nnbook.runs import directory as runs
 from nnbook.runs import layout
+from nnbook.stacks import seeds_text
 from nnbook.statistics import best_by_validation, has_result, results_of, spread, tied_with_best
 from nnbook.tables import Column, fitted_table
 
@@ -190,17 +191,12 @@ def _spread(mean: Optional[float], std: Optional[float]) -> str:
     return f"{100 * mean:.2f}" + (f" ± {100 * std:.2f}" if std is not None else "")
 
 
-def _seeds(seeds) -> str:
-    seeds = sorted(seeds)
-    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"seeds {seeds[0]}-{seeds[-1]}"
-    return f"seed{'s' if len(seeds) > 1 else ''} {','.join(map(str, seeds))}"
-
-
-def _best(value: Optional[float], tied: tuple[float, ...], seeds, all_seeds) -> str:
-    """A best-by-validation figure, with the seeds it chose among where that is not every run,
-    and the test accuracies of the runs that tie it on validation (the first by seed is taken)."""
-    notes = ([_seeds(seeds)] if seeds and tuple(sorted(seeds)) != tuple(sorted(all_seeds)) else []) + (
+def _best(value: Optional[float], tied: tuple[float, ...], seeds: tuple[int, ...] = ()) -> str:
+    """A best-by-validation figure, with the seeds it chose among (given where the row's two best
+    figures choose among different runs) and the test accuracies of the runs that tie it on
+    validation (the first by seed is taken)."""
+    named = f"seed{'s' if len(seeds) > 1 else ''} {seeds_text(seeds)}"
+    notes = ([named] if seeds else []) + (
         [f"tie: {', '.join(_pct(t) for t in tied)}"] if tied else [])
     return _pct(value) + (f" ({'; '.join(notes)})" if notes and value is not None else "")
 
@@ -214,12 +210,13 @@ def cells(row: Row) -> list[str]:
     values = c.spread if c else spread([])
     stat_range = "—" if values.low is None else (
         _pct(values.low) if values.n == 1 else f"{_pct(values.low)}–{_pct(values.high)}")
+    # The book's statistic counts the 3 lowest seeds, the best-run column every run: name both's seeds.
+    apart = bool(c and c.seeds and sorted(c.seeds) != sorted(row.seeds))
     return [row.label, runs_text, row.epochs, "—" if row.book is None else f"{row.book:.2f}", statistic,
-            _best(c.as_counted, c.tied, c.seeds, row.seeds) if c else "—",
+            _best(c.as_counted, c.tied, c.seeds if apart else ()) if c else "—",
             _spread(values.mean, values.std) if c else "—", stat_range,
             "—" if row.difference is None else f"{row.difference:+.2f}",
-            _best(row.test_at_best, row.tied, row.seeds if c and c.seeds and len(c.seeds) < len(row.seeds) else (),
-                  ()), _spread(row.test_mean, row.test_std),
+            _best(row.test_at_best, row.tied, row.seeds if apart else ()), _spread(row.test_mean, row.test_std),
             "—" if row.seconds_per_epoch is None else f"{row.seconds_per_epoch:.1f}", row.full_note]
 
 

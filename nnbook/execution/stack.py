@@ -23,6 +23,7 @@ from nnbook.experiments.failures import describe_failure
 from nnbook.runs.directory import read_summary
 from nnbook.runs.layout import Dirs  # noqa: F401 - the placements import it from here too
 from nnbook.runs.records import Summary
+from nnbook.stacks import seeds_text
 
 INTERRUPTED_SWEEP = ("sweep interrupted; finished runs are kept: run the same `nnbook sweep` again to train "
                      "only what is left")
@@ -85,12 +86,6 @@ class Stack:
             return (f"{points[0].label or points[0].name} (seed{'s' if len(self.seeds) > 1 else ''} "
                     f"{self.seeds_text}{resumed})")
         return f"{len(points)} points packed: {'; '.join(p.label for p in points)} (seeds {self.seeds_text})"
-
-
-def seeds_text(seeds: list[int]) -> str:
-    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[-1] + 1)):
-        return f"{seeds[0]}-{seeds[-1]}"
-    return ",".join(map(str, seeds))
 
 
 @dataclass

@@ -32,7 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from nnbook.analysis.ensemble import find_test_split, run_ensemble, tied_votes, vote_to_lowest_label  # noqa: E402
+from nnbook.analysis.ensemble import (find_test_split, plurality_vote, run_ensemble, tied_votes,  # noqa: E402
+                                      vote_to_lowest_label)
 from nnbook.analysis.origins import origins_markdown  # noqa: E402
 from nnbook.analysis.html_report import write_page as write_html  # noqa: E402
 from nnbook.analysis.plots import plot_accuracy, plot_filters  # noqa: E402
@@ -94,7 +95,7 @@ def records_markdown(paths: list[Path], voters: list[Path]) -> str:
             predictions = np.stack([load_predictions(p, weights == "last").argmax(-1) for p in voters])
             tied = tied_votes(predictions)
             lowest = vote_to_lowest_label(predictions)
-            from_first = run_vote_errors(predictions, labels)
+            from_first = int((plurality_vote(predictions) != labels).sum())
             shown = "; ".join(f"index {i}: votes {', '.join(map(str, predictions[:, i]))}, label {labels[i]}"
                               for i in tied[:10])
             text.append(f"- `votes/{weights}`: {len(tied)} tied image(s){f' ({shown})' if shown else ''}; "
@@ -102,12 +103,6 @@ def records_markdown(paths: list[Path], voters: list[Path]) -> str:
                         f"{int((lowest != labels).sum())} errors")
         text.append("")
     return "\n".join(text)
-
-
-def run_vote_errors(predictions: np.ndarray, labels: np.ndarray) -> int:
-    from nnbook.analysis.ensemble import plurality_vote
-
-    return int((plurality_vote(predictions) != labels).sum())
 
 
 def draw_pictures(runs: dict[str, list[Path]]) -> None:
