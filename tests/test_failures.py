@@ -28,7 +28,7 @@ from nnbook.cli import run as run_cli
 from nnbook.errors import NnbookError
 from nnbook.runs.directory import read_summary
 from nnbook.experiments.failures import TrainingFailed, describe_failure
-from nnbook.runs.transfer import write_run_files
+from nnbook.runs.transfer import write_stack_files
 
 from .cli import CONFIGS, read_json, run_dirs
 
@@ -381,25 +381,71 @@ def test_every_file_honours_the_umask(tmp_path, cli, args, mnist_slice):
 # ----------------------------------------------------------------------------- the Ray executor's copy-back
 
 
-def test_a_copied_back_run_never_lands_in_an_existing_one(tmp_path, monkeypatch):
+def summary_of(group) -> bytes:
+    return (json.dumps({"name": "x", "seed": 0, "status": "interrupted", "group": group}, indent=2) + "\n").encode()
+
+
+def test_a_copied_back_stack_never_lands_in_an_existing_run_and_its_members_still_name_each_other(tmp_path,
+                                                                                                 monkeypatch):
     from nnbook.runs import transfer
 
-    monkeypatch.setattr(transfer, "SUFFIXES", 3)  # `x`, `x-r1`, `x-r2`
+    monkeypatch.setattr(transfer, "SUFFIXES", 3)  # ``, `-r1`, `-r2`
     for name in ("x", "x-r1", "x-r2"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "summary.json").write_text("theirs")
-    with pytest.raises(NnbookError, match="cannot copy the run x back"):
-        write_run_files(tmp_path, "x", {"summary.json": b"mine", "config.yaml": b"mine"})
+    stack = {"x": {"summary.json": summary_of(["x", "x-1"]), "config.yaml": b"name: x\n"},
+             "x-1": {"summary.json": summary_of(["x", "x-1"]), "config.yaml": b"name: x\n"}}
+    with pytest.raises(NnbookError, match="cannot copy the runs x, x-1 back"):
+        write_stack_files(tmp_path, stack)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["x", "x-r1", "x-r2"]
     assert all(sorted(q.name for q in p.iterdir()) == ["summary.json"] and (p / "summary.json").read_text()
                == "theirs" for p in tmp_path.iterdir())
     (tmp_path / "x-r1" / "summary.json").unlink()
     (tmp_path / "x-r1").rmdir()
-    assert write_run_files(tmp_path, "x", {"summary.json": b"mine"}) == tmp_path / "x-r1"
+    # `x-r1` is free, `x-1-r1` too: both members get -r1, and each summary's group says so
+    assert write_stack_files(tmp_path, stack) == [tmp_path / "x-r1", tmp_path / "x-1-r1"]
+    for name in ("x-r1", "x-1-r1"):
+        assert json.loads((tmp_path / name / "summary.json").read_text())["group"] == ["x-r1", "x-1-r1"]
+        assert (tmp_path / name / "config.yaml").read_bytes() == b"name: x\n"
+
+
+def test_a_stack_written_back_cut_short_anywhere_leaves_its_members_a_common_checkpoint(tmp_path, monkeypatch):
+    """write_back replaces a resumed stack's files in an order that, stopped after any file, leaves
+    every member the old checkpoint or the new one's previous: the epoch a resume picks up."""
+    from nnbook.runs import transfer
+
+    def files(epoch):
+        return {"checkpoint.prev.pt": f"{epoch - 1}".encode(), "checkpoint.pt": f"{epoch}".encode(),
+                "metrics.jsonl": f"{epoch}".encode(), "summary.json": f"{epoch}".encode()}
+
+    names = ["x", "x-1", "x-2"]
+    writes = 4 * len(names)
+    for cut in range(writes + 1):
+        for name in names:
+            (tmp_path / name).mkdir(parents=True, exist_ok=True)
+            for file_name, data in files(5).items():
+                (tmp_path / name / file_name).write_bytes(data)
+        done = []
+
+        def write_until_cut(path, data, done=done, cut=cut):
+            if len(done) == cut:
+                raise OSError("cut")
+            done.append(path)
+            path.write_bytes(data)
+
+        monkeypatch.setattr(transfer, "atomic_write", write_until_cut)
+        try:
+            transfer.write_back(tmp_path, {name: files(9) for name in names})
+        except OSError:
+            assert cut < writes
+        epochs = [{int((tmp_path / n / f).read_text()) for f in ("checkpoint.prev.pt", "checkpoint.pt")} for n in names]
+        assert set.intersection(*epochs), (cut, epochs)
+        summaries = {(tmp_path / n / "summary.json").read_text() for n in names}
+        assert summaries == ({"9"} if cut == writes else {"5"} if cut < writes - 2 else {"5", "9"})
 
 
 def test_a_copy_back_that_fails_leaves_nothing(tmp_path, monkeypatch):
     Disk(monkeypatch, lambda name, epochs: name == "summary.json")
     with pytest.raises(OSError):
-        write_run_files(tmp_path, "x", {"summary.json": b"{}", "config.yaml": b"name: x\n"})
+        write_stack_files(tmp_path, {"x": {"summary.json": b"{}", "config.yaml": b"name: x\n"}})
     assert list(tmp_path.iterdir()) == []

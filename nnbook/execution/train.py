@@ -57,8 +57,13 @@ def train_runs(runs: Runs, dirs: Dirs, displays: Displays, asked: Asked = Asked(
     shown by a training display in this process, or a line per stack and the result table at the end.
     `dataset`: one already loaded (this process only)."""
     config, seeds = runs.config, runs.seeds
+    started = time.strftime("%Y%m%d-%H%M%S")  # run directories are stamped so: those made from now on
     if asked.executor is Executor.ray:
-        return train_all([runs], dirs, displays, asked)
+        try:
+            return train_all([runs], dirs, displays, asked)
+        except Interrupted as stop:  # the runs came back `interrupted`: each stack resumes on its own
+            raise Interrupted(f"interrupted: every completed epoch is kept; "
+                              f"{resume_hints(dirs.runs_dir, config.name, started)}", stop.exit_code) from None
     placement, why = placement_of_config(config, len(seeds), asked)
     display = displays.training()
     if len(seeds) > 1:
@@ -69,7 +74,6 @@ def train_runs(runs: Runs, dirs: Dirs, displays: Displays, asked: Asked = Asked(
         use_threads(placement.threads)
         return train_experiment(config, dirs, display, Source(runs.source or config.name, dataset),
                                 members=[run_config(config, s) for s in seeds], stack=placement.stack)
-    started = time.strftime("%Y%m%d-%H%M%S")  # run directories are stamped so: those made from now on
     try:
         outcomes = run_on_devices(stacks_of([(config, seeds, [])], [placement.stack]), dirs, displays.pool(),
                                   ["cpu"] * placement.workers, placement.threads)
@@ -85,8 +89,7 @@ def train_runs(runs: Runs, dirs: Dirs, displays: Displays, asked: Asked = Asked(
 def train_all(todo: list[Runs], dirs: Dirs, displays: Displays, asked: Asked,
               on_config: Optional[Callable[[Config, list[RunResult]], None]] = None) -> list[RunResult]:
     """Every config's seeds and stopped stacks of `todo` on one pool of `asked.workers` CPU workers, or
-    on a Ray cluster (a task per stack; a stopped stack, whose files are here, resumes on a worker of
-    this machine first): the seeds cut into the stacks each config's placement chooses
+    on a Ray cluster (a task per stack; a stopped stack travels with its task): the seeds cut into the stacks each config's placement chooses
     (Ray: one stack of its seeds; or `asked.stack`), each stopped stack resumed whole; a worker that
     frees takes the next stack, of whichever config, longest first. on_config(config, its runs) as
     each config's last stack ends, after its result table. Returns every run trained."""
@@ -117,13 +120,8 @@ def train_all(todo: list[Runs], dirs: Dirs, displays: Displays, asked: Asked,
     queue = stacks_of([(runs.config, runs.seeds, runs.stopped) for runs in todo], most, run_seconds)
     shown = ConfigsDone(display, queue, done)
     try:
-        if ray:
-            # A stopped stack's files are here: it resumes on a worker process of this machine,
-            # then the rest goes to the cluster.
-            stopped = [stack for stack in queue if stack.resume is not None]
-            outcomes = run_on_devices(stopped, dirs, shown, ["cpu"], threads) if stopped else []
-            fresh = [stack for stack in queue if stack.resume is None]
-            outcomes += run_ray(fresh, dirs, shown, asked.ray) if fresh else []
+        if ray:  # a stopped stack travels to its task and comes back continued (ray_cluster.py)
+            outcomes = run_ray(queue, dirs, shown, asked.ray)
         else:
             outcomes = run_on_devices(queue, dirs, shown, ["cpu"] * workers, threads)
     except Interrupted as stop:

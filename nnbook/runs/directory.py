@@ -175,7 +175,7 @@ class Run:
         return run
 
     def write_summary(self) -> None:
-        atomic_text(self.path / SUMMARY, json.dumps(self.summary.to_json(), indent=2) + "\n")
+        atomic_text(self.path / SUMMARY, summary_text(self.summary))
 
     def update(self, **fields) -> None:
         """Set these Summary fields and rewrite summary.json."""
@@ -303,6 +303,11 @@ class Run:
 
 
 # ----------------------------------------------------------------------------- reading run directories
+
+
+def summary_text(summary: Summary) -> str:
+    """summary.json's text, as every writer writes it."""
+    return json.dumps(summary.to_json(), indent=2) + "\n"
 
 
 def is_run_dir(path: Path) -> bool:
