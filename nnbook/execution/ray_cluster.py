@@ -31,6 +31,7 @@ from typing import Optional
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.execution.placement import RayOptions
 from nnbook.experiments.failures import describe_failure
+from nnbook.experiments.interrupts import catch_interrupts
 from nnbook.execution.ray_task import Inbox, TaskResult, TaskSpec, ship, train_task
 from nnbook.execution.stack import Dirs, Outcome, Stack, stream_stacks
 from nnbook.runs.directory import Run, read_summary
@@ -93,7 +94,8 @@ def run_ray(stacks: list[Stack], dirs: Dirs, display, options: RayOptions = RayO
         display.print(f"Ray cluster: {total.get('CPU', 0):g} CPUs, {total.get('GPU', 0):g} GPUs; one task per "
                       f"stack with {options.cpus_per_task:g} CPU and {gpus_per_task:g} GPU, "
                       f"up to {slots.capacity()} at once")
-        return stream_stacks(stacks, slots, display, fail_fast)
+        with catch_interrupts():  # SIGTERM too stops the tasks as Ctrl-C does (after ray.init: Ray's handler replaced)
+            return stream_stacks(stacks, slots, display, fail_fast)
     finally:
         if started_here:
             ray.shutdown()
