@@ -155,6 +155,16 @@ def stop() -> None:
           "`python reports/lanes.py start` continues them")
 
 
+def lane_alive(lane: str) -> bool:
+    """Whether the lane's trainer process is running now."""
+    pidfile = LANES / f"lane-{lane}.trainer"
+    try:
+        os.kill(int(pidfile.read_text()), 0)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def status() -> None:
     head = subprocess.run(["git", "-C", str(CLONE), "rev-parse", "--short", "HEAD"], capture_output=True,
                           text=True).stdout.strip()
@@ -164,6 +174,8 @@ def status() -> None:
         state, epochs = status_of(run)
         lane_file = JOBS / job / "lane"
         lane = lane_file.read_text().strip() if lane_file.exists() else "-"
+        if state == "running" and not lane_alive(lane):
+            state = "stopped"  # its trainer was killed (a session's end): `start` resumes it
         sets = " ".join(args[args.index("--set") + 1::2]) if "--set" in args else ""
         print(f"  {job:<34} lane {lane}  {state:<13} {epochs:>3} epochs  {run.name if run else ''} {sets}")
 
