@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-kernels device-check-rehearsal bench bench-precision bench-schedules profile-step clean help chapter6 chapters135 chapters135-report chapter6-report
+.PHONY: setup test test-kernels device-check-rehearsal bench bench-precision bench-schedules bench-threads profile-step clean help chapter6 chapters135 chapters135-report chapter6-report
 
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
@@ -20,6 +20,7 @@ help:
 	@echo "make bench   time nnbook's training step against a plain PyTorch loop"
 	@echo "make device-check-rehearsal  the GPU check (benchmarks/device_check.sh) on the CPU, small, into device-check/"
 	@echo "make bench-schedules  K = 1..6 runs as one stack, as workers, or both: whole-process times"
+	@echo "make bench-threads    one training process on 1 torch thread or every core, quiet and loaded"
 	@echo "make profile-step     where a step's time goes, per op, for stacks of K = 1..4"
 	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~30 min on 2 cores)"
 	@echo "make chapters135-report  regenerate reports/chapters1-3-5/ from its committed records"
@@ -100,6 +101,9 @@ bench-precision:
 
 bench-schedules:
 	$(BIN)/python benchmarks/schedules.py
+
+bench-threads:
+	$(BIN)/python benchmarks/threads.py
 
 profile-step:
 	$(BIN)/python benchmarks/profile_step.py
