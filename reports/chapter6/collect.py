@@ -8,12 +8,12 @@ test_predictions.npy and test_predictions_last.npy (the votes are recomputed fro
 and for ch6_conv (the chapter's first conv net) and the final net, ch6_relu_dropout, the
 best-validation network's first-layer filters as
 reports/chapter6/filters/RUN.npy (20 x 5 x 5 numbers: the picture's record; no weights
-are committed). Runs already copied are left as they are.
+are committed). Runs already copied (the same metrics) are left as they are; a run whose name is
+taken by another run there becomes RUN-r1.
 """
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 
@@ -25,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 from nnbook.analysis.plots import first_conv_filters  # noqa: E402
 from nnbook.records import DIVERGED, FINISHED  # noqa: E402
 from nnbook.runs.directory import is_run_dir, read_summary  # noqa: E402
+from nnbook.runs.transfer import write_stack_files  # noqa: E402
 
 REPORT = ROOT / "reports" / "chapter6"
 RECORDS = ("config.yaml", "summary.json", "metrics.jsonl")
@@ -37,18 +38,24 @@ def main(source: Path) -> None:
         if not is_run_dir(run):
             continue
         summary = read_summary(run)
-        target = REPORT / "runs" / run.name
-        if not (summary.status in FINISHED or summary.status == DIVERGED) or target.exists():
+        if not (summary.status in FINISHED or summary.status == DIVERGED) or copied(run):
             continue
-        target.mkdir(parents=True)
         names = RECORDS + (("test_predictions.npy", "test_predictions_last.npy") if summary.name == VOTERS else ())
-        for name in names:
-            shutil.copy2(run / name, target / name)
+        # Runs of one name started in the same second in two lanes share a directory name: the second
+        # becomes RUN-r1 (its summary's group renamed with it: runs/transfer.py).
+        (target,) = write_stack_files(REPORT / "runs", {run.name: {name: (run / name).read_bytes() for name in names}})
         filters = first_conv_filters(run) if summary.name in FILTERS_OF else None
         if filters is not None:
             (REPORT / "filters").mkdir(exist_ok=True)
-            np.save(REPORT / "filters" / f"{run.name}.npy", filters)
-        print(f"copied {run.name} ({summary.status}, {summary.epochs_completed} epochs)")
+            np.save(REPORT / "filters" / f"{target.name}.npy", filters)
+        print(f"copied {run} to {target.relative_to(ROOT)} ({summary.status}, {summary.epochs_completed} epochs)")
+
+
+def copied(run: Path) -> bool:
+    """Whether `run` is in the report already: a run there of its name (or its -rN) with its metrics."""
+    metrics = (run / "metrics.jsonl").read_bytes()
+    return any((p / "metrics.jsonl").read_bytes() == metrics for p in (REPORT / "runs").glob(f"{run.name}*")
+               if (p / "metrics.jsonl").is_file())
 
 
 if __name__ == "__main__":
