@@ -125,15 +125,17 @@ def test_plan_skips_done_runs_with_the_same_experiment_only(tmp_path):
     a, b = sweep.points
     fake_run(runs, a.config, 0)
     fake_run(runs, a.config, 1, status="diverged")  # a result too: not trained again
-    fake_run(runs, a.config, 2, status="interrupted")  # not done: trained again
+    stopped = fake_run(runs, a.config, 2, status="interrupted")  # not done: resumed
     fake_run(runs, b.config, 1)
     fake_run(runs, b.config.model_copy(update={"device": "cpu"}), 2)  # where it ran does not matter
     fake_run(runs, b.config.model_copy(update={"epochs": 99}), 0)  # another experiment: not a match
     (runs / "not-a-run").mkdir()
     jobs, done = plan(sweep, runs)
     assert sorted(done) == [(a.name, 0), (a.name, 1), (b.name, 1), (b.name, 2)]
-    assert [(j.point.name, j.seeds) for j in jobs] == [(a.name, [2]), (b.name, [0])]
+    assert [(j.point.name, j.seeds, j.resume) for j in jobs] == [(a.name, [2], stopped), (b.name, [0], None)]
     assert jobs[0].config.seed == 2 and jobs[0].config.repeats == 1
+    fake_run(runs, a.config, 2, stamp="20260102-000000")  # trained again since: nothing to resume
+    assert [(j.point.name, j.seeds, j.resume) for j in plan(sweep, runs)[0]] == [(b.name, [0], None)]
 
     # seeds 0 and 3 missing (1 and 2 done, repeats do not change the experiment): two stacks,
     # each stack trains consecutive seeds as one StackedNet
@@ -230,6 +232,40 @@ def test_local_sweep_trains_every_point_then_a_rerun_skips_them(local_sweep, tin
     packed = cli("sweep", CONFIGS / "ch6_shallow.yaml", *tiny[:-1], "3", "--runs-dir", runs, "--dry-run")
     assert "4 already done, 2 to train in 1 stack" in packed.stdout  # the two points' third seeds: one stack
     assert "Dry run: nothing trained." in dry.stdout and sorted(p.name for p in run_dirs(runs)) == before
+
+
+def test_an_interrupted_sweep_run_again_continues_its_stopped_stack_exactly(tmp_path, tiny, cli, monkeypatch):
+    """Ctrl-C in the second epoch of the first point's stack; the same command again continues that
+    stack from its first epoch in its own directories, trains the second point, and every run ends
+    as in the sweep trained without a stop."""
+    import signal
+
+    from nnbook.experiments.interrupts import Interrupt
+    from nnbook.training import loop
+
+    from .pause import before_step
+
+    def ctrl_c():  # what the handler of a first SIGINT raises where the training is
+        raise Interrupt(signal.SIGINT)
+
+    args = ["sweep", CONFIGS / "ch6_shallow.yaml", *tiny, "--set", "epochs=2", "--stack", "point"]
+    with torch_threads(1):
+        whole = cli(*args, "--runs-dir", tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr
+    runs, steps = tmp_path / "runs", 500 // 10  # steps per epoch: train_limit / mini_batch_size
+    with monkeypatch.context() as patch, torch_threads(1):
+        patch.setattr(loop, "make_step", before_step(steps + steps // 2, ctrl_c))
+        stopped = cli(*args, "--runs-dir", runs)
+    assert stopped.returncode == 130 and "run the same `nnbook sweep` again to continue" in stopped.stderr
+    assert sorted((point_and_seed(r), read_json(r / "summary.json")["epochs_completed"]) for r in run_dirs(runs)) == [
+        (("ch6_shallow@lmbda=0", 0), 1), (("ch6_shallow@lmbda=0", 1), 1)]
+    left = sorted(p.name for p in run_dirs(runs))
+    with torch_threads(1):
+        again = cli(*args, "--runs-dir", runs)
+    assert again.returncode == 0, again.stderr
+    assert "lmbda=0 (seeds 0-1, resumed)" in again.stdout
+    assert sorted(p.name for p in run_dirs(runs) if p.name in left) == left and len(run_dirs(runs)) == 4
+    assert results_by_run(runs) == results_by_run(tmp_path / "whole")
 
 
 def test_a_failed_point_is_reported_and_the_others_go_on(tmp_path, cli, mnist_slice):
@@ -369,8 +405,8 @@ def test_a_signal_stops_every_device_worker_and_leaves_resumable_runs(tmp_path, 
         proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == code, err
-    assert err.strip().splitlines() == ["sweep interrupted; finished runs are kept: run the same `nnbook sweep` "
-                                        "again to train only what is left"]
+    assert err.strip().splitlines() == ["sweep interrupted; every finished epoch is kept: run the same `nnbook "
+                                        "sweep` again to continue (stopped stacks resume where they stopped)"]
     assert len(workers) >= 2
     deadline = time.monotonic() + 10  # the driver waited for its workers: none is left running
     while not all(is_gone(pid) for pid in workers) and time.monotonic() < deadline:

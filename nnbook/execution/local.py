@@ -14,7 +14,7 @@ from typing import Optional
 from nnbook.config import Config
 from nnbook.errors import Interrupted
 from nnbook.execution.pool import run_on_devices
-from nnbook.execution.stack import INTERRUPTED_SWEEP, Dirs, Experiment, Outcome, Stack, train_stack
+from nnbook.execution.stack import INTERRUPTED_SWEEP, Dirs, Experiment, Outcome, Stack, resume_stack, train_stack
 from nnbook.records import INTERRUPTED
 from nnbook.runs.directory import is_run_dir, read_summary
 from nnbook.stacks import in_stacks
@@ -46,7 +46,10 @@ def run_local(stacks: list[Stack], dirs: Dirs, display, fail_fast: bool = False,
     for i, stack in enumerate(stacks, 1):
         display.stack_header(i, len(stacks), stack)
         try:
-            paths, error = train_stack(stack.config, dirs, display.training(), stack.configs)
+            if stack.resume is not None:  # a stopped stack, continued whole in its own directories
+                paths, error = resume_stack(Path(stack.resume), dirs, display.training())
+            else:
+                paths, error = train_stack(stack.config, dirs, display.training(), stack.configs)
         except (Interrupted, KeyboardInterrupt) as stop:
             raise Interrupted(INTERRUPTED_SWEEP, getattr(stop, "exit_code", 130)) from None
         outcomes.append(Outcome.of(stack, paths, error))

@@ -25,8 +25,8 @@ from nnbook.runs.layout import Dirs  # noqa: F401 - the placements import it fro
 from nnbook.runs.records import Summary
 from nnbook.stacks import seeds_text
 
-INTERRUPTED_SWEEP = ("sweep interrupted; finished runs are kept: run the same `nnbook sweep` again to train "
-                     "only what is left")
+INTERRUPTED_SWEEP = ("sweep interrupted; every finished epoch is kept: run the same `nnbook sweep` again to "
+                     "continue (stopped stacks resume where they stopped)")
 
 
 class Experiment(NamedTuple):
