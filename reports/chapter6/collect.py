@@ -23,27 +23,19 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 from nnbook.analysis.plots import first_conv_filters  # noqa: E402
-from nnbook.records import DIVERGED, FINISHED  # noqa: E402
-from nnbook.runs.directory import is_run_dir, read_summary  # noqa: E402
-from nnbook.runs.transfer import write_stack_files  # noqa: E402
+from reports.collect_runs import RECORDS, copy_records, finished_runs, usage_error  # noqa: E402
 
 REPORT = ROOT / "reports" / "chapter6"
-RECORDS = ("config.yaml", "summary.json", "metrics.jsonl")
 VOTERS = "ch6_relu_dropout"
 FILTERS_OF = ("ch6_conv", VOTERS)
 
 
 def main(source: Path) -> None:
-    for run in sorted(source.iterdir()):
-        if not is_run_dir(run):
-            continue
-        summary = read_summary(run)
-        if not (summary.status in FINISHED or summary.status == DIVERGED) or copied(run):
-            continue
+    for run, summary in finished_runs(source):
         names = RECORDS + (("test_predictions.npy", "test_predictions_last.npy") if summary.name == VOTERS else ())
-        # Runs of one name started in the same second in two lanes share a directory name: the second
-        # becomes RUN-r1 (its summary's group renamed with it: runs/transfer.py).
-        (target,) = write_stack_files(REPORT / "runs", {run.name: {name: (run / name).read_bytes() for name in names}})
+        target = copy_records(run, REPORT / "runs", names)
+        if target is None:
+            continue
         filters = first_conv_filters(run) if summary.name in FILTERS_OF else None
         if filters is not None:
             (REPORT / "filters").mkdir(exist_ok=True)
@@ -51,18 +43,10 @@ def main(source: Path) -> None:
         print(f"copied {run} to {target.relative_to(ROOT)} ({summary.status}, {summary.epochs_completed} epochs)")
 
 
-def copied(run: Path) -> bool:
-    """Whether `run` is in the report already: a run there of its name (or its -rN) with its metrics."""
-    metrics = (run / "metrics.jsonl").read_bytes()
-    return any((p / "metrics.jsonl").read_bytes() == metrics for p in (REPORT / "runs").glob(f"{run.name}*")
-               if (p / "metrics.jsonl").is_file())
-
-
 if __name__ == "__main__":
-    missing = [a for a in sys.argv[1:] if not Path(a).is_dir()]
-    if len(sys.argv) < 2 or missing:
-        print(f"error: {missing[0] + ': no such folder' if missing else 'give the training runs directory'} "
-              "(usage: python reports/chapter6/collect.py RUNS_DIR...)", file=sys.stderr)
+    error = usage_error(sys.argv[1:], "reports/chapter6/collect.py")
+    if error:
+        print(error, file=sys.stderr)
         sys.exit(2)
     for folder in sys.argv[1:]:
         main(Path(folder))
