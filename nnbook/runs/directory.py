@@ -54,7 +54,9 @@ CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT, L
 # The test probabilities of the network as it stands after its last epoch, written when a run
 # finishes: the book's conv.py votes with those (network3.py keeps no best weights).
 LAST_PREDICTIONS = "test_predictions_last.npy"
-WRITTEN = (CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, LAST_PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT)
+VALIDATION_PREDICTIONS = ("validation_predictions.npy", "validation_predictions_last.npy")
+WRITTEN = (CONFIG, METRICS, SUMMARY, MODEL, PREDICTIONS, LAST_PREDICTIONS, CHECKPOINT, PREVIOUS_CHECKPOINT,
+           *VALIDATION_PREDICTIONS)
 
 
 def torch_bytes(obj) -> bytes:
@@ -384,17 +386,34 @@ def load_best_weights(path: Path) -> dict:
     return torch.load(Path(path) / MODEL, map_location="cpu", weights_only=True)
 
 
-def predictions_file(last: bool = False) -> str:
-    return LAST_PREDICTIONS if last else PREDICTIONS
+def predictions_file(last: bool = False, split: str = "test") -> str:
+    """`test_predictions.npy` and `test_predictions_last.npy`, written by training; the same names for
+    another split (`validation_predictions.npy`: analysis/predictions.py computes those)."""
+    return f"{split}_predictions{'_last' if last else ''}.npy"
 
 
-def has_predictions(path: Path, last: bool = False) -> bool:
-    return (Path(path) / predictions_file(last)).exists()
+def has_predictions(path: Path, last: bool = False, split: str = "test") -> bool:
+    return (Path(path) / predictions_file(last, split)).exists()
 
 
-def load_predictions(path: Path, last: bool = False):
-    """The (10000, 10) test probabilities of the best-validation model, or (`last`) of the
-    network after its last epoch: a numpy array (np.load refuses pickled objects)."""
+def load_predictions(path: Path, last: bool = False, split: str = "test"):
+    """The (N, 10) probabilities of the best-validation model, or (`last`) of the network after its
+    last epoch, on a split (the test split's 10000 by default): a numpy array (np.load refuses
+    pickled objects)."""
     import numpy as np
 
-    return np.load(Path(path) / predictions_file(last), allow_pickle=False)
+    return np.load(Path(path) / predictions_file(last, split), allow_pickle=False)
+
+
+def save_predictions(path: Path, probabilities, last: bool = False, split: str = "test") -> None:
+    atomic_write(Path(path) / predictions_file(last, split), numpy_bytes(probabilities))
+
+
+def load_last_weights(path: Path) -> Optional[dict]:
+    """The weights of the network after the run's last finished epoch (its checkpoint's, loaded
+    with weights_only=True), None where the run has no checkpoint of that epoch."""
+    summary = read_summary(path)
+    for _, saved in Run(Path(path), summary).load_checkpoints():
+        if isinstance(saved, dict) and saved.get("epoch") == summary.epochs_completed and "net" in saved:
+            return saved["net"]
+    return None

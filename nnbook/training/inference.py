@@ -32,8 +32,13 @@ class Network:
 
     def predict(self, images: np.ndarray) -> np.ndarray:
         """The predicted digit of each of the (n, 784) images: (n,) labels."""
+        return self.probabilities(images).argmax(-1)
+
+    def probabilities(self, images: np.ndarray) -> np.ndarray:
+        """The class probabilities of each of the (n, 784) images: (n, 10), in the network's dtype, as
+        training saves its test predictions."""
         x = torch.from_numpy(images).to(device=self.device, dtype=next(self.net.parameters()).dtype)
-        return self.net.probabilities(x)[0].argmax(-1).cpu().numpy()
+        return self.net.probabilities(x)[0].cpu().numpy()
 
 
 def saved_network(config: Config, weights: dict[str, torch.Tensor], device: str) -> Network:

@@ -1,0 +1,49 @@
+"""A run's class probabilities on a split of its data, from its saved networks.
+
+Training writes each run's test probabilities (test_predictions.npy: the best-validation
+network; test_predictions_last.npy: the network after its last epoch), which is what the
+book's vote reads. Choices made on validation (which weights vote, which members) need the
+same on the validation split: `split_predictions` computes them from the saved networks, the
+best-validation one (model.pt) or the one after the last epoch (the checkpoint's weights),
+and keeps them beside the test ones (`validation_predictions[_last].npy`, runs/directory.py),
+so that a vote on validation is recomputable from the run's files without its weights.
+torch is imported only when a network is loaded.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from nnbook.data import mnist
+from nnbook.errors import NnbookError
+from nnbook.runs import directory as runs
+
+
+def split_predictions(path: Path, split: str, last: bool = False, data_dir: Optional[str] = None,
+                      device: str = "cpu") -> np.ndarray:
+    """The run's (N, 10) probabilities on `split` (training, validation or test) of its own data: read
+    where the run has them, else computed from its saved network and written into the run."""
+    path = Path(path)
+    if runs.has_predictions(path, last, split):
+        return runs.load_predictions(path, last, split)
+    if split == "test":
+        raise NnbookError(f"{path}: no {runs.predictions_file(last)} (training writes it; "
+                          f"{'a run trained before nnbook kept the last epoch has none' if last else 'the run finished no epoch'})")
+    from nnbook.training.inference import WeightsMismatch, saved_network  # deferred: torch
+
+    config = runs.read_config(path)
+    weights = runs.load_last_weights(path) if last else (runs.load_best_weights(path) if runs.has_model(path) else None)
+    if weights is None:
+        what = f"no checkpoint of its last epoch ({runs.CHECKPOINT})" if last else f"no saved network ({runs.MODEL})"
+        raise NnbookError(f"{path}: {what}, so no {split} predictions can be computed")
+    try:
+        network = saved_network(config, weights, device)
+    except WeightsMismatch as e:
+        raise NnbookError(f"{path}: its saved weights do not fit the network of {runs.CONFIG} ({e})") from None
+    dataset = mnist.load(config.data, data_dir, source=str(runs.config_file(path)))
+    probabilities = network.probabilities(getattr(dataset, split).x)
+    runs.save_predictions(path, probabilities, last, split)
+    return probabilities
