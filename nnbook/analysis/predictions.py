@@ -19,6 +19,7 @@ import numpy as np
 
 from nnbook.data import mnist
 from nnbook.errors import NnbookError
+from nnbook.files import atomic_write
 from nnbook.runs import directory as runs
 
 
@@ -35,7 +36,7 @@ def split_predictions(path: Path, split: str, last: bool = False, data_dir: Opti
     from nnbook.training.inference import WeightsMismatch, saved_network  # deferred: torch
 
     config = runs.read_config(path)
-    weights = runs.load_last_weights(path) if last else (runs.load_best_weights(path) if runs.has_model(path) else None)
+    weights = last_weights(path) if last else (runs.load_best_weights(path) if runs.has_model(path) else None)
     if weights is None:
         what = f"no checkpoint of its last epoch ({runs.CHECKPOINT})" if last else f"no saved network ({runs.MODEL})"
         raise NnbookError(f"{path}: {what}, so no {split} predictions can be computed")
@@ -45,5 +46,15 @@ def split_predictions(path: Path, split: str, last: bool = False, data_dir: Opti
         raise NnbookError(f"{path}: its saved weights do not fit the network of {runs.CONFIG} ({e})") from None
     dataset = mnist.load(config.data, data_dir, source=str(runs.config_file(path)))
     probabilities = network.probabilities(getattr(dataset, split).x)
-    runs.save_predictions(path, probabilities, last, split)
+    atomic_write(path / runs.predictions_file(last, split), runs.numpy_bytes(probabilities))
     return probabilities
+
+
+def last_weights(path: Path) -> Optional[dict]:
+    """The weights of the network after the run's last finished epoch (its checkpoint's, loaded
+    with weights_only=True), None where the run has no checkpoint of that epoch."""
+    summary = runs.read_summary(path)
+    for _, saved in runs.Run(path, summary).load_checkpoints():
+        if isinstance(saved, dict) and saved.get("epoch") == summary.epochs_completed and "net" in saved:
+            return saved["net"]
+    return None

@@ -177,7 +177,7 @@ class Run:
         return run
 
     def write_summary(self) -> None:
-        atomic_text(self.path / SUMMARY, summary_text(self.summary))
+        atomic_text(self.path / SUMMARY, self.summary.text())
 
     def update(self, **fields) -> None:
         """Set these Summary fields and rewrite summary.json."""
@@ -307,11 +307,6 @@ class Run:
 # ----------------------------------------------------------------------------- reading run directories
 
 
-def summary_text(summary: Summary) -> str:
-    """summary.json's text, as every writer writes it."""
-    return json.dumps(summary.to_json(), indent=2) + "\n"
-
-
 def is_run_dir(path: Path) -> bool:
     return (path / SUMMARY).is_file() and (path / CONFIG).is_file()
 
@@ -387,8 +382,7 @@ def load_best_weights(path: Path) -> dict:
 
 
 def predictions_file(last: bool = False, split: str = "test") -> str:
-    """`test_predictions.npy` and `test_predictions_last.npy`, written by training; the same names for
-    another split (`validation_predictions.npy`: analysis/predictions.py computes those)."""
+    """test_predictions[_last].npy, written by training; validation_predictions[_last].npy, by analysis/predictions.py."""
     return f"{split}_predictions{'_last' if last else ''}.npy"
 
 
@@ -403,17 +397,3 @@ def load_predictions(path: Path, last: bool = False, split: str = "test"):
     import numpy as np
 
     return np.load(Path(path) / predictions_file(last, split), allow_pickle=False)
-
-
-def save_predictions(path: Path, probabilities, last: bool = False, split: str = "test") -> None:
-    atomic_write(Path(path) / predictions_file(last, split), numpy_bytes(probabilities))
-
-
-def load_last_weights(path: Path) -> Optional[dict]:
-    """The weights of the network after the run's last finished epoch (its checkpoint's, loaded
-    with weights_only=True), None where the run has no checkpoint of that epoch."""
-    summary = read_summary(path)
-    for _, saved in Run(Path(path), summary).load_checkpoints():
-        if isinstance(saved, dict) and saved.get("epoch") == summary.epochs_completed and "net" in saved:
-            return saved["net"]
-    return None

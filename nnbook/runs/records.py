@@ -11,6 +11,7 @@ directory.py reads and writes the files; this module only says what is in them.
 
 from __future__ import annotations
 
+import json
 import platform
 from dataclasses import dataclass, field
 from typing import Any, Optional
@@ -58,6 +59,10 @@ class Summary(JsonRecord):
 
     def written(self, name: str) -> bool:
         return not (name in _WHEN_SET and getattr(self, name) is None)  # as nnbook always wrote it
+
+    def text(self) -> str:
+        """summary.json's text, as every writer writes it."""
+        return json.dumps(self.to_json(), indent=2) + "\n"
 
 
 def environment(device) -> dict:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from nnbook.errors import NnbookError
 from nnbook.files import atomic_write
-from nnbook.runs.directory import CHECKPOINT, PREVIOUS_CHECKPOINT, SUMMARY, summary_text
+from nnbook.runs.directory import CHECKPOINT, PREVIOUS_CHECKPOINT, SUMMARY
 from nnbook.runs.records import Summary
 
 SUFFIXES = 10_000  # `<name>`, then `<name>-r1` ... `<name>-r9999`
@@ -82,7 +82,7 @@ def renamed_group(summary: bytes, renamed: dict[str, str]) -> bytes:
     """A summary.json whose `group` names the members' new directories."""
     old = Summary.from_json(json.loads(summary))
     group = [renamed.get(name, name) for name in old.group] if old.group else None
-    return summary_text(replace(old, group=group)).encode()
+    return replace(old, group=group).text().encode()
 
 
 def write_back(runs_dir: Path, runs: dict[str, RunFiles]) -> list[Path]:
