@@ -121,11 +121,16 @@ class ClusterSlots:
         return n
 
     def submit(self, stack: Stack):
-        locked, shipped = [], None
+        locked, shipped, key = [], None, len(self.in_flight)
         if stack.resume is not None:  # locked until its runs come back: nobody resumes them meanwhile
-            locked = lock_stack(Path(stack.resume))
-            shipped = ship(Path(stack.resume))
-        key = len(self.in_flight)
+            try:
+                locked = lock_stack(Path(stack.resume))
+                shipped = ship(Path(stack.resume))
+            except (NnbookError, OSError) as e:  # another process trains it: this stack fails, the others go on
+                unlock(locked)
+                ref = self.ray.put(f"not sent to the cluster: {describe_failure(e)}")
+                self.in_flight[ref] = (key, stack, [])
+                return ref
         ref = self.task.remote(TaskSpec(stack.config, stack.configs, self.dirs.data_dir, self.threads, shipped),
                                self.inbox, key)
         self.in_flight[ref] = (key, stack, locked)
@@ -141,6 +146,8 @@ class ClusterSlots:
         except Exception as e:  # noqa: BLE001 - a lost node or crashed worker fails this stack only
             unlock(self.in_flight[ref][2])
             return Outcome(stack, [], describe_failure(getattr(e, "cause", None) or e))
+        if isinstance(result, str):  # why it never went (submit)
+            return Outcome(stack, [], result)
         try:
             paths = self.write(result, stack, self.in_flight[ref][2])
         except (NnbookError, OSError) as e:  # a full disk here: this stack's runs are lost, the others go on
@@ -193,7 +200,9 @@ class ClusterSlots:
                     waiting.append(ref)
                 else:
                     try:
-                        results[ref] = self.ray.get(ref)  # it ended before the cancel came
+                        value = self.ray.get(ref)  # it ended before the cancel came (or never went: submit)
+                        if isinstance(value, TaskResult):
+                            results[ref] = value
                     except self.ray.exceptions.TaskCancelledError:
                         if key in started:
                             waiting.append(ref)  # its runs are on their way to the inbox
