@@ -22,7 +22,6 @@ from nnbook.cli.options import (AddressOpt, CpusPerTaskOpt, DataDirOpt, DeviceOp
 from nnbook.cli.train import displays
 from nnbook.errors import ConfigError, NnbookError
 from nnbook.execution.placement import Executor, RayOptions, check_workers_device
-from nnbook.execution.stack import Dirs
 from nnbook.execution.train import Displays, Runs, train_all, train_runs
 from nnbook.runs import layout
 from nnbook.runs.directory import is_run_dir
@@ -192,12 +191,11 @@ def chapter6(
     if jobs is not None and jobs > 1:  # refused before anything is resumed or made, not when the pool starts
         check_workers_device(jobs, resolve_device(device or "auto"))
 
-    def train_seeds(config, seeds, runs, dataset, display):
-        return train_runs(Runs(config, seeds), Dirs(runs, data_dir), Displays(lambda: display, shown.pool), asked,
-                          dataset)
+    def train_seeds(config, seeds, dirs, dataset, display):
+        return train_runs(Runs(config, seeds), dirs, Displays(lambda: display, shown.pool), asked, dataset)
 
-    def train_everything(todo, runs, on_config):  # one pool of workers, or a Ray cluster, for every config's runs
-        train_all([Runs(*entry) for entry in todo], Dirs(runs, data_dir), shown, asked, on_config)
+    def train_everything(todo, dirs, on_config):  # one pool of workers, or a Ray cluster, for every config's runs
+        train_all([Runs(*entry) for entry in todo], dirs, shown, asked, on_config)
 
     together = asked.executor is Executor.ray or (jobs is not None and jobs > 1)
     target = out or layout.output_dir(runs_dir, layout.CHAPTERS) / f"chapter6-{time.strftime('%Y%m%d-%H%M%S')}"

@@ -124,7 +124,7 @@ def resume_run(run_dir: Path, overrides: list[str], force: bool, data_dir, quiet
         return
     if plan.changes:
         display.print(f"[yellow]continuing with {', '.join(plan.changes)}[/]")
-    raise_if_diverged(resume_experiment(plan, display, data_dir=data_dir), plan.config)
+    raise_if_diverged(resume_experiment(plan, Dirs(Path(run_dir).parent, data_dir), display), plan.config)
 
 
 def gradients(

@@ -145,7 +145,7 @@ def resume_stack(leader: Path, dirs: Dirs, display) -> tuple[list[Path], Optiona
 
     recording = _RecordingDisplay(display)
     try:
-        results = resume_experiment(plan_resume(leader), recording, data_dir=dirs.data_dir)
+        results = resume_experiment(plan_resume(leader), dirs, recording)
     except (Interrupted, KeyboardInterrupt):
         raise
     except Exception as e:  # noqa: BLE001 - as in train_stack

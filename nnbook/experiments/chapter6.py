@@ -28,7 +28,6 @@ The expanded set is made on first use through data/mnist's locked path, as for
 
 from __future__ import annotations
 
-import functools
 import platform
 import time
 from dataclasses import dataclass
@@ -63,9 +62,10 @@ def scaled_epochs(epochs: int, scale: float) -> int:
     return max(1, round(epochs * scale))
 
 
-# train_seeds(config, seeds, runs_dir, dataset, display) -> the runs: trains those seeds of the config.
+# train_seeds(config, seeds, dirs, dataset, display) -> the runs: trains those seeds of the config into
+# dirs.runs_dir (the chapter's runs/; `Dirs`).
 SeedTrainer = Callable[..., list[RunResult]]
-# train_all([(config, seeds, stopped), ...], runs_dir, on_config): trains every config's seeds and resumes
+# train_all([(config, seeds, stopped), ...], dirs, on_config): trains every config's seeds and resumes
 # its stopped stacks (StoppedStack) at once (workers shared by all configs), calling on_config(config, its
 # runs) as each config's last run ends.
 ChapterTrainer = Callable[..., None]
@@ -79,10 +79,9 @@ class StoppedStack(NamedTuple):
     epochs_completed: int  # by the stack (the least of its runs')
 
 
-def train_in_one_stack(config, seeds: list[int], runs_dir: Path, dataset, display: Display,
-                       data_dir=None) -> list[RunResult]:
+def train_in_one_stack(config, seeds: list[int], dirs: Dirs, dataset, display: Display) -> list[RunResult]:
     """The default `train_seeds`: the seeds as one stacked model in this process."""
-    return train_experiment(config, Dirs(runs_dir, data_dir), display, Source(config.name, dataset),
+    return train_experiment(config, dirs, display, Source(config.name, dataset),
                             members=[run_config(config, s) for s in seeds])
 
 
@@ -133,6 +132,7 @@ def run_chapter6(configs_dir: Optional[Path], out: Path, options: ChapterOptions
 
     layout.make_output_dir(out)
     runs_dir = out / "runs"
+    dirs = Dirs(runs_dir, data_dir)
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     prior = {name: prior_runs(runs_dir, config) for name, config in configs.items()}  # all checked first
     datasets: dict = {}  # data name -> Dataset, each file read once
@@ -158,17 +158,16 @@ def run_chapter6(configs_dir: Optional[Path], out: Path, options: ChapterOptions
             queued.append((config, missing, stopped, runs))
             continue
         for old in stopped:
-            runs += resume_experiment(plan_resume(old.leader), new_display(), data_dir=data_dir)
+            runs += resume_experiment(plan_resume(old.leader), dirs, new_display())
         if missing:
             if config.data not in datasets:  # data: mnist_expanded is made here on first use, under its lock
                 datasets[config.data] = mnist.load(config.data, data_dir, source=name)
-            trainer = train_seeds or functools.partial(train_in_one_stack, data_dir=data_dir)
-            runs += trainer(config, missing, runs_dir, datasets[config.data], new_display())
+            runs += (train_seeds or train_in_one_stack)(config, missing, dirs, datasets[config.data], new_display())
         config_done(name, runs)
     datasets.clear()
     if queued:  # every config's seeds on the same workers (the expanded set made on first use by a worker, locked)
         before = {config.name: runs for config, _, _, runs in queued}
-        train_all([(config, seeds, stopped) for config, seeds, stopped, _ in queued], runs_dir,
+        train_all([(config, seeds, stopped) for config, seeds, stopped, _ in queued], dirs,
                   lambda config, trained: config_done(config.name, before[config.name] + trained))
     results = {name: results[name] for name in configs if name in results}  # the chapter's order
 
@@ -206,6 +205,7 @@ def prior_runs(runs_dir: Path, config) -> tuple[list[RunResult], list[StoppedSta
             continue
         summary = directory.read_summary(path)
         if summary.name == config.name:  # not ch6_expanded_fc300's runs for ch6_expanded
+            # summary.json's `group` (its key for the stack, kept as a file format) names the stack's runs
             stacks.setdefault(tuple(summary.group or [path.name]), []).append(RunResult(path, summary))
     asked_seeds = seeds_of(config)
     finished: list[RunResult] = []

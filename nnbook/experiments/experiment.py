@@ -5,7 +5,7 @@ directory per seed (`repeats`), trained together as the members of one
 `StackedNet` (or one at a time with `sequential`). `resume_experiment` takes
 the same path from a `ResumePlan` (resume.py) instead of a fresh model.
 
-While a group trains, SIGINT and SIGTERM stop it cleanly (interrupts.py): the
+While a stack trains, SIGINT and SIGTERM stop it cleanly (interrupts.py): the
 epoch's files are written whole, the runs are marked `interrupted` and the
 message says how to resume. Any other failure (a full disk, a failed write, out
 of memory, an exception in a callback) ends the same way in `TrainingFailed`
@@ -55,8 +55,8 @@ class Source:
 
 
 @dataclass(frozen=True)
-class Group:
-    """Runs trained together as the members of one net, and where their training starts."""
+class StackRuns:
+    """A stack: runs trained together as the members of one net, and where their training starts."""
 
     runs: list[Run]  # their directories, in member order
     members: list[Config]  # each run's own resolved config
@@ -74,31 +74,31 @@ def train_experiment(config: Config, dirs: Dirs, display: Display, source: Sourc
     check_runs_dir(runs_dir)  # before minutes of data loading, not after
     device = resolve_device(config.device)
     with catch_interrupts() as interrupts:
-        runs: list[Run] = []  # the group being set up, for the message if a signal comes before it trains
+        runs: list[Run] = []  # the stack being set up, for the message if a signal comes before it trains
         try:
             dataset, tensors, n_train = load_data(config, device, dirs.data_dir, source.name, source.dataset)
             env = environment(device)
             members = members or [run_config(config, s) for s in seeds_of(config)]
             check_stackable(config, members)
-            groups = in_stacks(members, stack or len(members))
-            display.start(config, n_train, env, members, len(groups))
+            stacks = in_stacks(members, stack or len(members))
+            display.start(config, n_train, env, members, len(stacks))
 
             results = []
-            for group in groups:
+            for stack_members in stacks:
                 runs = []
-                net = build_model(config, [m.seed for m in group]).to(device)
+                net = build_model(config, [m.seed for m in stack_members]).to(device)
                 stamp = time.strftime("%Y%m%d-%H%M%S")
-                for m in group:
+                for m in stack_members:
                     runs.append(Run.create(runs_dir, dump_config(m),
                                            Summary(name=m.name, seed=m.seed, data=dataset.source,
                                                    test_sha256=dataset.test_sha256, **env), stamp))
-                for run in runs:  # the runs trained together, resumed together (resume.py)
-                    run.update(group=[r.path.name for r in runs])
+                for run in runs:  # the runs trained together, resumed together (resume.py); the key stays
+                    run.update(group=[r.path.name for r in runs])  # `group`: summary.json is a file format
                 display.runs_created([r.path for r in runs])
-                results += train_group(config, net, tensors, Group(runs, group), display, interrupts)
-        except Interrupt as stop:  # loading the data or making a group's directories
+                results += train_stack_runs(config, net, tensors, StackRuns(runs, stack_members), display, interrupts)
+        except Interrupt as stop:  # loading the data or making a stack's directories
             raise stopped_before_training(stop, runs) from None
-        except NnbookError as error:  # a config mistake, a lock refused; train_group's own are marked already
+        except NnbookError as error:  # a config mistake, a lock refused; train_stack_runs's are marked already
             mark(runs, FAILED, error=describe_failure(error))
             raise
         except Exception as error:  # noqa: BLE001 - one line for any failure, e.g. no memory for the data
@@ -110,14 +110,15 @@ def train_experiment(config: Config, dirs: Dirs, display: Display, source: Sourc
     return results
 
 
-def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str] = None) -> list[RunResult]:
-    """Continue `plan.runs` from `plan.epoch` completed epochs."""
+def resume_experiment(plan: ResumePlan, dirs: Dirs, display: Display) -> list[RunResult]:
+    """Continue `plan.runs` from `plan.epoch` completed epochs, in place: `dirs.runs_dir` is the folder they
+    are in, `dirs.data_dir` where the data are searched first."""
     config = plan.config
     with catch_interrupts() as interrupts:
         try:
             device = resolve_device(config.device)
             check_same_device(plan, device)
-            dataset, tensors, n_train = load_data(config, device, data_dir, str(config_file(plan.runs[0].path)))
+            dataset, tensors, n_train = load_data(config, device, dirs.data_dir, str(config_file(plan.runs[0].path)))
             check_same_data(plan, dataset)
             display.start(config, n_train, environment(device), plan.configs, 1)
             display.runs_created([r.path for r in plan.runs])
@@ -126,8 +127,8 @@ def resume_experiment(plan: ResumePlan, display: Display, data_dir: Optional[str
 
             net = build_model(config, plan.seeds).to(device)
             progress = restored_progress(net, plan)  # None when no epoch was completed
-            results = train_group(config, net, tensors, Group(plan.runs, plan.configs, progress, plan.histories),
-                                  display, interrupts)
+            stack = StackRuns(plan.runs, plan.configs, progress, plan.histories)
+            results = train_stack_runs(config, net, tensors, stack, display, interrupts)
         except Interrupt as stop:  # loading the data or restoring the checkpoints
             raise stopped_before_training(stop, plan.runs) from None
         except NnbookError:  # a wrong device or data: the runs stay as plan_resume left them, resumable
@@ -167,12 +168,13 @@ def load_data(config: Config, device, data_dir, source: str, dataset=None):
     return dataset, tensors, n_train
 
 
-def train_group(config: Config, net, tensors, group: Group, display: Display, interrupts) -> list[RunResult]:
-    """Train the members of `net` (one per run of `group`) and write each epoch to their run
-    directories; from `group.progress` and `group.histories` when resuming. `interrupts`: the
+def train_stack_runs(config: Config, net, tensors, stack: StackRuns, display: Display,
+                     interrupts) -> list[RunResult]:
+    """Train the members of `net` (one per run of `stack`) and write each epoch to their run
+    directories; from `stack.progress` and `stack.histories` when resuming. `interrupts`: the
     installed signal handlers (interrupts.catch_interrupts)."""
-    runs, members, progress = group.runs, group.members, group.progress
-    for run, member, history in zip(runs, members, group.histories or [[] for _ in runs]):
+    runs, members, progress = stack.runs, stack.members, stack.progress
+    for run, member, history in zip(runs, members, stack.histories or [[] for _ in runs]):
         run.begin_training(member.model_dump(mode="json"), history)
     done = [progress.epoch if progress else 0]  # epochs completed, for the message if interrupted
 

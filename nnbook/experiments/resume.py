@@ -7,14 +7,14 @@ checkpoint.pt holds the weights, every random generator's state, the
 best-so-far bookkeeping, the metrics history and the config trained with
 (training/checkpoint.py says what it holds; runs/directory.Run.record_epoch writes it).
 
-What is resumed is the run's group: runs trained together in one stacked
+What is resumed is the run's stack: runs trained together in one stacked
 model (`repeats`, not --sequential) are resumed together, because a member's
 arithmetic is bitwise the same only with the same number of members beside
 it. Members are checkpointed one after another, so a kill can leave them one
 epoch apart; runs/directory.py keeps the previous checkpoint too, and the newest epoch
 that every member has is the one resumed.
 
-`plan_resume` locks the group's runs first and reads them only then, so that
+`plan_resume` locks the stack's runs first and reads them only then, so that
 no other process can change them between reading and resuming: with the locks
 held, a status of `running` is known to be stale (its process was killed, or
 its disk too full to say why it stopped) and is resumed like `interrupted`,
@@ -56,8 +56,8 @@ NOT_COMPARED = tuple(k for k in NOT_IDENTITY if k not in FIXED + ("name",))
 
 @dataclass
 class ResumePlan:
-    config: Config  # the group's config: its first member's (members differ only in config.PER_MEMBER keys)
-    runs: list[Run]  # the group's runs, in member order, locked by this process (unless finished)
+    config: Config  # the stack's config: its first member's (members differ only in config.PER_MEMBER keys)
+    runs: list[Run]  # the stack's runs, in member order, locked by this process (unless finished)
     seeds: list[int]
     epoch: int  # completed epochs to continue from; 0: start again from the initial weights
     saved: Optional[list[MemberCheckpoint]]  # per member: the checkpoint at `epoch` (None when epoch is 0)
@@ -82,10 +82,10 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
     if not is_run_dir(run_dir):
         raise ConfigError(f"--resume {run_dir}: not a run directory (no {SUMMARY} and {CONFIG} in it); "
                           "give a directory made by nnbook train, e.g. runs/NAME-YYYYmmdd-HHMMSS")
-    finished = [] if overrides else finished_group(run_dir)
+    finished = [] if overrides else finished_stack(run_dir)
     if finished:  # nothing asked of it: said without a lock, so a finished run on a read-only share says so too
         return ResumePlan(None, finished, [], 0, None, finished=finished_message(finished))
-    runs = group_of(Run.open_locked(run_dir))
+    runs = stack_of(Run.open_locked(run_dir))
     try:
         return plan_locked(run_dir, runs, overrides, force)
     except BaseException:
@@ -95,7 +95,7 @@ def plan_resume(run_dir: Path, overrides: list[str] = (), force: bool = False) -
 
 
 def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: bool) -> ResumePlan:
-    """plan_resume, once `runs` (the group) are locked by this process."""
+    """plan_resume, once `runs` (the stack) are locked by this process."""
     statuses = [run.summary.status for run in runs]
     finished = all(s in FINISHED for s in statuses)
     if not finished and all(s in NOTHING_LEFT for s in statuses):
@@ -131,11 +131,11 @@ def plan_locked(run_dir: Path, runs: list[Run], overrides: list[str], force: boo
                       configs=configs)
 
 
-def finished_group(run_dir: Path) -> list[Run]:
-    """The runs trained together with `run_dir`, read without taking their locks, where every one
-    is finished and no process holds one (a finished run changes only when a resume asks it for
-    more epochs, which holds its lock); else none."""
-    names = Run.open(run_dir).summary.group or [run_dir.name]
+def finished_stack(run_dir: Path) -> list[Run]:
+    """The runs trained together with `run_dir` (its stack), read without taking their locks, where
+    every one is finished and no process holds one (a finished run changes only when a resume asks it
+    for more epochs, which holds its lock); else none."""
+    names = Run.open(run_dir).summary.group or [run_dir.name]  # summary.json names the stack `group`
     paths = [run_dir.parent / name for name in names]
     if not all(is_run_dir(p) for p in paths) or any(is_held(p / LOCK) for p in paths):
         return []
@@ -143,26 +143,26 @@ def finished_group(run_dir: Path) -> list[Run]:
     return runs if all(run.summary.status in FINISHED for run in runs) else []
 
 
-def group_of(run: Run) -> list[Run]:
-    """The runs trained together with `run` (locked), in member order, each locked by this
-    process before it is read (itself alone for older runs). On failure none stays locked."""
-    names = run.summary.group or [run.path.name]
+def stack_of(run: Run) -> list[Run]:
+    """The runs trained together with `run` (locked), its stack, in member order, each locked by
+    this process before it is read (itself alone for older runs). On failure none stays locked."""
+    names = run.summary.group or [run.path.name]  # summary.json's key for the stack: `group`, a file format
     paths = [run.path.parent / name for name in names]
     missing = [str(p) for p in paths if not is_run_dir(p)]
-    group = [run]
+    stack = [run]
     try:
         if missing:
             raise NnbookError(f"{run.path} was trained together with {', '.join(missing)}, which "
                               f"{'is' if len(missing) == 1 else 'are'} missing or not a run directory any more; "
-                              "the group can only be resumed whole")
+                              "the stack can only be resumed whole")
         for p in paths:
             if p != run.path:
-                group.append(Run.open_locked(p))
+                stack.append(Run.open_locked(p))
     except BaseException:
-        for member in group:
+        for member in stack:
             member.unlock()
         raise
-    return [run if p == run.path else next(m for m in group if m.path == p) for p in paths]
+    return [run if p == run.path else next(m for m in stack if m.path == p) for p in paths]
 
 
 def finished_message(runs: list[Run]) -> str:
@@ -180,7 +180,7 @@ def finished_message(runs: list[Run]) -> str:
 
 
 def why_not_longer(config: Config, saved_lists: list[list[MemberCheckpoint]]) -> Optional[str]:
-    """Why training a group for more epochs than it was trained for would not give the longer
+    """Why training a stack for more epochs than it was trained for would not give the longer
     run's result, or None where it does. It does where every schedule and rule decides an epoch
     from the epochs before it alone (steps, list, halving, early stopping: the checkpoint holds
     their state): a member that stopped early stays stopped, as it would have in the longer run,
@@ -200,7 +200,7 @@ def why_not_longer(config: Config, saved_lists: list[list[MemberCheckpoint]]) ->
             why = f"its early_stopping rule ({config.early_stopping.rule}, patience {config.early_stopping.patience})"
         else:
             why = "its halving schedule"
-        every = "every run of the group" if len(newest) > 1 else "the run"
+        every = "every run of the stack" if len(newest) > 1 else "the run"
         return (f"{every} stopped early in epoch {s['epoch']}: {why} ended it, as it would have ended a longer "
                 "run; nothing would train")
     return None
