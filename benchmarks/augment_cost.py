@@ -35,7 +35,7 @@ from nnbook.config import Augment, load_config  # noqa: E402
 from nnbook.nn.net import build_model  # noqa: E402
 from nnbook.seeds import DISTORTIONS, generator  # noqa: E402
 from nnbook.training.devices import resolve_device, to_device  # noqa: E402
-from nnbook.training.loop import train  # noqa: E402
+from nnbook.training.loop import StackSpec, train  # noqa: E402
 
 EPOCH_IMAGES = 50_000
 EPOCH_STEPS = 5_000  # mini-batches of 10
@@ -73,7 +73,7 @@ def time_training_epoch(config, dataset, device: torch.device, members: int, ste
         sync(device)
         marks.append((done, time.perf_counter()))
 
-    train(build_model(config, seeds).to(device), config, data, seeds, lambda r: None, on_progress=progress)
+    train(build_model(config, seeds).to(device), StackSpec(config, seeds), data, lambda r: None, on_progress=progress)
     # From the 10th progress mark on: the first steps include one-off warm-up.
     (s0, t0), (s1, t1) = marks[min(9, len(marks) - 2)], marks[-1]
     return (t1 - t0) / (s1 - s0) * EPOCH_STEPS

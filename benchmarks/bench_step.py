@@ -42,9 +42,9 @@ from nnbook.nn.activations import ACTIVATIONS  # noqa: E402
 from nnbook.nn.costs import one_hot  # noqa: E402
 from nnbook.nn.net import StackedNet, build_model  # noqa: E402
 from nnbook.nn.sgd import l2_decay  # noqa: E402
-from nnbook.nn.step import make_step  # noqa: E402
+from nnbook.nn.step import StepKind, make_step  # noqa: E402
 from nnbook.seeds import DISTORTIONS, generator, member_generators  # noqa: E402
-from nnbook.training.batches import mini_batches  # noqa: E402
+from nnbook.training.batches import EpochData, mini_batches  # noqa: E402
 
 NETS = ["ch6_shallow", "ch6_dbl_conv_relu", "ch6_relu_dropout"]
 EPOCH_IMAGES = 50_000
@@ -147,7 +147,7 @@ class Runner:
             self.model = PlainNet(config).load_member(self.net)
             self.opt = self.model.optimizer(config, decay)
         else:
-            self.step = make_step(self.net, config, decay, fast=fast)
+            self.step = make_step(self.net, config, decay, kind=StepKind(fast=fast))
         self.mask_gens = member_generators(seeds, torch.device("cpu")).mask
         self.cost_sum = torch.zeros(len(seeds))
 
@@ -161,7 +161,7 @@ class Runner:
                 if record:
                     costs.append(loss.item())
             return costs
-        for xb, tb, masks in mini_batches(self.net, self.x, self.t, self.config.mini_batch_size, n, None,
+        for xb, tb, masks in mini_batches(self.net, EpochData(self.x, self.t), self.config.mini_batch_size, n,
                                           self.mask_gens):
             before = self.cost_sum.clone() if record else None
             self.step(xb, tb, masks, self.cost_sum)
@@ -178,7 +178,7 @@ def same_computation(config: Config, x, y, steps: int) -> tuple[float, float]:
     opt = plain.optimizer(config, l2_decay(config, EPOCH_IMAGES))
     gens = member_generators([0], torch.device("cpu")).mask
     plain_costs = [plain_step(plain, opt, xb, tb.argmax(-1), masks).item()
-                   for xb, tb, masks in mini_batches(nb.net, x, nb.t, config.mini_batch_size, steps, None, gens)]
+                   for xb, tb, masks in mini_batches(nb.net, EpochData(x, nb.t), config.mini_batch_size, steps, gens)]
     nb_costs = nb.run(steps, record=True)
     cost_diff = max(abs(a - b) for a, b in zip(nb_costs, plain_costs))
     fresh = PlainNet(config).load_member(nb.net)

@@ -72,11 +72,11 @@ from nnbook.nn.costs import one_hot  # noqa: E402
 from nnbook.nn.graph import GraphStep, call_record, cuda_record  # noqa: E402
 from nnbook.nn.net import build_model  # noqa: E402
 from nnbook.nn.sgd import l2_decay  # noqa: E402
-from nnbook.nn.step import make_step  # noqa: E402
+from nnbook.nn.step import StepKind, make_step  # noqa: E402
 from nnbook.seeds import member_generators  # noqa: E402
-from nnbook.training.batches import mini_batches  # noqa: E402
+from nnbook.training.batches import EpochData, mini_batches  # noqa: E402
 from nnbook.training.devices import DeviceData, to_device  # noqa: E402
-from nnbook.training.loop import take_steps, train  # noqa: E402
+from nnbook.training.loop import StackSpec, take_steps, train  # noqa: E402
 
 NETS = ("ch6_shallow", "ch6_dbl_conv_relu", "ch6_relu_dropout")
 WEIGHT_NETS = ("ch6_shallow", "ch6_dbl_conv_relu")  # the dropout-free ones
@@ -157,10 +157,10 @@ def steps_on(config: Config, seeds: list[int], data: DeviceData, n: int, how="de
     if how == "default":
         step = make_step(net, config, decay)
     else:
-        step = make_step(net, config.model_copy(update={"cuda_graph": False}), decay, static=True)
+        step = make_step(net, config.model_copy(update={"cuda_graph": False}), decay, kind=StepKind(static=True))
         step = step if how == "static" else GraphStep(step, how)
     targets = one_hot(data.train_y, data.train_x.dtype)
-    batches = mini_batches(net, data.train_x, targets, config.mini_batch_size, n, None,
+    batches = mini_batches(net, EpochData(data.train_x, targets), config.mini_batch_size, n,
                            member_generators(seeds, device).mask)
     take_steps(step, batches, n, [None] * len(seeds), None)
     sync(device)
@@ -257,7 +257,7 @@ def dropout_epoch(device: torch.device, scale: Scale, data: Data) -> dict:
         if n is not None:  # the test set too: evaluated at each new best
             on = DeviceData(on.train_x, on.train_y, on.validation_x[:n], on.validation_y[:n], on.test_x[:n],
                             on.test_y[:n])
-        train(net, config, on, seeds, reports.append)
+        train(net, StackSpec(config, seeds), on, reports.append)
         accuracies[where.type] = [r.validation_accuracy for r in reports[0].records]
     cpu, dev = accuracies["cpu"], accuracies[device.type]
     n = len(seeds)
@@ -281,7 +281,7 @@ def time_nnbook(config: Config, members: int, data: DeviceData, scale: Scale) ->
     def run(n: int) -> float:
         sync(device)
         start = time.perf_counter()
-        take_steps(step, mini_batches(net, data.train_x, targets, config.mini_batch_size, n, None, gens),
+        take_steps(step, mini_batches(net, EpochData(data.train_x, targets), config.mini_batch_size, n, gens),
                    n, [None] * members, None)
         sync(device)
         return (time.perf_counter() - start) / n

@@ -28,7 +28,7 @@ from nnbook.config import load_config  # noqa: E402
 from nnbook.data import mnist  # noqa: E402
 from nnbook.nn.net import build_model, torch_dtype  # noqa: E402
 from nnbook.training.devices import to_device  # noqa: E402
-from nnbook.training.loop import train  # noqa: E402
+from nnbook.training.loop import StackSpec, train  # noqa: E402
 
 
 def epoch_seconds(config, dataset, images: int) -> float:
@@ -36,7 +36,7 @@ def epoch_seconds(config, dataset, images: int) -> float:
     data = to_device(dataset, torch.device("cpu"), images, torch_dtype(config))
     net = build_model(config, [config.seed])
     start = time.perf_counter()
-    train(net, config, data, [config.seed], lambda report: None)
+    train(net, StackSpec(config, [config.seed]), data, lambda report: None)
     return time.perf_counter() - start
 
 

@@ -31,7 +31,7 @@ from nnbook.nn.net import build_model  # noqa: E402
 from nnbook.nn.sgd import l2_decay  # noqa: E402
 from nnbook.nn.step import make_step  # noqa: E402
 from nnbook.seeds import member_generators  # noqa: E402
-from nnbook.training.batches import mini_batches  # noqa: E402
+from nnbook.training.batches import EpochData, mini_batches  # noqa: E402
 
 
 def stepper(config, k: int, x: torch.Tensor, t: torch.Tensor):
@@ -42,7 +42,7 @@ def stepper(config, k: int, x: torch.Tensor, t: torch.Tensor):
     cost_sum = torch.zeros(k)
 
     def run(n: int) -> None:
-        for xb, tb, masks in mini_batches(net, x, t, config.mini_batch_size, n, None, gens):
+        for xb, tb, masks in mini_batches(net, EpochData(x, t), config.mini_batch_size, n, gens):
             step(xb, tb, masks, cost_sum)
 
     return run

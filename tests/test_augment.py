@@ -16,7 +16,7 @@ from nnbook.seeds import DISTORTIONS, generators, member_generators
 from nnbook.training import loop as train_module
 from nnbook.training.batches import distorted_epoch
 from nnbook.training.devices import to_device
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 from nnbook.training.monitor import accuracy
 from nnbook.training.checkpoint import member_checkpoint, restore_progress
 
@@ -258,14 +258,14 @@ def test_only_training_images_are_distorted_and_labels_are_untouched(mnist, monk
     epochs = []
     real_batches = train_module.mini_batches
 
-    def batches_spy(net, x, targets, batch, n_batches, order, mask_gens):
-        epochs.append((x, targets, order))
-        return real_batches(net, x, targets, batch, n_batches, order, mask_gens)
+    def batches_spy(net, epoch, batch, n_batches, mask_gens):
+        epochs.append(tuple(epoch))  # (x, targets, order)
+        return real_batches(net, epoch, batch, n_batches, mask_gens)
 
     monkeypatch.setattr(train_module, "mini_batches", batches_spy)
     net = build_model(c, [0, 1])
     reports = []
-    train(net, c, data, [0, 1], reports.append)
+    train(net, StackSpec(c, [0, 1]), data, reports.append)
     assert len(calls) == 2 * 2  # once per member per epoch
     n = len(data.train_y)
     for x, targets, order in epochs:  # what the mini-batch loop reads: labels unchanged, per member
@@ -297,8 +297,8 @@ def test_a_member_distorts_as_its_single_run_would(mnist):
     c = small_config("augment={translate: 2, shear: 10}")
     data = small_data(mnist, c)
     pair, single = build_model(c, [0, 1]), build_model(c, [1])
-    train(pair, c, data, [0, 1], lambda r: None)
-    train(single, c, data, [1], lambda r: None)
+    train(pair, StackSpec(c, [0, 1]), data, lambda r: None)
+    train(single, StackSpec(c, [1]), data, lambda r: None)
     for name, p in single.named_parameters():
         assert torch.allclose(dict(pair.named_parameters())[name][1], p[0], atol=1e-5), name
 
@@ -307,15 +307,15 @@ def test_resume_continues_the_distortions_exactly(mnist):
     c = small_config("augment={rotate: 10, elastic: {alpha: 34, sigma: 4}}", "epochs=3")
     data = small_data(mnist, c)
     whole = build_model(c, [0])
-    train(whole, c, data, [0], lambda r: None)
+    train(whole, StackSpec(c, [0]), data, lambda r: None)
 
     saved = []
     first = build_model(c, [0])
-    train(first, c.model_copy(update={"epochs": 1}), data, [0], lambda r: saved.append(r.checkpoint(0)))
+    train(first, StackSpec(c.model_copy(update={"epochs": 1}), [0]), data, lambda r: saved.append(r.checkpoint(0)))
     assert saved[-1]["augment_generator"] is not None
     resumed = build_model(c, [0])
     progress = restore_progress(resumed, saved[-1:])
-    train(resumed, c, data, [0], lambda r: None, progress=progress)
+    train(resumed, StackSpec(c, [0], progress=progress), data, lambda r: None)
     for (name, a), b in zip(whole.named_parameters(), resumed.parameters()):
         assert torch.equal(a, b), name
 

@@ -15,7 +15,7 @@ from nnbook.nn.measure import bias_gradient_norms, evaluate, l2_penalty, mean_gr
 from nnbook.nn.net import build_model
 from nnbook.nn.sgd import SGD, l2_decay
 from nnbook.training.devices import DeviceData
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 
 
 def tiny_config(**overrides) -> Config:
@@ -132,7 +132,7 @@ def test_one_epoch_applies_the_network2_weight_decay_factor():
     net = build_model(config, [1])
     before = {k: v.clone() for k, v in net.named_parameters()}
     grads = dict(zip(before, (g.clone() for g in mean_gradients_train_mode(net, data, config))))
-    train(net, config, data, [1], on_epoch=lambda report: None)
+    train(net, StackSpec(config, [1]), data, on_epoch=lambda report: None)
     for name, p in net.named_parameters():
         if name.endswith("weight"):
             expected = (1 - eta * lmbda / n) * before[name] - eta * grads[name]
@@ -187,7 +187,7 @@ def test_training_with_momentum_takes_the_momentum_steps_by_hand():
     data = tiny_data(n_train=16)
     net = build_model(config, [2])
     by_hand = build_model(config, [2])  # the same seed: the same initial weights
-    train(net, config, data, [2], on_epoch=lambda report: None)
+    train(net, StackSpec(config, [2]), data, on_epoch=lambda report: None)
 
     params = [p.detach().clone().requires_grad_() for p in by_hand.parameters()]
     plain = [p.detach().clone().requires_grad_() for p in by_hand.parameters()]  # mu = 0, for contrast
@@ -220,21 +220,21 @@ def test_reshuffled_members_trained_together_equal_single_runs():
                          schedule={"type": "geometric", "eta_end": 0.05})
     data = tiny_data(n_train=12)
     together = build_model(config, [5, 6])
-    train(together, config, data, [5, 6], on_epoch=lambda report: None)
+    train(together, StackSpec(config, [5, 6]), data, on_epoch=lambda report: None)
     for m, seed in enumerate([5, 6]):
         alone = build_model(config, [seed])
-        train(alone, config, data, [seed], on_epoch=lambda report: None)
+        train(alone, StackSpec(config, [seed]), data, on_epoch=lambda report: None)
         for (name, p), q in zip(together.named_parameters(), alone.parameters()):
             torch.testing.assert_close(p[m], q[0], rtol=1e-5, atol=1e-6, msg=name)
     fixed = build_model(config.model_copy(update={"shuffle": False}), [5])
-    train(fixed, config.model_copy(update={"shuffle": False}), data, [5], on_epoch=lambda report: None)
+    train(fixed, StackSpec(config.model_copy(update={"shuffle": False}), [5]), data, on_epoch=lambda report: None)
     assert not torch.allclose(fixed.layers[0].weight[0], together.layers[0].weight[0])
 
 
 def collect(config, data, seeds=(0,)):
     reports = []
     net = build_model(config, list(seeds))
-    train(net, config, data, list(seeds), on_epoch=reports.append)
+    train(net, StackSpec(config, list(seeds)), data, on_epoch=reports.append)
     return net, reports
 
 

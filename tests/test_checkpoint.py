@@ -11,7 +11,7 @@ from nnbook.records import EpochRecord
 from nnbook.training.checkpoint import (at_epoch, is_member_checkpoint, metrics_of, restore_progress,
                                         trained_config, with_run_records)
 from nnbook.training.devices import to_device
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 
 from .conftest import CONFIGS
 
@@ -30,17 +30,17 @@ def test_two_members_resume_momentum_masks_and_order_exactly(mnist):
         "layers.1.p_dropout=0.3"])
     data = to_device(mnist, torch.device("cpu"), c.train_limit)
     whole = build_model(c, [0, 1])
-    train(whole, c, data, [0, 1], lambda report: None)
+    train(whole, StackSpec(c, [0, 1]), data, lambda report: None)
 
     first = build_model(c, [0, 1])
     saved = []
-    train(first, c.model_copy(update={"epochs": 1}), data, [0, 1],
+    train(first, StackSpec(c.model_copy(update={"epochs": 1}), [0, 1]), data,
           lambda report: saved.extend(through_a_file(report.checkpoint(m)) for m in range(2)))
     assert all(is_member_checkpoint(s) and s["velocity"] is not None for s in saved)
     resumed = build_model(c, [0, 1])
     progress = restore_progress(resumed, saved)
     assert progress.epoch == 1 and progress.velocity[0].shape == next(resumed.parameters()).shape
-    train(resumed, c, data, [0, 1], lambda report: None, progress=progress)
+    train(resumed, StackSpec(c, [0, 1], progress=progress), data, lambda report: None)
     for (name, a), b in zip(whole.named_parameters(), resumed.parameters()):
         assert torch.equal(a, b), name
 

@@ -19,11 +19,11 @@ from nnbook.config import load_config
 from nnbook.errors import ConfigError
 from nnbook.nn.graph import GraphStep
 from nnbook.nn.net import build_model
-from nnbook.nn.step import FastStep, make_step
+from nnbook.nn.step import FastStep, StepKind, make_step
 from nnbook.seeds import member_generators
 from nnbook.training.batches import draw_masks
 from nnbook.training.devices import resolve_device, to_device
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 
 from .cli import CONFIGS, read_json, run_dirs
 from .test_graph_step import batches
@@ -60,7 +60,7 @@ def trained(config, seeds, mnist, device=GPU):
     data = to_device(mnist, device, config.train_limit)
     net = build_model(config, seeds).to(device)
     reports = []
-    train(net, config, data, seeds, reports.append)
+    train(net, StackSpec(config, seeds), data, reports.append)
     return net, reports
 
 
@@ -104,7 +104,7 @@ def test_the_recorded_step_computes_what_the_eager_step_does(mnist):
     c = CASES["conv+dropout fc x2+dropout softmax"].model_copy(update={"mu": 0.5})
     nets = [build_model(c, [0, 1]).to(GPU) for _ in range(2)]
     recorded = make_step(nets[0], c, 2e-5)
-    eager = make_step(nets[1], c.model_copy(update={"cuda_graph": False}), 2e-5, static=True)
+    eager = make_step(nets[1], c.model_copy(update={"cuda_graph": False}), 2e-5, kind=StepKind(static=True))
     assert isinstance(recorded, GraphStep) and type(eager) is FastStep
     sums = [torch.zeros(2, device=GPU), torch.zeros(2, device=GPU)]
     for xb, tb, masks in batches(nets[1], mnist, 40):

@@ -18,11 +18,11 @@ from nnbook.nn import step as steps
 from nnbook.nn.costs import one_hot
 from nnbook.nn.graph import GraphStep, call_record
 from nnbook.nn.net import build_model
-from nnbook.nn.step import FastStep, captures, make_step
+from nnbook.nn.step import FastStep, StepKind, captures, make_step
 from nnbook.seeds import member_generators
-from nnbook.training.batches import mini_batches
+from nnbook.training.batches import EpochData, mini_batches
 from nnbook.training.devices import to_device
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 
 from .test_step import CASES
 
@@ -51,7 +51,7 @@ def test_training_through_the_recorded_step_gives_the_static_steps_epochs(name, 
                 patch.setattr(steps, "GraphStep", Recorded)
             reports = []
             net = build_model(c, [0, 1])
-            train(net, c, data, [0, 1], reports.append, static=not record)
+            train(net, StackSpec(c, [0, 1]), data, reports.append, kind=StepKind(static=not record))
             results.append(([r.records for r in reports], [p.detach().clone() for p in net.parameters()]))
     (static_records, static_params), (graph_records, graph_params) = results
     assert len(made) == 1 and made[0].recordings == 1
@@ -70,7 +70,7 @@ def batches(net, mnist, n: int, per_member: bool = False):
     x = torch.from_numpy(mnist.training.x[:10 * n]).to(device)
     t = one_hot(torch.from_numpy(mnist.training.y[:10 * n])).to(device)
     order = torch.arange(10 * n, device=device).expand(net.k, -1) if per_member else None
-    return list(mini_batches(net, x, t, 10, n, order, member_generators(list(range(net.k)), device).mask))
+    return list(mini_batches(net, EpochData(x, t, order), 10, n, member_generators(list(range(net.k)), device).mask))
 
 
 def test_a_mini_batch_of_another_shape_is_recorded_again(mnist):
@@ -78,8 +78,8 @@ def test_a_mini_batch_of_another_shape_is_recorded_again(mnist):
     for the new shape, and each step still computes what the eager static step does."""
     c = CASES["conv+dropout fc x2+dropout softmax"]
     nets = [build_model(c, [0, 1]) for _ in range(2)]
-    eager = make_step(nets[0], c, 2e-5, static=True)
-    recorded = GraphStep(make_step(nets[1], c, 2e-5, static=True), call_record)
+    eager = make_step(nets[0], c, 2e-5, kind=StepKind(static=True))
+    recorded = GraphStep(make_step(nets[1], c, 2e-5, kind=StepKind(static=True)), call_record)
     feed = batches(nets[0], mnist, 3) + batches(nets[0], mnist, 3, per_member=True)
     sums = [torch.zeros(2), torch.zeros(2)]
     for xb, tb, masks in feed:

@@ -115,7 +115,7 @@ def train_stack(members: list[Config], data: DeviceData, monkeypatch) -> tuple[l
         if isinstance(config.schedule, HalvingSchedule):
             patch.setattr(loop, "accuracy", plateau_on_even_epochs(loop.accuracy))
         net = build_model(config, seeds)
-        loop.train(net, config, data, seeds, reports.append, members=members)
+        loop.train(net, loop.StackSpec(config, seeds, members), data, reports.append)
     epochs = [[({k: v for k, v in r.records[m].to_json().items() if k != "seconds"}, r.status[m], r.reasons[m])
                for r in reports if r.records[m] is not None] for m in range(len(members))]
     return epochs, [[p[m].detach().clone() for p in net.parameters()] for m in range(len(members))]

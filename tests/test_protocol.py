@@ -31,9 +31,9 @@ from nnbook.nn.net import build_model
 from nnbook.nn.sgd import l2_decay
 from nnbook.seeds import member_generators
 from nnbook.training import loop
-from nnbook.training.batches import epoch_data, mini_batches
+from nnbook.training.batches import EpochData, epoch_data, mini_batches
 from nnbook.training.devices import DeviceData
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 
 from .cli import CONFIGS, read_json, run_dirs
 
@@ -79,7 +79,7 @@ def train_recording(net, c, d, seeds):
             steps.append(0)
         steps[-1] = done
 
-    train(net, c, d, seeds, reports.append, on_progress=progress)
+    train(net, StackSpec(c, seeds), d, reports.append, on_progress=progress)
     return reports, steps
 
 
@@ -171,7 +171,7 @@ def test_dropout_keeps_each_input_with_probability_1_minus_p(p):
     c = config([fc(50, "relu", p), softmax(p)])
     net = build_model(c, [0, 1])
     x, t = torch.zeros(400, 784), one_hot(torch.zeros(400, dtype=torch.long))
-    masks = [m for _, _, m in mini_batches(net, x, t, 100, 4, None, member_generators([0, 1], CPU).mask)]
+    masks = [m for _, _, m in mini_batches(net, EpochData(x, t), 100, 4, member_generators([0, 1], CPU).mask)]
     for layer, n_in in ((0, 784), (1, 50)):
         drawn = torch.stack([m[layer] for m in masks])  # (steps, K, B, n_in)
         assert drawn.shape == (4, 2, 100, n_in)

@@ -10,7 +10,7 @@ from nnbook.config import load_config
 from nnbook.nn.net import build_model
 from nnbook.seeds import DISTORTIONS, INIT, MASKS, OFFSETS, ORDER, generator
 from nnbook.training.devices import to_device
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 
 from .conftest import CONFIGS
 
@@ -38,7 +38,7 @@ def test_the_global_generators_change_nothing(mnist):
         random.seed(global_seed)
         net = build_model(c, [0])
         records = []
-        train(net, c, data, [0], lambda report: records.append(report.records[0]))
+        train(net, StackSpec(c, [0]), data, lambda report: records.append(report.records[0]))
         trained.append((net.state_dict(), [(r.train_cost, r.validation_accuracy) for r in records]))
     (first, first_records), (second, second_records) = trained
     assert first_records == second_records

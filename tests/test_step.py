@@ -13,10 +13,10 @@ from nnbook.config import validate
 from nnbook.nn.costs import one_hot
 from nnbook.nn.net import build_model
 from nnbook.nn.sgd import SGD, l2_decay
-from nnbook.nn.step import AutogradStep, FastStep, make_step
-from nnbook.training.batches import mini_batches
+from nnbook.nn.step import AutogradStep, FastStep, StepKind, make_step
+from nnbook.training.batches import EpochData, mini_batches
 from nnbook.training.devices import to_device
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 from nnbook.seeds import member_generators
 
 STEPS = 12
@@ -61,14 +61,14 @@ CASES = {
 def trajectory(step_cls, c, seeds, etas, mnist, shuffle=False):
     """Per-step costs (steps, K) and final parameters of STEPS steps on real images."""
     net = build_model(c, seeds)
-    step = make_step(net, c, l2_decay(c, 50_000), fast=step_cls is FastStep)
+    step = make_step(net, c, l2_decay(c, 50_000), kind=StepKind(fast=step_cls is FastStep))
     step.set_eta(etas)
     x = torch.from_numpy(mnist.training.x[:STEPS * 10])
     t = one_hot(torch.from_numpy(mnist.training.y[:STEPS * 10]))
     gens = member_generators(seeds, torch.device("cpu"))
     order = torch.stack([torch.randperm(len(x), generator=g) for g in gens.order]) if shuffle else None
     costs, cost_sum = [], torch.zeros(len(seeds))
-    for xb, tb, masks in mini_batches(net, x, t, 10, STEPS, order, gens.mask):
+    for xb, tb, masks in mini_batches(net, EpochData(x, t, order), 10, STEPS, gens.mask):
         before = cost_sum.clone()
         step(xb, tb, masks, cost_sum)
         costs.append(cost_sum - before)
@@ -137,7 +137,7 @@ def test_training_with_either_step_gives_the_same_epoch(mnist):
     for fast in (True, False):
         reports = []
         net = build_model(c, [0])
-        train(net, c, data, [0], reports.append, fast=fast)
+        train(net, StackSpec(c, [0]), data, reports.append, kind=StepKind(fast=fast))
         results.append((reports[0].records[0], net.member_weights(0)))
     (fast_record, fast_state), (ref_record, ref_state) = results
     assert fast_record.train_cost == pytest.approx(ref_record.train_cost, rel=1e-5)
@@ -160,7 +160,7 @@ def test_packed_members_are_their_runs_alone(momentum, mnist):
     def run(group):
         reports = []
         net = build_model(base, [m.seed for m in group])
-        train(net, group[0], data, [m.seed for m in group], reports.append, members=group)
+        train(net, StackSpec(group[0], [m.seed for m in group], group), data, reports.append)
         return [[r.records[m] for r in reports] for m in range(len(group))], net
 
     packed, packed_net = run(members)
@@ -191,7 +191,7 @@ def test_the_capture_ready_step_computes_what_the_default_step_does(name, mnist)
     for static in (False, True):
         reports = []
         net = build_model(c, [0, 1])
-        train(net, c, data, [0, 1], reports.append, static=static)
+        train(net, StackSpec(c, [0, 1]), data, reports.append, kind=StepKind(static=static))
         results.append(([r.records for r in reports], [p.detach().clone() for p in net.parameters()]))
     (default_records, default_params), (static_records, static_params) = results
     for got, want in zip(static_records, default_records):
@@ -209,7 +209,7 @@ def test_the_capture_ready_step_reads_fixed_memory(mnist):
 
     c = CASES["conv+fc momentum L2"]
     net = build_model(c, [0, 1])
-    step = make_step(net, c, [2e-5, 1e-4], static=True, mu=[0.5, 0.5])
+    step = make_step(net, c, [2e-5, 1e-4], mu=[0.5, 0.5], kind=StepKind(static=True))
     addresses = (step.scale.data_ptr(), step.sgd.decay_t.data_ptr(), step.sgd.mu.data_ptr())
     step.set_eta([0.1, 0.2])
     assert (step.scale.data_ptr(), step.sgd.decay_t.data_ptr(), step.sgd.mu.data_ptr()) == addresses
@@ -219,7 +219,7 @@ def test_the_capture_ready_step_reads_fixed_memory(mnist):
     t = one_hot(torch.from_numpy(mnist.training.y[:50]))
     feed = StaticBatches()
     seen = set()
-    for xb, tb, _ in feed(mini_batches(net, x, t, 10, 5, None, member_generators([0, 1], x.device).mask)):
+    for xb, tb, _ in feed(mini_batches(net, EpochData(x, t), 10, 5, member_generators([0, 1], x.device).mask)):
         seen.add((xb.data_ptr(), tb.data_ptr()))
         step(xb, tb, None, torch.zeros(2))
     assert len(seen) == 1 and torch.equal(xb, x[40:50])

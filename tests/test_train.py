@@ -6,7 +6,7 @@ from nnbook.config import EarlyStopping, load_config
 from nnbook.nn.net import build_model
 from nnbook.training.schedules import stop_reason
 from nnbook.training.devices import to_device
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 from nnbook.training.progress import Best, record_validation
 
 from .conftest import CONFIGS
@@ -39,7 +39,7 @@ def test_training_records_the_test_accuracy_only_at_new_bests(mnist):
     data = to_device(mnist, torch.device("cpu"), c.train_limit)
     net = build_model(c, [0, 1])
     reports = []
-    progress = train(net, c, data, [0, 1], reports.append)
+    progress = train(net, StackSpec(c, [0, 1]), data, reports.append)
     assert progress.epoch == 4 and len(reports) == 4
     for m in range(2):
         records = [r.records[m] for r in reports]
@@ -61,6 +61,6 @@ def test_a_diverging_run_stops_with_status_diverged(mnist):
     c = load_config(CONFIGS / "ch6_shallow.yaml", ["train_limit=1000", "epochs=3", "eta=1e30"])
     data = to_device(mnist, torch.device("cpu"), c.train_limit)
     reports = []
-    progress = train(build_model(c, [0]), c, data, [0], reports.append)
+    progress = train(build_model(c, [0]), StackSpec(c, [0]), data, reports.append)
     assert progress.status == ["diverged"]
     assert len(reports) == 1 and reports[0].records == [None]

@@ -26,7 +26,7 @@ from nnbook.nn.net import build_model, torch_dtype
 from nnbook.nn.sgd import l2_decay
 from nnbook.nn.step import make_step
 from nnbook.seeds import DISTORTIONS, MASKS, generator, generators
-from nnbook.training.batches import mini_batches
+from nnbook.training.batches import EpochData, mini_batches
 from nnbook.training.devices import resolve_device
 from nnbook.training.monitor import accuracy
 
@@ -67,7 +67,7 @@ def step_seconds(config: Config, k: int, device: torch.device, steps: int = TIME
     cost_sum = torch.zeros(k, device=device, dtype=dtype)
 
     def epoch_of_steps():
-        for xb, tb, masks in mini_batches(net, x, t, batch, steps, None, mask_gens):
+        for xb, tb, masks in mini_batches(net, EpochData(x, t), batch, steps, mask_gens):
             step(xb, tb, masks, cost_sum)
 
     with torch.no_grad():

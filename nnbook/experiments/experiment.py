@@ -42,7 +42,7 @@ from nnbook.runs.layout import Dirs
 from nnbook.runs.records import Summary, environment
 from nnbook.stacks import in_stacks
 from nnbook.training.devices import resolve_device, to_device
-from nnbook.training.loop import train
+from nnbook.training.loop import StackSpec, train
 from nnbook.training.monitor import evaluate_test
 
 
@@ -188,8 +188,8 @@ def train_stack_runs(config: Config, net, tensors, stack: StackRuns, display: Di
     display.begin_training()
     try:
         try:
-            train(net, config, tensors, [m.seed for m in members], on_epoch, on_progress=display.progress,
-                  progress=progress, members=members)
+            train(net, StackSpec(config, [m.seed for m in members], members, progress), tensors, on_epoch,
+                  on_progress=display.progress)
             with interrupts.protected():
                 save_last_predictions(net, runs, tensors)
                 for run in runs:

@@ -64,7 +64,7 @@ class GraphStep:
 
     def __init__(self, step, record: Optional[Recorder] = None):
         if not step.static:
-            raise ValueError("GraphStep needs the static step (make_step(..., static=True))")
+            raise ValueError("GraphStep needs the static step (make_step(..., kind=StepKind(static=True)))")
         self.step, self.record = step, record or cuda_record
         self.net, self.k = step.net, step.k
         self.cost = torch.zeros(step.k, device=step.device, dtype=step.dtype)  # this step's costs (K,)

@@ -23,6 +23,7 @@ weights on every machine, and in both precisions (float32's are float64's rounde
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 
@@ -37,17 +38,24 @@ def weight_std(init: str, fan_in: int, n_out: float) -> float:
     }[init]
 
 
-def conv_fans(filters: int, in_channels: int, kernel: int, pool: int) -> tuple[int, float]:
+class Fans(NamedTuple):
+    """A layer's two sizes that `weight_std` scales by: bundled, as every rule reads one or the other."""
+
+    fan_in: int  # inputs per unit (a conv layer's: in_channels * kernel^2)
+    n_out: float  # network3's n_out (a conv-pool layer's: filters * kernel^2 / pool^2)
+
+
+def conv_fans(filters: int, in_channels: int, kernel: int, pool: int) -> Fans:
     """(fan_in, network3's n_out) of a conv-pool layer: n_out = filters*kernel^2 / pool^2."""
-    return in_channels * kernel * kernel, filters * kernel * kernel / (pool * pool)
+    return Fans(in_channels * kernel * kernel, filters * kernel * kernel / (pool * pool))
 
 
-def draw(init: str, weight_shape: tuple[int, ...], n_biases: int, fan_in: int, n_out: float,
-         gen: torch.Generator, softmax: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+def draw(init: str, weight_shape: tuple[int, ...], n_biases: int, fans: Fans, gen: torch.Generator,
+         softmax: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
     """One member's initial (weights, biases) of one layer, weights drawn first, in float64."""
     f64 = torch.float64
     if softmax and init == "network3":  # network3's SoftmaxLayer starts at zero
         return torch.zeros(weight_shape, dtype=f64), torch.zeros(n_biases, dtype=f64)
-    w = torch.randn(weight_shape, generator=gen, dtype=f64) * weight_std(init, fan_in, n_out)
+    w = torch.randn(weight_shape, generator=gen, dtype=f64) * weight_std(init, fans.fan_in, fans.n_out)
     b = torch.zeros(n_biases, dtype=f64) if init == "he" else torch.randn(n_biases, generator=gen, dtype=f64)
     return w, b

@@ -58,9 +58,8 @@ class ConvPool(nn.Module):
 
     def init_member(self, m: int, init_rule: str, gen: torch.Generator) -> None:
         s = self.spec
-        fan_in, n_out = init.conv_fans(s.filters, self.in_channels, s.kernel, s.pool)
-        self.weight.data[m], self.bias.data[m] = init.draw(init_rule, self.weight.shape[1:], s.filters,
-                                                           fan_in, n_out, gen)
+        fans = init.conv_fans(s.filters, self.in_channels, s.kernel, s.pool)
+        self.weight.data[m], self.bias.data[m] = init.draw(init_rule, self.weight.shape[1:], s.filters, fans, gen)
 
     def forward(self, h: torch.Tensor, mask: Optional[torch.Tensor] = None, training: bool = True,
                 saved: Optional[list] = None) -> torch.Tensor:
@@ -114,8 +113,9 @@ class Dense(nn.Module):
 
     def init_member(self, m: int, init_rule: str, gen: torch.Generator) -> None:
         units = self.spec.units
-        self.weight.data[m], self.bias.data[m] = init.draw(init_rule, (self.n_in, units), units, self.n_in, units,
-                                                           gen, softmax=isinstance(self.spec, SoftmaxLayer))
+        self.weight.data[m], self.bias.data[m] = init.draw(init_rule, (self.n_in, units), units,
+                                                           init.Fans(self.n_in, units), gen,
+                                                           softmax=isinstance(self.spec, SoftmaxLayer))
 
     def forward(self, h: torch.Tensor, mask: Optional[torch.Tensor] = None, training: bool = True,
                 saved: Optional[list] = None) -> torch.Tensor:

@@ -26,7 +26,7 @@ carries its member's learning rate and each update is a plain subtraction.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import NamedTuple, Optional
 
 import torch
 
@@ -37,6 +37,15 @@ from nnbook.nn.net import StackedNet
 from nnbook.nn.sgd import SGD
 
 Decay = float | list[float]  # the L2 coefficient c: shared by the members, or one each
+
+
+class StepKind(NamedTuple):
+    """Which step `make_step` builds: bundled, as the two choices travel together from the loop's caller."""
+
+    fast: bool = True  # the hand-written backward with the fused update (FastStep); False: AutogradStep
+    # The capture-ready step run eagerly: eta, the L2 decay and mu in device tensors written in place, never
+    # a Python float nor a tensor made anew (what a captured CUDA graph needs); by itself it only adds work.
+    static: bool = False
 
 
 class Step:
@@ -109,21 +118,20 @@ class AutogradStep(Step):
             cost_sum += cost.detach()
 
 
-def make_step(net: StackedNet, config: Config, decay: Decay, fast: bool = True,
-              velocity: Optional[list] = None, mu: Optional[list[float]] = None,
-              static: bool = False) -> FastStep | AutogradStep | GraphStep:
-    """The training step for `net`: `FastStep`, or `AutogradStep` with fast=False; on a CUDA
+def make_step(net: StackedNet, config: Config, decay: Decay, velocity: Optional[list] = None,
+              mu: Optional[list[float]] = None, kind: StepKind = StepKind()) -> FastStep | AutogradStep | GraphStep:
+    """The training step for `net`: `FastStep`, or `AutogradStep` with kind.fast False; on a CUDA
     device the fast step recorded as a CUDA graph (`GraphStep`) when `captures` says so.
     decay: the L2 coefficient c (`sgd.l2_decay`), one for all members or one each; mu: the
     members' momentum (default config.mu for all). velocity: saved momentum buffers
     shaped as net.parameters(), updated in place; with momentum and none given, the step
-    makes zero ones (`step.velocity`). static: every number the step reads (eta, the L2 decay,
-    mu) in a device tensor written in place between epochs, never a Python float nor a tensor
-    made anew: the step's memory stays put, as a captured CUDA graph needs."""
-    if fast and captures(net, config):
+    makes zero ones (`step.velocity`). kind.static: every number the step reads (eta, the L2
+    decay, mu) in a device tensor written in place between epochs, never a Python float nor a
+    tensor made anew: the step's memory stays put, as a captured CUDA graph needs."""
+    if kind.fast and captures(net, config):
         return GraphStep(FastStep(net, config, decay, velocity, mu, static=True))
-    cls = FastStep if fast else AutogradStep
-    return cls(net, config, decay, velocity, mu, static)
+    cls = FastStep if kind.fast else AutogradStep
+    return cls(net, config, decay, velocity, mu, kind.static)
 
 
 def captures(net: StackedNet, config: Config) -> bool:

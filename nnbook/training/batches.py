@@ -14,7 +14,7 @@ data/augment.py's, the step that consumes a batch nn/step.py's.
 
 from __future__ import annotations
 
-from typing import Iterator, Optional
+from typing import Iterator, NamedTuple, Optional
 
 import torch
 
@@ -26,6 +26,14 @@ from nnbook.seeds import Generators
 from nnbook.training.devices import DeviceData
 
 MASK_BUDGET = 4_000_000  # dropout-mask elements drawn per member per draw (~4 MB as bool)
+
+
+class EpochData(NamedTuple):
+    """One epoch's training data as `mini_batches` takes it: bundled, as the three are indexed together."""
+
+    x: torch.Tensor  # the images: (n, 784), or (K*n, 784) when distorting (epoch_data)
+    targets: torch.Tensor  # their one-hot targets: (n, 10), or (K*n, 10) (training_targets)
+    order: Optional[torch.Tensor] = None  # (K, n) indices into both per member; None: the data's own order
 
 
 def training_targets(data: DeviceData, k: int, distorting: bool) -> torch.Tensor:
@@ -49,14 +57,15 @@ def epoch_data(data: DeviceData, config: Config, gens: Generators) -> tuple[torc
     return data.train_x, order
 
 
-def mini_batches(net: StackedNet, x: torch.Tensor, targets: torch.Tensor, batch: int, n_batches: int,
-                 order: Optional[torch.Tensor], mask_gens: list) -> Iterator[tuple]:
+def mini_batches(net: StackedNet, epoch: EpochData, batch: int, n_batches: int,
+                 mask_gens: list) -> Iterator[tuple]:
     """One epoch's mini-batches in order: (images, one-hot targets, dropout masks).
 
     Images (B, 784) and targets (B, 10) are views of the data when every member
-    takes the fixed order (network3), (K, B, ...) gathers through `order` (K, n)
+    takes the fixed order (network3), (K, B, ...) gathers through `epoch.order` (K, n)
     otherwise. Masks {layer: (K, B, n_in)} come out of blocks of many steps,
     drawn at once: one draw per member per block instead of one per step."""
+    x, targets, order = epoch
     dropout = net.dropout_sizes()
     steps_per_draw = max(1, min(n_batches, MASK_BUDGET // max(1, batch * sum(n for _, n in dropout))))
     block: dict = {}
@@ -103,7 +112,7 @@ def distorted_epoch(data: DeviceData, config: Config, gens: list,
 class StaticBatches:
     """An epoch's mini-batches copied, on the device, into buffers made once and reused by every
     step of every epoch: the step always reads the same memory, as a captured CUDA graph that
-    replays it needs (with the step's static eta and decay tensors, nn/step.make_step(static=True)).
+    replays it needs (with the static step's eta and decay tensors: nn/step.StepKind(static=True)).
     The values are those of `mini_batches`; only where they are read from changes."""
 
     def __init__(self):

@@ -1,7 +1,7 @@
 """The training loop: mini-batch SGD with network3's bookkeeping.
 
-`train(net, config, data, seeds, on_epoch)` trains the K members of a
-`StackedNet` together. Each member keeps its own seed, dropout masks, data
+`train(net, StackSpec(config, seeds), data, on_epoch)` trains the K members of
+a `StackedNet` together. Each member keeps its own seed, dropout masks, data
 order, best-validation bookkeeping and early stopping, so member k's epochs
 are those a single run with seed `seeds[k]` would produce.
 
@@ -36,15 +36,28 @@ import torch
 from nnbook.config import Config, HalvingSchedule
 from nnbook.nn.net import StackedNet
 from nnbook.nn.sgd import l2_decay
-from nnbook.nn.step import make_step
+from nnbook.nn.step import StepKind, make_step
 from nnbook.records import EARLY_STOPPED, EpochRecord
 from nnbook.seeds import member_generators
-from nnbook.training.batches import StaticBatches, epoch_data, mini_batches, training_targets
+from nnbook.training.batches import EpochData, StaticBatches, epoch_data, mini_batches, training_targets
 from nnbook.training.checkpoint import MemberCheckpoint, member_checkpoint, with_run_records
 from nnbook.training.devices import DeviceData
 from nnbook.training.monitor import accuracy, evaluate_test, monitor_epoch
 from nnbook.training.schedules import eta_at, halve_on_plateau, stop_reason
 from nnbook.training.progress import Best, Progress, record_validations, start_progress
+
+
+@dataclass(frozen=True)
+class StackSpec:
+    """What `train` trains: the members of one stack, what they share and where they start. Bundled,
+    as they travel together from the experiment (experiments/experiment.py) into the loop."""
+
+    config: Config  # what the members share: epochs, schedule, mini-batch size, layers, ...
+    seeds: list[int]  # member k's seed (its generators: nnbook/seeds.py)
+    # Each member's own config when they differ in eta, lmbda or mu (sweep points packed into one
+    # stack, config/repeats.stack_key); None: `config` for all.
+    members: Optional[list[Config]] = None
+    progress: Optional[Progress] = None  # where a restored stack continues from (checkpoint.restore_progress)
 
 
 @dataclass
@@ -98,22 +111,15 @@ class Measured:
     diagnostics: dict[str, list]  # what `config.monitor` asks for: {EpochRecord field: K values}
 
 
-def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
-          on_epoch: Callable[[EpochReport], None],
-          on_progress: Optional[Callable[[int, int], None]] = None,
-          progress: Optional[Progress] = None, fast: bool = True,
-          members: Optional[list[Config]] = None, static: bool = False) -> Progress:
-    """Train until `config.epochs`, early stopping or divergence of every member.
-    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch; `progress`: where a
-    restored group continues from (checkpoint.restore_progress).
-    fast=False takes the autograd reference step instead of the hand-written one.
-    members: each member's own config when they differ in eta, lmbda or mu (sweep points
-    packed into one stack, config/repeats.stack_key); by default `config` for all.
-    static: the capture-ready step run eagerly (its inputs in fixed buffers, eta and the decay
-    in device tensors: batches.StaticBatches, step.make_step); off by default, since by itself
-    it only adds a copy per step. On a CUDA device make_step records the step as a CUDA graph
-    whatever `static` says, unless config.cuda_graph is false (nn/graph.py)."""
-    members = members or [config] * len(seeds)
+def train(net: StackedNet, stack: StackSpec, data: DeviceData, on_epoch: Callable[[EpochReport], None],
+          on_progress: Optional[Callable[[int, int], None]] = None, kind: StepKind = StepKind()) -> Progress:
+    """Train `stack` until `stack.config.epochs`, early stopping or divergence of every member.
+    `on_progress(steps_done, n_batches)` is called every ~1% of an epoch. `kind`: which step
+    (nn/step.StepKind); with kind.static the mini-batches also go through fixed buffers
+    (batches.StaticBatches). On a CUDA device make_step records the step as a CUDA graph
+    whatever `kind.static` says, unless config.cuda_graph is false (nn/graph.py)."""
+    config, seeds, progress = stack.config, stack.seeds, stack.progress
+    members = stack.members or [config] * len(seeds)
     n_train, batch = len(data.train_y), config.mini_batch_size
     # The last partial mini-batch is dropped, as network3 does; network2 kept it, a difference no
     # shipped network2 config meets (50,000 and 1,000 training images in batches of 10).
@@ -125,9 +131,8 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
     else:
         gens.restore(progress.order_generators, progress.mask_generators, progress.augment_generators)
     decay = [l2_decay(c, n_train) for c in members]
-    step = make_step(net, config, decay, fast=fast, velocity=progress.velocity, mu=[c.mu for c in members],
-                     static=static)
-    feed = StaticBatches() if static else (lambda batches: batches)
+    step = make_step(net, config, decay, progress.velocity, [c.mu for c in members], kind)
+    feed = StaticBatches() if kind.static else (lambda batches: batches)
     progress.velocity = step.velocity  # made by the step when mu > 0 and none was saved
     targets = training_targets(data, len(seeds), distorting)
 
@@ -138,7 +143,7 @@ def train(net: StackedNet, config: Config, data: DeviceData, seeds: list[int],
         step.set_eta(progress.eta)
         x, order = epoch_data(data, config, gens)
 
-        batches = feed(mini_batches(net, x, targets, batch, n_batches, order, gens.mask))
+        batches = feed(mini_batches(net, EpochData(x, targets, order), batch, n_batches, gens.mask))
         train_cost = take_steps(step, batches, n_batches, progress.status, on_progress)
 
         # Every member on the whole validation set; the test set only at a new best.
