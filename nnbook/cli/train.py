@@ -155,8 +155,8 @@ def gradients(
         nnbook gradients configs/ch5_784_30_30_30_10.yaml
     """
     cfg = load_config(config, config_overrides(set_, seed=seed, device=device))
-    from nnbook.experiments.gradients import measure  # deferred: torch (--help stays fast)
+    from nnbook.experiments.gradients import Measurement, measure  # deferred: torch (--help stays fast)
 
     out = out or layout.output_dir(runs_dir, layout.GRADIENTS)
-    result = measure(cfg, networks, sample, epochs, out, data_dir=data_dir, source=str(config))
+    result = measure(cfg, Measurement(networks, sample, epochs), out, data_dir=data_dir, source=str(config))
     show_gradients(cfg, result, sample, epochs, modified=bool(set_))

@@ -3,9 +3,9 @@
 load data -> `networks` random nets of the config's architecture (members of one
 StackedNet, seeds seed, seed+1, ...) -> ||dC/db|| of each hidden layer at
 initialisation, the mean gradient over the first `sample` training images ->
-optionally `epochs` steps of full-batch gradient descent on those images (the
-book: 1,000 images, 500 epochs; eta and lmbda from the config) -> a JSON file and a
-PNG of the norms per epoch, with the book's figures. The norms are computed by
+optionally `epochs` steps of full-batch gradient descent on those images (the book:
+1,000 images, 500 epochs; eta and lmbda from the config; the three numbers are a
+`Measurement`) -> a JSON file and a PNG of the norms per epoch, with the book's figures. The norms are computed by
 training/learning_speed.py; the command shows the table (ui/gradients_display.py).
 """
 
@@ -20,10 +20,20 @@ from nnbook.analysis.plots import plot_gradient_norms
 from nnbook.book import GRADIENT_NORMS
 from nnbook.config import Config, seeds_of
 from nnbook.data import mnist
+from nnbook.data.book_format import Split
 from nnbook.errors import ConfigError
 from nnbook.runs import layout
 from nnbook.training.devices import resolve_device
 from nnbook.training.learning_speed import gradient_norms
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """What `nnbook gradients` measures: bundled, as the three travel together into the JSON record."""
+
+    networks: int  # random nets, seeds seed, seed+1, ... (the book shows one)
+    sample: int  # the gradient is the mean over the first `sample` training images
+    epochs: int  # then this many steps of full-batch gradient descent on them; 0: initialisation only
 
 
 @dataclass
@@ -36,15 +46,17 @@ class GradientResult:
     plot_path: Optional[Path]
 
 
-def measure(config: Config, networks: int, sample: int, epochs: int, out_dir: Optional[Path],
-            data_dir: Optional[str] = None, source: str = "config", on_epoch=None) -> GradientResult:
+def measure(config: Config, asked: Measurement, out_dir: Optional[Path], data_dir: Optional[str] = None,
+            source: str = "config", on_epoch=None) -> GradientResult:
+    networks, epochs = asked.networks, asked.epochs
     if len(config.layers) < 2:
         raise ConfigError(f"{source}: the network has no hidden layer, so there is no speed of learning to measure")
     device = resolve_device(config.device)
     dataset = mnist.load(config.data, data_dir, source=source)
-    n = min(sample, len(dataset.training))
+    n = min(asked.sample, len(dataset.training))
     seeds = seeds_of(config, networks)
-    history = gradient_norms(config, dataset.training.x[:n], dataset.training.y[:n], seeds, epochs, device, on_epoch)
+    history = gradient_norms(config, Split(dataset.training.x[:n], dataset.training.y[:n]), seeds, epochs, device,
+                             on_epoch)
 
     json_path = plot_path = None
     if out_dir is not None and epochs > 0:

@@ -14,6 +14,7 @@ Knows nothing of configs on disk or the command line.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
@@ -82,18 +83,28 @@ def bias_gradient_norms(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_
     return bias_norms(net, mean_gradients(net, x, y, cost_fn))
 
 
-def gradient_trajectory(net: StackedNet, x: torch.Tensor, y: torch.Tensor, cost_fn: Callable, eta: float,
-                        decay: float, epochs: int, mu: float = 0.0,
+@dataclass(frozen=True)
+class Descent:
+    """Chapter 5's full-batch gradient descent: the cost it descends and the update rule's numbers
+    (sgd.SGD), the same for every member. Bundled, as they come from one config together."""
+
+    cost_fn: Callable  # the cost without its L2 term (costs.COSTS)
+    eta: float  # the learning rate
+    decay: float  # the L2 weight decay c (sgd.l2_decay, with one mini-batch of all the images)
+    mu: float = 0.0  # momentum
+
+
+def gradient_trajectory(net: StackedNet, x: torch.Tensor, y: torch.Tensor, descent: Descent, epochs: int,
                         on_epoch: Optional[Callable[[int], None]] = None) -> list[list[list[float]]]:
     """Chapter 5's experiment: `epochs` steps of full-batch gradient descent on the N images
-    (one step per epoch, L2 as the weight decay c = `decay`), the norms recorded before each
-    step and after the last. Returns norms[epoch][member][layer], epochs + 1 rows, row 0 at
+    (one step per epoch, L2 as the weight decay c = `descent.decay`), the norms recorded before
+    each step and after the last. Returns norms[epoch][member][layer], epochs + 1 rows, row 0 at
     initialisation."""
-    sgd = SGD(list(net.parameters()), net.weights(), decay, mu)
-    sgd.set_eta([eta] * net.k)
+    sgd = SGD(list(net.parameters()), net.weights(), descent.decay, descent.mu)
+    sgd.set_eta([descent.eta] * net.k)
     history = []
     for epoch in range(epochs + 1):
-        grads = mean_gradients(net, x, y, cost_fn)
+        grads = mean_gradients(net, x, y, descent.cost_fn)
         history.append(bias_norms(net, grads))
         if epoch == epochs:
             break

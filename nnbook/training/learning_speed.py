@@ -11,25 +11,25 @@ from __future__ import annotations
 
 from typing import Callable, Optional
 
-import numpy as np
 import torch
 
 from nnbook.config import Config
+from nnbook.data.book_format import Split
 from nnbook.nn.costs import COSTS
-from nnbook.nn.measure import gradient_trajectory
+from nnbook.nn.measure import Descent, gradient_trajectory
 from nnbook.nn.net import build_model, torch_dtype
 from nnbook.nn.sgd import l2_decay
 
 
-def gradient_norms(config: Config, images: np.ndarray, labels: np.ndarray, seeds: list[int], epochs: int,
-                   device: torch.device, on_epoch: Optional[Callable] = None) -> list[list[list[float]]]:
+def gradient_norms(config: Config, sample: Split, seeds: list[int], epochs: int, device: torch.device,
+                   on_epoch: Optional[Callable] = None) -> list[list[list[float]]]:
     """||dC/db|| per [epoch][member][hidden layer] (row 0 at initialisation) of the nets of
-    `config` seeded `seeds`, trained by full-batch gradient descent on `images` (n, 784) and
-    `labels` (n,) on `device`."""
-    n = len(images)
-    x = torch.from_numpy(images).to(device=device, dtype=torch_dtype(config))
-    y = torch.from_numpy(labels).to(device)
+    `config` seeded `seeds`, trained by full-batch gradient descent on the `sample` images (n, 784)
+    and labels (n,) on `device`."""
+    n = len(sample)
+    x = torch.from_numpy(sample.x).to(device=device, dtype=torch_dtype(config))
+    y = torch.from_numpy(sample.y).to(device)
     net = build_model(config, seeds).to(device)
     # Full-batch gradient descent: one mini-batch of all n images, so network2's L2 decay is lmbda/n.
     decay = l2_decay(config.model_copy(update={"mini_batch_size": n}), n)
-    return gradient_trajectory(net, x, y, COSTS[config.cost], config.eta, decay, epochs, config.mu, on_epoch)
+    return gradient_trajectory(net, x, y, Descent(COSTS[config.cost], config.eta, decay, config.mu), epochs, on_epoch)
