@@ -15,7 +15,7 @@ import pytest
 from nnbook.analysis import ensemble
 from nnbook.analysis import report
 from nnbook.analysis.evaluate import confusion_matrix, evaluate_run
-from nnbook.data.expand import expand
+from nnbook.data.expand import Expansion, expand
 
 from nnbook.data import mnist as data
 
@@ -149,7 +149,7 @@ def test_evaluate_reproduces_the_runs_own_figures(short_runs, cli):
 def test_evaluate_on_another_file(short_runs, tmp_path, mnist):
     shallow, _ = short_runs
     path = tmp_path / "exp.pkl.gz"
-    expand(mnist, path, train_limit=50)
+    expand(mnist, path, Expansion(train_limit=50))
     result = evaluate_run(shallow[0], "training", data=str(path), device="cpu")
     assert result.n == 250 and result.source == str(path)
 
@@ -203,7 +203,7 @@ def test_plot_writes_curves_and_filters(short_runs, tmp_path, cli):
 def test_chapter6_quick_pass(tmp_path, mnist_slice, cli):
     data_dir = tmp_path / "data"
     # found as data: mnist_expanded; its validation and test splits are the slice's (1,000 images each)
-    expand(data.load_file(mnist_slice), data_dir / "mnist_expanded.pkl.gz", train_limit=100)
+    expand(data.load_file(mnist_slice), data_dir / "mnist_expanded.pkl.gz", Expansion(train_limit=100))
     out = tmp_path / "chapter"
     # The dropout net alone, 2 runs that are also the ensemble (the costly part is evaluating the
     # validation and test images with the big net).

@@ -43,7 +43,7 @@ def source(mnist_slice):
 @pytest.fixture(scope="module")
 def small_file(tmp_path_factory, source):
     path = tmp_path_factory.mktemp("expanded") / "small.pkl.gz"
-    assert expand.expand(source, path, seed=0, train_limit=N) == 5 * N
+    assert expand.expand(source, path, expand.Expansion(seed=0, train_limit=N)) == 5 * N
     return path
 
 
@@ -76,10 +76,10 @@ def test_shuffled_once_seeded_and_validation_test_unchanged(small_file, source, 
     assert np.array_equal(got.validation.x, source.validation.x) and np.array_equal(got.test.y, source.test.y)
     assert got.test_sha256 == source.test_sha256
     again = tmp_path / "again.pkl.gz"
-    expand.expand(source, again, seed=0, train_limit=N)
+    expand.expand(source, again, expand.Expansion(seed=0, train_limit=N))
     assert np.array_equal(data.load_file(again).training.x, got.training.x)
     other = tmp_path / "other.pkl.gz"
-    expand.expand(source, other, seed=1, train_limit=N)
+    expand.expand(source, other, expand.Expansion(seed=1, train_limit=N))
     assert not np.array_equal(data.load_file(other).training.y, got.training.y)
 
 

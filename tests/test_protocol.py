@@ -331,7 +331,7 @@ def book_copies(image: np.ndarray) -> list[np.ndarray]:
 def test_the_expanded_file_holds_pair_p_as_image_p_div_5_in_the_books_copy_order(mnist_slice, tmp_path):
     source = data.load_file(mnist_slice)
     n = 40
-    expand.expand(source, tmp_path / "e.pkl.gz", seed=3, train_limit=n)
+    expand.expand(source, tmp_path / "e.pkl.gz", expand.Expansion(seed=3, train_limit=n))
     got = data.load_file(tmp_path / "e.pkl.gz").training
     order = expand.expansion_order(n, 3)
     for i, pair in enumerate(order):

@@ -316,6 +316,16 @@ def read_ensemble(path: Path) -> dict:
         raise NnbookError(f"{path}: unreadable {ENSEMBLE_FILE} ({e})") from None
 
 
+@dataclass(frozen=True)
+class EnsembleOptions:
+    """How `nnbook ensemble` chooses its members and combines them: bundled, as they travel together."""
+
+    method: Method | str = Method.vote  # the book's plurality vote, or the mean probability
+    weights: Weights | str = Weights.best  # each run's best-validation network, or its last
+    only: Optional[str] = None  # only the runs of this config name
+    mixed: bool = False  # vote runs of several experiments together (refused otherwise)
+
+
 @dataclass
 class Vote:
     """An ensemble of runs, combined: the members, the paths passed over and why, the result."""
@@ -328,15 +338,13 @@ class Vote:
     experiments: list  # the experiments that voted (analysis/experiments.py), one unless mixed
 
 
-def vote(paths: list[Path], method: Method | str = Method.vote, weights: Weights | str = Weights.best,
-         only: Optional[str] = None, data_dir=None, mixed: bool = False) -> Vote:
-    """Choose the members among `paths` and combine them (writes nothing): `nnbook ensemble`'s
-    and nnbook.ensemble's one way to an ensemble. `mixed`: vote runs of several experiments
-    together (refused otherwise)."""
-    method, weights = method_of(method), weights_of(weights)
+def vote(paths: list[Path], options: EnsembleOptions = EnsembleOptions(), data_dir=None) -> Vote:
+    """Choose the members among `paths` and combine them as `options` say (writes nothing):
+    `nnbook ensemble`'s and nnbook.ensemble's one way to an ensemble."""
+    method, weights = method_of(options.method), weights_of(options.weights)
     given = list(map(Path, paths))
     paths = member_paths(given)
-    selection = select_members(paths, only, last=weights is Weights.last)
+    selection = select_members(paths, options.only, last=weights is Weights.last)
     members = selection.members
     if len(members) < 2:  # the paths given make no ensemble: a usage mistake, in one line naming why
         skipped = "; ".join(f"{path}: {why}" for path, why in selection.skipped)
@@ -344,7 +352,7 @@ def vote(paths: list[Path], method: Method | str = Method.vote, weights: Weights
                           f"{'the path given holds' if len(given) == 1 else 'the paths given hold'} "
                           f"{len(members) or 'none'}" + (f" (skipped {skipped})" if skipped else ""))
     check_same_test_data(members)  # first: predictions of other images cannot be compared at all
-    experiments = check_one_experiment(members, mixed)
+    experiments = check_one_experiment(members, options.mixed)
     test = find_test_split(members[0].summary, data_dir)
     probabilities = np.stack([m.probabilities for m in members])
     if probabilities.shape[1] != len(test):
@@ -360,14 +368,12 @@ def weights_of(weights: Weights | str) -> Weights:
         raise ConfigError(f"--weights {weights!r}: choose one of {', '.join(w.value for w in Weights)}") from None
 
 
-def run_ensemble(paths: list[Path], method: Method | str = Method.vote, out: Optional[Path] = None,
-                 only: Optional[str] = None, data_dir=None, say=print,
-                 root: Path = Path("runs") / layout.ENSEMBLES, weights: Weights | str = Weights.best,
-                 mixed: bool = False) -> tuple[Path, dict]:
+def run_ensemble(paths: list[Path], options: EnsembleOptions = EnsembleOptions(), out: Optional[Path] = None,
+                 data_dir=None, say=print, root: Path = Path("runs") / layout.ENSEMBLES) -> tuple[Path, dict]:
     """`nnbook ensemble`: choose members, combine, write (to `out`, else a new folder under
     `root`), and say what was done. nnbook's own output folders among `paths` (a `runs/*`
-    glob) are passed over silently. `mixed`: vote runs of several experiments together."""
-    combined = vote(paths, method, weights, only, data_dir, mixed)
+    glob) are passed over silently."""
+    combined = vote(paths, options, data_dir)
     members, skipped, result = combined.members, combined.skipped, combined.result
     for path, why in skipped:
         say(f"skipped {path}: {why}")

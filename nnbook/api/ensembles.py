@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence, Union
 
-from nnbook.analysis.ensemble import vote
+from nnbook.analysis.ensemble import EnsembleOptions, vote
 from nnbook.api.results import Experiment, RunRecord, run_paths
 
 Members = Union[Experiment, Sequence[Union[RunRecord, str, Path]], str, Path]
@@ -41,7 +41,7 @@ def ensemble(runs: Members, weights: str = "best", method: str = "vote", data_di
     """Combine finished runs: an Experiment (nnbook.train's result, or one of load_runs'), a list
     of runs or run directories, or a glob. A run that cannot vote (unfinished, no predictions) is
     passed over and named in `skipped`; fewer than 2 that can is a ConfigError."""
-    combined = vote(member_paths(runs), method, weights, data_dir=data_dir)
+    combined = vote(member_paths(runs), EnsembleOptions(method, weights), data_dir)
     result = combined.result
     return Ensemble(result.method, combined.weights.value, [m.path for m in combined.members],
                     result.member_accuracies, result.accuracy, [int(i) for i in result.errors],

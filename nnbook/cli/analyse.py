@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 # The choices of --method, --weights, --split and --format are the library's own enums, so --help lists them.
-from nnbook.analysis.ensemble import Method, Weights, run_ensemble
+from nnbook.analysis.ensemble import EnsembleOptions, Method, Weights, run_ensemble
 from nnbook.analysis.evaluate import Split, evaluate_run, render_confusion
 from nnbook.analysis.plots import plot_runs
 from nnbook.analysis.report import Format, collect, expand_paths, render
@@ -56,8 +56,8 @@ def ensemble(
 
     Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
     """
-    path, record = run_ensemble(run_dirs, method, out, only, data_dir,
-                                root=layout.output_dir(runs_dir, layout.ENSEMBLES), weights=weights, mixed=mixed)
+    path, record = run_ensemble(run_dirs, EnsembleOptions(method, weights, only, mixed), out, data_dir,
+                                root=layout.output_dir(runs_dir, layout.ENSEMBLES))
     show_members(record["members"])
     print(f"members disagree on {pct(record['disagreement'])} of the {record['n_test']:,} test images "
           f"(two members, on average: {pct(record['pairwise_disagreement'])})")

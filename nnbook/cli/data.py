@@ -10,6 +10,7 @@ import typer
 from nnbook.cli.options import ConfigArg, DataDirOpt, ResultsRootOpt, SetOpt, config_overrides
 from nnbook.config import load_config
 from nnbook.data import array_cache, mnist
+from nnbook.data.expand import Expansion
 from nnbook.runs import layout
 
 
@@ -41,7 +42,7 @@ def expand_mnist(
     programs read it too; `data: mnist_expanded` in a config finds it.
     """
     target = out or mnist.output_dir(data_dir) / mnist.EXPANDED_FILE
-    mnist.make_expanded(target, data_dir=data_dir, seed=seed, train_limit=train_limit, force=force)
+    mnist.make_expanded(target, data_dir=data_dir, expansion=Expansion(seed, train_limit), force=force)
 
 
 def augment_preview(
@@ -66,10 +67,10 @@ def augment_preview(
         nnbook augment-preview configs/beyond_ensemble.yaml --out grid.png
     """
     cfg = load_config(config, config_overrides(set_))
-    from nnbook.analysis.augment_preview import write_preview  # deferred: torch (--help stays fast)
+    from nnbook.analysis.augment_preview import Grid, write_preview  # deferred: torch (--help stays fast)
 
     if out is None:
         out = layout.make_output_dir(layout.output_dir(runs_dir, layout.PREVIEWS)) / f"{cfg.name}.png"
 
-    write_preview(cfg, out, images, samples, cfg.seed if seed is None else seed, data_dir, source=str(config))
+    write_preview(cfg, out, Grid(images, samples, cfg.seed if seed is None else seed), data_dir, source=str(config))
     print(f"wrote {out}: {images} training images (first column) and {samples} distortions of each")

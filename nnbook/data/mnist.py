@@ -120,12 +120,12 @@ def download_mnist(target: Path) -> Path:
     return target
 
 
-def make_expanded(target: Path, data_dir=None, seed: int = 0, train_limit: int | None = None,
+def make_expanded(target: Path, data_dir=None, expansion: expand.Expansion = expand.Expansion(),
                   force: bool = False, say: Callable[[str], None] = print) -> Path:
     """`nnbook expand-mnist`: the expanded set of the book's file, written to `target`."""
     source = find_mnist(data_dir)
-    return expand.make_expanded(Path(target).expanduser(), lambda: load_file(source), str(source), seed,
-                                train_limit, force, say)
+    return expand.make_expanded(Path(target).expanduser(), lambda: load_file(source), str(source), expansion,
+                                force, say)
 
 
 def make_expanded_on_first_use(data_dir=None, say: Callable[[str], None] = print) -> Path:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, NamedTuple, Optional
 
-from nnbook.analysis.ensemble import run_ensemble
+from nnbook.analysis.ensemble import EnsembleOptions, run_ensemble
 from nnbook.analysis.plots import first_conv_filters, plot_accuracy, plot_filters
 from nnbook.analysis.report import collect, render
 from nnbook.config import load_config, run_config, seeds_of
@@ -178,7 +178,7 @@ def run_chapter6(configs_dir: Optional[Path], out: Path, options: ChapterOptions
         extra.append(f"Ensemble: plurality vote of the {len(members)} {ENSEMBLE_OF} runs' best-validation "
                      "networks; their misclassified digits in `ensemble/ensemble_errors.png`.")
         if all(directory.has_predictions(p, last=True) for p in members):  # runs of an older nnbook have none
-            run_ensemble(members, out=out / LAST_VOTE, data_dir=data_dir, say=say, weights="last")
+            run_ensemble(members, EnsembleOptions(weights="last"), out / LAST_VOTE, data_dir, say)
             extra.append(f"The same vote by the networks after their last epoch, as the book's conv.py voted "
                          f"(network3.py keeps no best weights): `{LAST_VOTE}/`.")
         filters = first_conv_filters(results[ENSEMBLE_OF][0].path)

@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from nnbook.analysis.ensemble import (find_test_split, plurality_vote, run_ensemble, tied_votes,  # noqa: E402
-                                      vote_to_lowest_label)
+from nnbook.analysis.ensemble import (EnsembleOptions, find_test_split, plurality_vote, run_ensemble,  # noqa: E402
+                                      tied_votes, vote_to_lowest_label)
 from nnbook.analysis.origins import origins_markdown  # noqa: E402
 from nnbook.analysis.html_report import write_page as write_html  # noqa: E402
 from nnbook.analysis.plots import plot_accuracy, plot_filters  # noqa: E402
@@ -72,7 +72,8 @@ def write_table_and_votes(runs: dict[str, list[Path]]) -> None:
     votes = []
     if len(runs.get(VOTERS, [])) >= 2:
         for weights in ("last", "best"):
-            votes.append(run_ensemble(runs[VOTERS], out=Path("votes") / weights, weights=weights, say=print)[0])
+            votes.append(run_ensemble(runs[VOTERS], EnsembleOptions(weights=weights), Path("votes") / weights,
+                                      say=print)[0])
     Path("table.md").write_text(render(collect(paths + votes), "markdown"))
     print(f"wrote table.md ({len(paths)} runs of {', '.join(runs)}; {len(votes)} votes)")
     Path("records.md").write_text(records_markdown(paths, runs.get(VOTERS, []) if votes else []))
