@@ -12,7 +12,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from nnbook.analysis import ensemble
+from nnbook.analysis import voting
 from nnbook.analysis import report
 from nnbook.analysis.evaluate import confusion_matrix, evaluate_run
 from nnbook.data.expand import Expansion, expand
@@ -52,14 +52,14 @@ def test_plurality_vote_breaks_ties_as_counter_most_common():
     rng = np.random.default_rng(0)
     for m in (2, 3, 4, 5):
         predictions = rng.integers(0, 4, size=(m, 3000))  # few labels: many ties
-        assert np.array_equal(ensemble.plurality_vote(predictions), votes_by_counter(predictions))
-    assert ensemble.plurality_vote(np.array([[3], [1], [1], [3]]))[0] == 3  # tie: the first-seen wins
-    assert ensemble.plurality_vote(np.array([[3], [1], [1]]))[0] == 1
+        assert np.array_equal(voting.plurality_vote(predictions), votes_by_counter(predictions))
+    assert voting.plurality_vote(np.array([[3], [1], [1], [3]]))[0] == 3  # tie: the first-seen wins
+    assert voting.plurality_vote(np.array([[3], [1], [1]]))[0] == 1
 
 
 def test_mean_method_averages_probabilities():
     p = np.array([[[0.9, 0.1]], [[0.4, 0.6]], [[0.45, 0.55]]])  # two of three vote 1; the mean says 0
-    assert ensemble.combine(p, "vote")[0] == 1 and ensemble.combine(p, "mean")[0] == 0
+    assert voting.combine(p, "vote")[0] == 1 and voting.combine(p, "mean")[0] == 0
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,7 @@ import json
 
 import numpy as np
 
-from nnbook.analysis.ensemble import plurality_vote
+from nnbook.analysis.voting import plurality_vote
 from nnbook.data import mnist as data
 
 from .cli import CONFIGS, run_dirs
@@ -69,7 +69,7 @@ def test_a_run_without_last_epoch_predictions_is_skipped_with_the_way_out(cli, t
 def test_tied_votes_and_the_lowest_label_rule():
     import numpy as np
 
-    from nnbook.analysis.ensemble import plurality_vote, tied_votes, vote_to_lowest_label
+    from nnbook.analysis.voting import plurality_vote, tied_votes, vote_to_lowest_label
 
     # image 0: 8, 2, 2, 8, 4 (a tie of 8 and 2, 8 seen first); image 1: a clear 3
     predictions = np.array([[8, 3], [2, 3], [2, 3], [8, 1], [4, 3]])

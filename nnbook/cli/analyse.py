@@ -12,7 +12,8 @@ from typing import Annotated, Optional
 import typer
 
 # The choices of --method, --weights, --split and --format are the library's own enums, so --help lists them.
-from nnbook.analysis.ensemble import EnsembleOptions, Method, Weights, run_ensemble
+from nnbook.analysis.ensemble import EnsembleOptions, Weights, run_ensemble
+from nnbook.analysis.voting import Method
 from nnbook.analysis.evaluate import Split, evaluate_run, render_confusion
 from nnbook.analysis.plots import plot_runs
 from nnbook.analysis.report import Format, collect, expand_paths, render

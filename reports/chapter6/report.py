@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from nnbook.analysis.ensemble import (EnsembleOptions, find_test_split, plurality_vote, run_ensemble,  # noqa: E402
-                                      tied_votes, vote_to_lowest_label)
+from nnbook.analysis.ensemble import EnsembleOptions, find_test_split, run_ensemble  # noqa: E402
+from nnbook.analysis.voting import plurality_vote, tied_votes, vote_to_lowest_label  # noqa: E402
 from nnbook.analysis.origins import origins_markdown  # noqa: E402
 from nnbook.analysis.html_report import write_page as write_html  # noqa: E402
 from nnbook.analysis.plots import plot_accuracy, plot_filters  # noqa: E402
