@@ -1,6 +1,8 @@
 """A run's predictions on another split, from its saved networks (analysis/predictions.py): the
 best-validation network's validation predictions score the run's own best validation accuracy,
-the last network's its last epoch's; they are kept in the run and read back the next time."""
+the last network's its last epoch's; they are kept in the run and read back the next time. And
+`nnbook ensemble --split validation`, the vote that choices are made with before the test set is
+read: computed from those predictions, and left out of `nnbook report`."""
 
 import json
 
@@ -14,15 +16,22 @@ from .cli import CONFIGS, run_dirs
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory, mnist_slice):
+def trained(tmp_path_factory, mnist_slice):
+    """Three runs of a small net, trained as one stack."""
     from .cli import run_captured
 
     runs = tmp_path_factory.mktemp("runs")
     result = run_captured("train", CONFIGS / "ch6_shallow.yaml", "--set", f"data={mnist_slice}", "--set",
-                          "train_limit=300", "--set", "epochs=3", "--set", "device=cpu", "--runs-dir", runs, "-q")
+                          "train_limit=300", "--set", "epochs=3", "--set", "device=cpu", "--repeats", "3",
+                          "--runs-dir", runs, "-q")
     assert result.returncode == 0, result.stderr
-    (path,) = run_dirs(runs)
-    return path
+    assert len(run_dirs(runs)) == 3
+    return runs
+
+
+@pytest.fixture(scope="module")
+def run(trained):
+    return run_dirs(trained)[0]
 
 
 def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -59,3 +68,30 @@ def test_the_test_predictions_are_trainings_own_and_a_run_without_a_network_says
         split_predictions(bare, "validation")
     with pytest.raises(NnbookError, match=r"no checkpoint of its last epoch"):
         split_predictions(bare, "validation", last=True)
+
+
+def test_a_vote_on_validation_is_the_vote_of_the_runs_validation_predictions_and_no_report_row(
+        trained, mnist_slice, tmp_path, cli):
+    from nnbook.analysis.voting import plurality_vote
+    from nnbook.data import mnist
+
+    labels = mnist.load_file(mnist_slice).validation.y
+    result = cli("ensemble", trained, "--split", "validation", "--weights", "last", "--out", tmp_path / "vote")
+    assert result.returncode == 0, result.stderr
+    assert "on the validation images" in result.stdout and "ensemble validation accuracy" in result.stdout
+    record = json.loads((tmp_path / "vote" / "ensemble.json").read_text())
+    assert record["split"] == "validation" and record["weights"] == "last" and record["n_validation"] == len(labels)
+    runs = run_dirs(trained)
+    for member, path in zip(record["members"], runs):
+        last_epoch = json.loads((path / "metrics.jsonl").read_text().splitlines()[-1])
+        assert member["validation_accuracy"] == pytest.approx(last_epoch["validation_accuracy"], abs=1e-9)
+    voted = plurality_vote(np.stack([np.load(p / "validation_predictions_last.npy").argmax(1) for p in runs]))
+    assert record["accuracy"] == pytest.approx(float((voted == labels).mean()), abs=1e-12)
+    assert record["n_errors"] == int((voted != labels).sum())
+
+    test_vote = cli("ensemble", trained, "--out", tmp_path / "test_vote")  # the default: the test images
+    assert test_vote.returncode == 0, test_vote.stderr
+    assert "split" not in json.loads((tmp_path / "test_vote" / "ensemble.json").read_text())
+    report = cli("report", *runs, tmp_path / "vote", tmp_path / "test_vote", "--format", "csv")
+    assert report.returncode == 0, report.stderr
+    assert report.stdout.count("ch6_shallow_ensemble") == 1  # the test vote's row; the validation vote has none

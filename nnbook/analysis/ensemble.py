@@ -1,5 +1,10 @@
 """Ensembles of finished runs, from their saved test predictions (never retrains).
 
+On the validation split (`split`), for choices made before the test set is read (which
+weights vote, which members): each member's validation predictions are computed from its
+saved networks and kept in the run (analysis/predictions.py); such a vote is no test
+figure, and `nnbook report` leaves it out.
+
 How the members combine (the book's plurality vote, or the mean probability) is
 analysis/voting.py's.
 
@@ -27,6 +32,7 @@ import numpy as np
 
 from nnbook.analysis.experiments import experiment_of_each
 from nnbook.analysis.plots import plot_errors
+from nnbook.analysis.predictions import split_predictions
 from nnbook.analysis.voting import EnsembleResult, Method, evaluate_ensemble, method_of
 from nnbook.data import mnist
 from nnbook.choices import Choice
@@ -49,11 +55,18 @@ class Weights(Choice):
     last = "last"
 
 
+class VoteSplit(Choice):
+    """The images an ensemble votes on: the test split (the figure), or the validation split (choices)."""
+
+    test = "test"
+    validation = "validation"
+
+
 @dataclass
 class Member:
     path: Path
     summary: Summary
-    probabilities: np.ndarray  # (n_test, 10)
+    probabilities: np.ndarray  # (N, 10) on the split voted on
     experiment: Optional[Experiment] = None  # set by check_one_experiment
 
 
@@ -63,12 +76,14 @@ class Selection:
     skipped: list[tuple[Path, str]] = field(default_factory=list)  # (path, why)
 
 
-def select_members(paths: list[Path], only: Optional[str] = None, last: bool = False) -> Selection:
-    """Open every path; keep finished runs with test predictions (of config `only`, if given):
-    the best-validation network's, or with `last` the last epoch's."""
+def select_members(paths: list[Path], only: Optional[str] = None, last: bool = False, split: str = "test",
+                   data_dir=None) -> Selection:
+    """Open every path; keep finished runs with predictions on `split` (of config `only`, if given):
+    the best-validation network's, or with `last` the last epoch's (on validation, computed from
+    the saved networks where the run has none yet)."""
     members, skipped = [], []
     for path in map(Path, paths):
-        why = unusable(path, last)
+        why = unusable(path, last, split)
         if why is None:
             summary = runs.read_summary(path)
             if only and summary.name != only:
@@ -77,9 +92,12 @@ def select_members(paths: list[Path], only: Optional[str] = None, last: bool = F
             skipped.append((path, why))
             continue
         try:
-            probabilities = runs.load_predictions(path, last)
+            probabilities = split_predictions(path, split, last, data_dir)
+        except NnbookError as e:
+            skipped.append((path, str(e).removeprefix(f"{path}: ")))
+            continue
         except (OSError, ValueError) as e:
-            skipped.append((path, f"unreadable {runs.predictions_file(last)} ({e})"))
+            skipped.append((path, f"unreadable {runs.predictions_file(last, split)} ({e})"))
             continue
         members.append(Member(path, summary, probabilities))
     return Selection(members, skipped)
@@ -99,7 +117,7 @@ def member_paths(paths: list[Path]) -> list[Path]:
     return out
 
 
-def unusable(path: Path, last: bool = False) -> Optional[str]:
+def unusable(path: Path, last: bool = False, split: str = "test") -> Optional[str]:
     """Why a path cannot be an ensemble member, or None."""
     if not path.is_dir():
         return runs.no_such_path(path).removeprefix(f"{path}: ")
@@ -113,7 +131,7 @@ def unusable(path: Path, last: bool = False) -> Optional[str]:
         return str(e)
     if summary.status not in FINISHED:
         return f"unfinished (status {summary.status}, {summary.epochs_completed} epochs)"
-    if not runs.has_predictions(path, last):
+    if split == "test" and not runs.has_predictions(path, last):
         if last:
             return (f"no {runs.LAST_PREDICTIONS} (the last epoch's predictions; runs trained before nnbook "
                     "saved them have only the best-validation network's: use --weights best)")
@@ -157,10 +175,10 @@ def check_one_experiment(members: list[Member], mixed: bool = False) -> list[Exp
 # ----------------------------------------------------------------------------- the command
 
 
-def find_test_split(summary: Summary, data_dir=None):
+def find_test_split(summary: Summary, data_dir=None, split: str = "test"):
     """The test images and labels a run was evaluated on, found by their fingerprint:
-    the book's mnist.pkl.gz first (the expanded set shares its test split), then the
-    run's own data file."""
+    the book's mnist.pkl.gz first (the expanded set shares its test and validation splits),
+    then the run's own data file; or, `split`, the other split of that data set."""
     wanted = summary.test_sha256
     candidates = []
     try:
@@ -173,7 +191,7 @@ def find_test_split(summary: Summary, data_dir=None):
         if path.exists():
             dataset = mnist.load_file(path)
             if dataset.test_sha256 == wanted:
-                return dataset.test
+                return getattr(dataset, split)
     raise NnbookError(f"cannot find the test data these runs were evaluated on (sha256 {str(wanted)[:12]}…); "
                       f"looked in {', '.join(str(p) for p in candidates) or 'nothing'}")
 
@@ -205,17 +223,20 @@ def experiments_record(members: list[Member]) -> dict:
 
 
 def write_ensemble(out: Path, members: list[Member], result: EnsembleResult, test_images: np.ndarray,
-                   weights: Weights = Weights.best) -> dict:
+                   weights: Weights = Weights.best, split: str = "test") -> dict:
+    """ensemble.json and the grid of the digits the vote gets wrong. The counts and the members'
+    accuracies are named for the split voted on: `n_test` and `test_accuracy` for the test split."""
     errors = result.errors
     record = {
         "name": ensemble_name(members),
         "method": result.method,
         "weights": weights.value,  # whose predictions voted: best-validation or last-epoch networks
+        **({} if split == "test" else {"split": split}),
         **experiments_record(members),
         "members": [{"path": str(m.path), "name": m.summary.name, "seed": m.summary.seed,
-                     "test_accuracy": acc} for m, acc in zip(members, result.member_accuracies)],
+                     f"{split}_accuracy": acc} for m, acc in zip(members, result.member_accuracies)],
         "test_sha256": members[0].summary.test_sha256,
-        "n_test": int(len(result.labels)),
+        f"n_{split}": int(len(result.labels)),
         "accuracy": result.accuracy,
         "n_errors": int(len(errors)),
         "disagreement": result.disagreement,
@@ -244,6 +265,7 @@ class EnsembleOptions:
     weights: Weights | str = Weights.best  # each run's best-validation network, or its last
     only: Optional[str] = None  # only the runs of this config name
     mixed: bool = False  # vote runs of several experiments together (refused otherwise)
+    split: VoteSplit | str = VoteSplit.test  # test, or validation (for choices made before the test)
 
 
 @dataclass
@@ -253,7 +275,7 @@ class Vote:
     members: list[Member]
     skipped: list[tuple[Path, str]]
     result: EnsembleResult
-    test_images: np.ndarray  # (N, 784): the test split the members were evaluated on
+    test_images: np.ndarray  # (N, 784): the split voted on (the test split unless asked)
     weights: Weights
     experiments: list  # the experiments that voted (analysis/experiments.py), one unless mixed
 
@@ -264,21 +286,30 @@ def vote(paths: list[Path], options: EnsembleOptions = EnsembleOptions(), data_d
     method, weights = method_of(options.method), weights_of(options.weights)
     given = list(map(Path, paths))
     paths = member_paths(given)
-    selection = select_members(paths, options.only, last=weights is Weights.last)
+    split = split_of(options.split)
+    selection = select_members(paths, options.only, weights is Weights.last, split, data_dir)
     members = selection.members
     if len(members) < 2:  # the paths given make no ensemble: a usage mistake, in one line naming why
         skipped = "; ".join(f"{path}: {why}" for path, why in selection.skipped)
-        raise ConfigError(f"an ensemble needs at least 2 finished runs with test predictions, and "
+        raise ConfigError(f"an ensemble needs at least 2 finished runs with {split} predictions, and "
                           f"{'the path given holds' if len(given) == 1 else 'the paths given hold'} "
                           f"{len(members) or 'none'}" + (f" (skipped {skipped})" if skipped else ""))
     check_same_test_data(members)  # first: predictions of other images cannot be compared at all
     experiments = check_one_experiment(members, options.mixed)
-    test = find_test_split(members[0].summary, data_dir)
+    test = find_test_split(members[0].summary, data_dir, split)
     probabilities = np.stack([m.probabilities for m in members])
     if probabilities.shape[1] != len(test):
-        raise NnbookError(f"the runs hold {probabilities.shape[1]} test predictions, the test set has {len(test)}")
+        raise NnbookError(f"the runs hold {probabilities.shape[1]} {split} predictions, the {split} set has "
+                          f"{len(test)}")
     return Vote(members, selection.skipped, evaluate_ensemble(probabilities, test.y, method), test.x, weights,
                 experiments)
+
+
+def split_of(split: VoteSplit | str) -> str:
+    try:
+        return VoteSplit(split).value
+    except ValueError:
+        raise ConfigError(f"--split {split!r}: choose one of {', '.join(v.value for v in VoteSplit)}") from None
 
 
 def weights_of(weights: Weights | str) -> Weights:
@@ -298,12 +329,13 @@ def run_ensemble(paths: list[Path], options: EnsembleOptions = EnsembleOptions()
     for path, why in skipped:
         say(f"skipped {path}: {why}")
     out = Path(out) if out else default_out_dir(members, root)
-    record = write_ensemble(out, members, result, combined.test_images, combined.weights)
+    record = write_ensemble(out, members, result, combined.test_images, combined.weights, split_of(options.split))
     experiments = combined.experiments
     voted = (f"of {experiments[0].label}" if len(experiments) == 1 else f"of {len(experiments)} experiments ("
              + "; ".join(f"{sum(m.experiment is e for m in members)} of {e.label}" for e in experiments) + ")")
     say(f"combined {len(members)} runs {voted} by "
         f"{'plurality vote' if result.method == Method.vote.value else 'mean probability'} of their "
         f"{'best-validation' if combined.weights is Weights.best else 'last-epoch'} networks"
+        + ("" if split_of(options.split) == "test" else f", on the {split_of(options.split)} images")
         + (f"; skipped {len(skipped)}" if skipped else ""))
     return out, record

@@ -27,9 +27,9 @@ from typing import Mapping, Optional
 import numpy as np
 
 from nnbook.analysis.curves import epoch_band
-from nnbook.analysis.ensemble import ENSEMBLE_FILE, ERRORS_PNG, read_ensemble
+from nnbook.analysis.ensemble import ERRORS_PNG, read_ensemble
 from nnbook.analysis.plots import band_png, filters_png, first_conv_filters
-from nnbook.analysis.report import HEADER, Row, cells, collect, expand_paths
+from nnbook.analysis.report import HEADER, Row, cells, collect, expand_paths, votes_on_test
 from nnbook.book import ENSEMBLE_VOTE
 from nnbook.files import atomic_text
 from nnbook.runs import directory as runs
@@ -87,7 +87,7 @@ def page(paths: list[Path], title: str, filters: Optional[Mapping[str, np.ndarra
     """The whole page for the runs and ensembles in `paths`. `filters`: run directory name ->
     its first conv layer's filters (F, kh, kw); None reads them from each run's saved network."""
     rows = rows_with_runs(paths)
-    votes = [p for p in expand_paths(paths) if (p / ENSEMBLE_FILE).exists()]
+    votes = votes_on_test(expand_paths(paths))
     body = [f"<h1>{escape(title)}</h1>", _summary(rows, votes), _table(rows), _curves(rows), _votes(votes),
             _filters(rows, filters)]
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"

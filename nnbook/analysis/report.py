@@ -110,6 +110,12 @@ def expand_paths(paths: list[Path]) -> list[Path]:
     return out
 
 
+def votes_on_test(paths: list[Path]) -> list[Path]:
+    """The ensembles among `paths` that voted on the test images (a vote on validation is for choosing,
+    not a result)."""
+    return [p for p in paths if (p / ENSEMBLE_FILE).exists() and read_ensemble(p).get("split", "test") == "test"]
+
+
 def is_result(path: Path) -> bool:
     return runs.is_run_dir(path) or (path / ENSEMBLE_FILE).exists()
 
@@ -126,7 +132,7 @@ def collect(paths: list[Path]) -> list[Row]:
         row = run_row(experiment.name, group)
         row.identity, row.differences, row.scaled_down = experiment.key, experiment.differences, experiment.scaled_down
         rows.append(row)
-    rows += [ensemble_row(read_ensemble(p)) for p in results if (p / ENSEMBLE_FILE).exists()]
+    rows += [ensemble_row(record) for record in map(read_ensemble, votes_on_test(results))]
     order = {name: i for i, name in enumerate(FIGURES)}
     return sorted(rows, key=lambda r: (order.get(r.name, len(order)), r.name, r.label))
 

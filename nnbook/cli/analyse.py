@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 import typer
 
 # The choices of --method, --weights, --split and --format are the library's own enums, so --help lists them.
-from nnbook.analysis.ensemble import EnsembleOptions, Weights, run_ensemble
+from nnbook.analysis.ensemble import EnsembleOptions, VoteSplit, Weights, run_ensemble
 from nnbook.analysis.voting import Method
 from nnbook.analysis.evaluate import Split, evaluate_run, render_confusion
 from nnbook.analysis.plots import plot_runs
@@ -46,6 +46,10 @@ def ensemble(
     mixed: Annotated[bool, typer.Option(
         "--mixed", help="Vote runs of different experiments together (other configs, or the same config with "
         "other --set values); refused without it. The output names every experiment that voted.")] = False,
+    split: Annotated[VoteSplit, typer.Option(
+        help="The images voted on. validation: for choices made before the test set is read (which weights "
+        "vote, which members); each run's validation predictions are computed from its saved networks and "
+        "kept in the run. Such a vote is no test figure: `nnbook report` leaves it out.")] = VoteSplit.test,
     runs_dir: ResultsRootOpt = Path("runs"),
     data_dir: DataDirOpt = None,
 ) -> None:
@@ -57,12 +61,12 @@ def ensemble(
 
     Example:  nnbook train configs/ch6_relu_dropout.yaml --repeats 5 && nnbook ensemble runs/ch6_relu_dropout-*
     """
-    path, record = run_ensemble(run_dirs, EnsembleOptions(method, weights, only, mixed), out, data_dir,
+    path, record = run_ensemble(run_dirs, EnsembleOptions(method, weights, only, mixed, split.value), out, data_dir,
                                 root=layout.output_dir(runs_dir, layout.ENSEMBLES))
-    show_members(record["members"])
-    print(f"members disagree on {pct(record['disagreement'])} of the {record['n_test']:,} test images "
-          f"(two members, on average: {pct(record['pairwise_disagreement'])})")
-    print(f"ensemble test accuracy {pct(record['accuracy'])} ({record['n_errors']} errors)")
+    show_members(record["members"], split.value)
+    print(f"members disagree on {pct(record['disagreement'])} of the {record[f'n_{split.value}']:,} {split.value} "
+          f"images (two members, on average: {pct(record['pairwise_disagreement'])})")
+    print(f"ensemble {split.value} accuracy {pct(record['accuracy'])} ({record['n_errors']} errors)")
     print(f"wrote {path}/ensemble.json and {path}/ensemble_errors.png")
 
 
