@@ -142,8 +142,10 @@ def cores() -> int:
 # a descheduled thread: one epoch of ch6_dbl_conv_relu on 2,000 images on this 2-core machine with
 # other programs running (load average 17) took 12.7-13.7 s on one thread against 51.6-54.3 s on two
 # (torch's default, one per core), 4x slower; the issue that asked for this measured up to 13x under
-# heavier load. On a quiet 2-core machine two threads are 1.2-1.4x faster for one run (timing.py);
-# that is what --threads 2 gives back where the cores are known to be free.
+# heavier load. On a quiet 2-core machine two threads are faster for one run (benchmarks/threads.py,
+# results/threads.json: quiet and with a busy process per core); that is what --threads 2 gives back
+# where the cores are known to be free. A fixed default also keeps a run's numbers independent of the
+# machine's load: the thread count changes how torch splits float sums.
 THREADS_PER_PROCESS = 1
 
 
