@@ -125,7 +125,7 @@ def test_sweep_grid_and_ensemble_members_fit(width):
     SweepDisplay(console=c).grid(SimpleNamespace(name="ch6_sweep_lmbda_relu", keys=["lmbda"]), header, rows)
     members = [{"path": f"runs/ch6_relu_dropout-20261202-044155-{i}", "seed": i, "test_accuracy": 0.9953}
                for i in range(5)]
-    show_members(members, c)
+    show_members(members, console=c)
     assert_fits(printed(c), width, ["99.23%", "0.06", "99.53%", "1e-05", "ch6_relu_dropout-20261202-044155-4"])
 
 
