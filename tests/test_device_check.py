@@ -7,6 +7,7 @@ schema, a missing row, a verdict that does not follow from its numbers. And the 
 that the script's header downloads for the GPU machine must cover nnbook's dependencies.
 """
 
+import importlib.util
 import json
 import os
 import re
@@ -25,8 +26,22 @@ VALIDATOR = ROOT / "benchmarks" / "validate_device_check.py"
 ON_THE_GPU_MACHINE = {"torch", "numpy", "matplotlib"}
 
 
-def validate(out) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(VALIDATOR), str(out)], capture_output=True, text=True, timeout=120)
+@pytest.fixture
+def validate(capsys, monkeypatch):
+    """`validate(out)`: the validator's main() on a folder, in this process (the script runs it as
+    its own process; the rehearsal covers that): its exit code and what it printed."""
+    spec = importlib.util.spec_from_file_location("validate_device_check", VALIDATOR)
+    validator = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(validator)
+
+    def run(out) -> subprocess.CompletedProcess:
+        capsys.readouterr()
+        monkeypatch.setattr(sys, "argv", [str(VALIDATOR), str(out)])
+        code = validator.main()
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess([str(VALIDATOR), str(out)], code, printed.out, printed.err)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +75,7 @@ def test_the_rehearsal_writes_every_file_and_they_validate(rehearsed):
     assert validation in (out / "log.txt").read_text()  # the log holds everything printed
 
 
-def edited(rehearsed, tmp_path, name, change):
+def edited(rehearsed, tmp_path, name, change, validate):
     """A copy of the rehearsal's output with `change` applied to the JSON file `name` (a glob)."""
     out = tmp_path / "out"
     shutil.copytree(rehearsed[0], out)
@@ -77,21 +92,21 @@ def edited(rehearsed, tmp_path, name, change):
     (lambda d: d["rows"][0].update(s_per_epoch=d["rows"][0]["s_per_epoch"] * 2), "benchmark rows"),
     (lambda d: d.update(gpu="x"), "benchmark schema"),
 ])
-def test_the_validator_fails_a_benchmark_outside_the_schema(rehearsed, tmp_path, change, message):
-    result = edited(rehearsed, tmp_path, "cpu-*.json", change)
+def test_the_validator_fails_a_benchmark_outside_the_schema(rehearsed, tmp_path, change, message, validate):
+    result = edited(rehearsed, tmp_path, "cpu-*.json", change, validate)
     assert result.returncode == 1
     assert any(line.startswith(f"FAIL {message}") for line in result.stdout.splitlines()), result.stdout
 
 
-def test_the_validator_fails_a_verdict_that_does_not_follow_from_its_numbers(rehearsed, tmp_path):
+def test_the_validator_fails_a_verdict_that_does_not_follow_from_its_numbers(rehearsed, tmp_path, validate):
     def wrong(data):
         data["checks"][0]["value"] = 1.0  # initial weights that differ, still said to pass
 
-    result = edited(rehearsed, tmp_path, "equivalence.json", wrong)
+    result = edited(rehearsed, tmp_path, "equivalence.json", wrong, validate)
     assert result.returncode == 1 and "FAIL equivalence initial_weights" in result.stdout
 
 
-def test_the_validator_names_a_folder_that_is_no_device_checks(tmp_path):
+def test_the_validator_names_a_folder_that_is_no_device_checks(tmp_path, validate):
     result = validate(tmp_path)
     assert result.returncode == 2 and "no summary.json" in result.stderr
 
