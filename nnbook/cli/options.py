@@ -66,7 +66,8 @@ ThreadsOpt = Annotated[Optional[int], typer.Option(
     help="CPU threads torch may use, shared by the worker processes (default: one per process, or "
     "OMP_NUM_THREADS; several runs spread over the cores as workers). Mini-batch-10 steps are tiny: with "
     "more threads than free cores they wait for each other at every op, 4-13x slower when other programs "
-    "keep the cores busy; on cores known to be free, --threads 2 trains one run 1.2-1.4x faster.")]
+    "keep the cores busy; on cores known to be free, --threads 2 trains one run faster (about 1.6x on a "
+    "quiet 2-core machine: make bench-threads).")]
 ExecutorOpt = Annotated[Executor, typer.Option(
     help="local: this machine (this process, or --jobs worker processes, or one per GPU when several are "
     "visible); ray: a Ray cluster, one task per stack of runs.")]

@@ -6,7 +6,7 @@ of them), one evaluation pass over validation and test (20,000 images; the test 
 only evaluated at a new best, so this is an upper bound), and the distortions when the
 config has an `augment` block. Each is timed on random inputs of the right shapes for a
 few steps after a warm-up and scaled up, once per architecture, with one CPU thread
-(a run's default of one thread per core is 1.2-1.4x faster on a quiet machine). Good to
+(nnbook's default for a run; two threads on a quiet 2-core machine are faster: make bench-threads). Good to
 a factor of about 1.5: a quick guide to what is a minute and what is a night, not a benchmark.
 """
 
