@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup test test-kernels device-check-rehearsal bench bench-precision bench-schedules bench-threads profile-step clean help chapter6 chapters135 chapters135-report chapter6-report
+.PHONY: setup test test-kernels device-check-rehearsal bench bench-precision bench-schedules bench-threads profile-step clean help chapter6 chapters135 chapters135-report chapter6-report beyond-report
 
 # make chapter6 EPOCH_SCALE=0.02 TRAIN_LIMIT=1000: a quick CPU pass of the chapter (1 epoch per config).
 EPOCH_SCALE ?= 1
@@ -82,6 +82,9 @@ chapters135:
 CH6 ?= reports/chapter6
 chapter6-report:
 	$(BIN)/python reports/chapter6/report.py $(CH6)
+
+beyond-report:
+	$(BIN)/python reports/beyond/report.py
 
 chapters135-report:
 	for dir in $(CH135) $(CH135)/float32; do \

@@ -4,9 +4,10 @@
 
 For every finished run of a `beyond_*` config in each RUNS_DIR (the pilots and the
 committee's members): config.yaml, summary.json, metrics.jsonl, and the predictions a vote
-is recomputed from: test_predictions.npy and test_predictions_last.npy (best-validation and
-last network), and validation_predictions*.npy where the run has them (the votes that choose
-the committee are taken on validation). No weights are committed. Runs already copied are
+is recomputed from: validation_predictions.npy and validation_predictions_last.npy where the
+run has them (best-validation and last network: the choices are made on validation), and for
+the committee's members test_predictions.npy and test_predictions_last.npy (a pilot is judged
+on validation only: its test predictions stay out). No weights are committed. Runs already copied are
 left as they are (reports/collect_runs.py).
 """
 
@@ -28,9 +29,15 @@ def main(source: Path) -> None:
     for run, summary in finished_runs(source):
         if not summary.name.startswith("beyond_"):
             continue
-        target = copy_records(run, REPORT / "runs", RECORDS + PREDICTIONS)
+        # A pilot is judged on validation only: its test predictions stay out of the report.
+        names = RECORDS + tuple(n for n in PREDICTIONS if not (pilot(summary.name) and n.startswith("test")))
+        target = copy_records(run, REPORT / "runs", names)
         if target is not None:
             print(f"copied {run} to {target.relative_to(ROOT)} ({summary.status}, {summary.epochs_completed} epochs)")
+
+
+def pilot(name: str) -> bool:
+    return name.startswith("beyond_pilot")
 
 
 if __name__ == "__main__":
