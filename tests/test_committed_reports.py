@@ -69,3 +69,13 @@ def test_chapter6_page_regenerates(tmp_path, monkeypatch):
     made, kept = (tmp_path / "index.html").read_bytes(), (committed / "index.html").read_bytes()
     assert made == kept, f"index.html differs from the committed one ({len(made)} and {len(kept)} bytes): " \
         "make chapter6-report rewrites it"
+
+
+def test_the_beyond_pilots_tables_regenerate():
+    spec = importlib.util.spec_from_file_location("beyond_report", REPORTS / "beyond" / "report.py")
+    report = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(report)
+    runs = report.pilot_runs(REPORTS / "beyond" / "runs")
+    assert runs, "no pilot records in reports/beyond/runs"
+    assert report.pilots_markdown(runs) == (REPORTS / "beyond" / "pilots.md").read_text()
+    assert report.records_markdown(runs) == (REPORTS / "beyond" / "records.md").read_text()

@@ -39,14 +39,25 @@ def pilot_rows(runs: list[Path]) -> list[str]:
     return rows
 
 
+def pilot_runs(folder: Path) -> list[Path]:
+    return [p for p in sorted(folder.iterdir()) if is_run_dir(p) and
+            read_summary(p).name.startswith("beyond_pilot")] if folder.is_dir() else []
+
+
+def pilots_markdown(runs: list[Path]) -> str:
+    return "\n".join(["# The pilots, on validation (generated from the records by reports/beyond/report.py)", "",
+                      *pilot_rows(runs), ""])
+
+
+def records_markdown(runs: list[Path]) -> str:
+    return ("# Where each pilot trained (generated from the records by reports/beyond/report.py)\n\n"
+            + origins_markdown(runs))
+
+
 def main() -> None:
-    runs = [p for p in sorted((REPORT / "runs").iterdir()) if is_run_dir(p) and
-            read_summary(p).name.startswith("beyond_pilot")] if (REPORT / "runs").is_dir() else []
-    lines = ["# The pilots, on validation (generated from the records by reports/beyond/report.py)", "",
-             *pilot_rows(runs), ""]
-    (REPORT / "pilots.md").write_text("\n".join(lines))
-    (REPORT / "records.md").write_text("# Where each pilot trained (generated from the records by "
-                                       "reports/beyond/report.py)\n\n" + origins_markdown(runs))
+    runs = pilot_runs(REPORT / "runs")
+    (REPORT / "pilots.md").write_text(pilots_markdown(runs))
+    (REPORT / "records.md").write_text(records_markdown(runs))
     print(json.dumps({"pilots": len(runs), "wrote": ["pilots.md", "records.md"]}))
 
 
