@@ -159,7 +159,7 @@ class ClusterSlots:
         stack back over its own (then its locks are let go)."""
         try:
             if stack.resume is not None:
-                return write_back(Path(self.dirs.runs_dir), result.runs)
+                return write_back(Path(stack.resume).parent, result.runs)  # where they came from
             return write_stack_files(Path(self.dirs.runs_dir), result.runs)
         finally:
             unlock(locked)
