@@ -25,7 +25,7 @@ help:
 	@echo "make chapters135         chapters 1, 3 and 5 at the book's protocol, 3 seeds each (~30 min on 2 cores)"
 	@echo "make chapters135-report  regenerate reports/chapters1-3-5/ from its committed records"
 	@echo "make chapter6-report     regenerate reports/chapter6/ (table, votes, pictures, index.html) from its records"
-	@echo "make beyond-report      regenerate reports/beyond/pilots.md and records.md from its records"
+	@echo "make beyond-report       regenerate reports/beyond/pilots.md and records.md from its records"
 
 setup:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
