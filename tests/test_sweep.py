@@ -144,6 +144,23 @@ def test_plan_skips_done_runs_with_the_same_experiment_only(tmp_path):
     assert [j.seeds for j in jobs] == [[0], [3]]
 
 
+def test_plan_resumes_a_stopped_packed_stack_whole_and_only_when_all_of_it_is_there(tmp_path):
+    sweep = load_sweep(write_sweep(tmp_path, "sweep:\n  lmbda: [0.0, 1.0]\n"), repeats=1)
+    runs = tmp_path / "runs"
+    a, b = sweep.points
+    members = [fake_run(runs, a.config, 0, status="interrupted", stamp="20260101-000001"),
+               fake_run(runs, b.config, 0, status="completed", stamp="20260101-000001")]  # stopped early, say
+    for path in members:
+        summary = json.loads((path / "summary.json").read_text())
+        (path / "summary.json").write_text(json.dumps({**summary, "group": [m.name for m in members]}))
+    stacks, done = plan(sweep, runs)
+    assert [(s.resume, [(p.name, seed) for p, seed in s.members]) for s in stacks] == [
+        (members[0], [(a.name, 0), (b.name, 0)])]  # the packed stack, both points, resumed from its leader
+    members[1].rename(tmp_path / "moved")  # a member gone: the stack cannot resume whole, its seed trains
+    stacks, _ = plan(sweep, runs)
+    assert [(s.resume, s.point.name, s.seeds) for s in stacks] == [(None, a.name, [0]), (None, b.name, [0])]
+
+
 def test_grid_table_and_plot_from_run_directories(tmp_path):
     sweep = load_sweep(write_sweep(tmp_path, "sweep:\n  lmbda: [0.0, 1.0e-3, 1.0]\n"), repeats=2)
     runs = tmp_path / "runs"
