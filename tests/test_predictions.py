@@ -68,6 +68,9 @@ def test_the_test_predictions_are_trainings_own_and_a_run_without_a_network_says
         split_predictions(bare, "validation")
     with pytest.raises(NnbookError, match=r"no checkpoint of its last epoch"):
         split_predictions(bare, "validation", last=True)
+    (bare / "model.pt").write_bytes(b"not a network")  # a damaged file: one line, no traceback
+    with pytest.raises(NnbookError, match=r"unreadable model.pt"):
+        split_predictions(bare, "validation")
 
 
 def test_a_vote_on_validation_is_the_vote_of_the_runs_validation_predictions_and_no_report_row(

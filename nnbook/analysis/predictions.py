@@ -12,6 +12,7 @@ torch is imported only when a network is loaded.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Optional
 
@@ -31,12 +32,16 @@ def split_predictions(path: Path, split: str, last: bool = False, data_dir: Opti
     if runs.has_predictions(path, last, split):
         return runs.load_predictions(path, last, split)
     if split == "test":
-        raise NnbookError(f"{path}: no {runs.predictions_file(last)} (training writes it; "
-                          f"{'a run trained before nnbook kept the last epoch has none' if last else 'the run finished no epoch'})")
+        why = "a run trained before nnbook kept the last epoch has none" if last else "the run finished no epoch"
+        raise NnbookError(f"{path}: no {runs.predictions_file(last)} (training writes it; {why})")
     from nnbook.training.inference import WeightsMismatch, saved_network  # deferred: torch
 
     config = runs.read_config(path)
-    weights = last_weights(path) if last else (runs.load_best_weights(path) if runs.has_model(path) else None)
+    try:
+        weights = last_weights(path) if last else (runs.load_best_weights(path) if runs.has_model(path) else None)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as e:  # a damaged model.pt
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise NnbookError(f"{path}: unreadable {runs.MODEL} ({first})") from None
     if weights is None:
         what = f"no checkpoint of its last epoch ({runs.CHECKPOINT})" if last else f"no saved network ({runs.MODEL})"
         raise NnbookError(f"{path}: {what}, so no {split} predictions can be computed")
